@@ -1,0 +1,963 @@
+//! Configuration: the file format, where it is looked for, and validation into typed values.
+//!
+//! The file is TOML (documented in docs/configuration.md). Parsing is two steps: serde reads the
+//! raw shape (unknown keys are errors, so typos do not silently fall back to defaults), then
+//! [`validate`] turns it into a [`ShellConfig`] whose values can no longer be wrong: a known
+//! environment, https endpoints without wildcards, the required scopes present.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
+use crate::error::ErrorCode;
+
+/// The scopes the embedded client needs. Without telephony:read and conversation:read it loads
+/// but cannot bind media (the guide's MediaSessionError 403 trap).
+pub const REQUIRED_SCOPES: [&str; 6] = [
+    "client:read",
+    "user:read",
+    "embedded-client:configure",
+    "telephony:read",
+    "conversation:read",
+    "organization:read",
+];
+
+/// Reverse-DNS custom scheme (RFC 8252 7.1) used when the config names none.
+pub const DEFAULT_DEEP_LINK_SCHEME: &str = "com.agentshell.desktop";
+/// Fixed loopback port: Genesys matches redirect URIs exactly, so the port cannot be random.
+pub const DEFAULT_LOOPBACK_PORT: u16 = 47615;
+/// Path of the redirect URI on both redirect transports.
+pub const REDIRECT_PATH: &str = "/oauth/callback";
+/// Environment variable naming the config file (after `--config`).
+pub const CONFIG_ENV_VAR: &str = "AGENT_SHELL_CONFIG";
+/// Identity-provider hints Genesys accepts in `provider` (they skip the Genesys login page).
+pub const KNOWN_SSO_PROVIDERS: [&str; 6] = ["adfs", "gsuite", "okta", "onelogin", "ping", "salesforce"];
+
+/// Refuse to read anything larger: a config file is a few hundred bytes.
+const MAX_CONFIG_BYTES: u64 = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("config file {path} does not exist (named by {origin})")]
+    NotFound { path: PathBuf, origin: ConfigOrigin },
+    #[error("config file {path} cannot be read: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("config key `{key}` is missing: {hint}")]
+    MissingKey { key: &'static str, hint: &'static str },
+    #[error("config keys `{first}` and `{second}` cannot both be set: {reason}")]
+    Conflict {
+        first: &'static str,
+        second: &'static str,
+        reason: &'static str,
+    },
+    #[error("config key `environment`: unknown environment \"{value}\" (known: {})", KNOWN_ENVIRONMENTS.join(", "))]
+    UnknownEnvironment { value: String },
+    #[error("config key `{key}`: \"{value}\" contains a wildcard; Genesys origins must be exact hostnames")]
+    WildcardOrigin { key: String, value: String },
+    #[error("config key `{key}`: \"{value}\" is not https; plain http is allowed only for loopback addresses in a [local_emulator] section")]
+    InsecureEndpoint { key: String, value: String },
+    #[error("config key `{key}`: \"{value}\" is not a usable URL: {reason}")]
+    InvalidUrl { key: String, value: String, reason: String },
+    #[error("config key `scopes` lacks the required scope(s) {}: {}", .missing.join(", "), missing_scope_consequence(.missing))]
+    MissingRequiredScope { missing: Vec<String> },
+    #[error("config key `{key}`: \"{value}\" is invalid: {reason}")]
+    InvalidValue { key: String, value: String, reason: String },
+}
+
+impl ErrorCode for ConfigError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "config_not_found",
+            Self::Unreadable { .. } => "config_unreadable",
+            Self::Syntax { .. } => "config_syntax",
+            Self::MissingKey { .. } => "config_missing_key",
+            Self::Conflict { .. } => "config_conflict",
+            Self::UnknownEnvironment { .. } => "config_unknown_environment",
+            Self::WildcardOrigin { .. } => "config_wildcard_origin",
+            Self::InsecureEndpoint { .. } => "config_insecure_endpoint",
+            Self::InvalidUrl { .. } => "config_invalid_url",
+            Self::MissingRequiredScope { .. } => "config_missing_scope",
+            Self::InvalidValue { .. } => "config_invalid_value",
+        }
+    }
+}
+
+/// What breaks without each scope, in words an admin can act on.
+pub fn missing_scope_consequence(missing: &[String]) -> &'static str {
+    let media = missing
+        .iter()
+        .any(|s| s == "telephony:read" || s == "conversation:read");
+    if media {
+        "the embedded client would load but could not bind media or see interactions (MediaSessionError: 403)"
+    } else {
+        "the embedded client cannot be configured or cannot read the signed-in user"
+    }
+}
+
+/// Where the config file came from; shown to IT by `agent-shell config check` and the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfigOrigin {
+    /// `--config FILE`
+    CommandLine,
+    /// `AGENT_SHELL_CONFIG`
+    EnvironmentVariable,
+    /// The per-user config directory.
+    UserConfigDir,
+    /// `agent-shell demo`: generated for the bundled emulator.
+    Demo,
+}
+
+impl fmt::Display for ConfigOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CommandLine => "--config",
+            Self::EnvironmentVariable => CONFIG_ENV_VAR,
+            Self::UserConfigDir => "the user config directory",
+            Self::Demo => "agent-shell demo",
+        })
+    }
+}
+
+/// The per-user config file path (`~/.config/agent-shell/config.toml` on Linux).
+pub fn user_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|dir| dir.join("agent-shell").join("config.toml"))
+}
+
+/// Picks the config file: `--config` beats `AGENT_SHELL_CONFIG` beats the user config dir.
+///
+/// Returns `None` when nothing was named and the user file does not exist ("not configured").
+pub fn locate(
+    cli: Option<&Path>,
+    env_var: Option<&std::ffi::OsStr>,
+    user_file: Option<&Path>,
+) -> Option<(PathBuf, ConfigOrigin)> {
+    if let Some(path) = cli {
+        return Some((path.to_path_buf(), ConfigOrigin::CommandLine));
+    }
+    if let Some(value) = env_var.filter(|v| !v.is_empty()) {
+        return Some((PathBuf::from(value), ConfigOrigin::EnvironmentVariable));
+    }
+    user_file
+        .filter(|path| path.exists())
+        .map(|path| (path.to_path_buf(), ConfigOrigin::UserConfigDir))
+}
+
+/// Reads and validates one config file.
+pub fn load_file(path: &Path, origin: ConfigOrigin) -> Result<ShellConfig, ConfigError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ConfigError::NotFound {
+            path: path.to_path_buf(),
+            origin,
+        },
+        _ => ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        },
+    })?;
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            reason: format!("larger than {MAX_CONFIG_BYTES} bytes"),
+        });
+    }
+    parse_str(&text).map_err(|e| match e {
+        ConfigError::Syntax { message, .. } => ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message,
+        },
+        other => other,
+    })
+}
+
+/// Parses and validates config text (used by [`load_file`], the demo, and tests).
+pub fn parse_str(text: &str) -> Result<ShellConfig, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: PathBuf::from("<config>"),
+        message: e.to_string().trim_end().replace('\n', " "),
+    })?;
+    validate(raw)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw file shape
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub environment: Option<String>,
+    pub client_id: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub redirect: RawRedirect,
+    #[serde(default)]
+    pub sso: RawSso,
+    #[serde(default)]
+    pub embed: RawEmbed,
+    #[serde(default)]
+    pub endpoints: RawEndpoints,
+    pub local_emulator: Option<RawLocalEmulator>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedirect {
+    pub deep_link_scheme: Option<String>,
+    pub loopback_ports: Option<Vec<u16>>,
+    pub prefer: Option<RedirectMode>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSso {
+    pub org: Option<String>,
+    pub provider: Option<String>,
+    pub prompt_login: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmbed {
+    pub show_queue_position: Option<bool>,
+    pub show_call_controls: Option<bool>,
+    pub allow_transfer: Option<bool>,
+    pub allow_park: Option<bool>,
+    pub allow_conference: Option<bool>,
+    pub client_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoints {
+    pub login: Option<String>,
+    pub api: Option<String>,
+    pub media: Option<String>,
+    pub authorize: Option<String>,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocalEmulator {
+    pub login: String,
+    pub api: String,
+    pub media: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validated values
+
+/// A validated configuration. Every field is safe to use as is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShellConfig {
+    pub target: Target,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub redirect: RedirectConfig,
+    pub sso: SsoHints,
+    pub embed: EmbedSettings,
+    pub endpoints: Endpoints,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Genesys(GenesysEnvironment),
+    /// Explicit local-emulator mode: loopback http endpoints are allowed, and their origins
+    /// enter the CSP at runtime.
+    LocalEmulator,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedirectMode {
+    DeepLink,
+    Loopback,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectConfig {
+    pub deep_link_scheme: String,
+    pub loopback_ports: Vec<u16>,
+    pub prefer: RedirectMode,
+}
+
+impl RedirectConfig {
+    /// `com.agentshell.desktop:/oauth/callback` (RFC 8252 7.1: one slash after the scheme).
+    pub fn deep_link_uri(&self) -> String {
+        format!("{}:{REDIRECT_PATH}", self.deep_link_scheme)
+    }
+
+    /// `http://127.0.0.1:PORT/oauth/callback` (RFC 8252 7.3: the IP literal, never "localhost").
+    pub fn loopback_uris(&self) -> Vec<String> {
+        self.loopback_ports
+            .iter()
+            .map(|port| format!("http://127.0.0.1:{port}{REDIRECT_PATH}"))
+            .collect()
+    }
+
+    /// Every redirect URI the admin must register on the Genesys OAuth client.
+    pub fn all_uris(&self) -> Vec<String> {
+        let mut uris = vec![self.deep_link_uri()];
+        uris.extend(self.loopback_uris());
+        uris
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SsoHints {
+    pub org: Option<String>,
+    pub provider: Option<String>,
+    pub prompt_login: bool,
+}
+
+/// The guide's embeddedClientSettings; serialised with the guide's camelCase names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedSettings {
+    pub show_queue_position: bool,
+    pub show_call_controls: bool,
+    pub allow_transfer: bool,
+    pub allow_park: bool,
+    pub allow_conference: bool,
+}
+
+impl Default for EmbedSettings {
+    /// The guide's example values.
+    fn default() -> Self {
+        Self {
+            show_queue_position: true,
+            show_call_controls: true,
+            allow_transfer: true,
+            allow_park: false,
+            allow_conference: true,
+        }
+    }
+}
+
+/// Every URL the shell talks to, derived from the environment or overridden.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub login: Url,
+    pub api: Url,
+    pub media: Url,
+    pub authorize: Url,
+    pub token: Url,
+    pub users_me: Url,
+    /// `DELETE` revokes the session's tokens.
+    pub tokens_me: Url,
+    pub logout: Url,
+    /// The embedded client page loaded into the iframe (never with credentials in it).
+    pub client_page: Url,
+}
+
+impl Endpoints {
+    /// Exact origins (scheme://host[:port]) the embedded client may post messages from.
+    pub fn client_origins(&self) -> Vec<String> {
+        let mut origins = vec![origin_of(&self.client_page)];
+        for base in [&self.api, &self.media] {
+            let origin = origin_of(base);
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        origins
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, as browsers serialise `event.origin`.
+pub fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+impl ShellConfig {
+    /// What the status bar shows as "environment".
+    pub fn environment_label(&self) -> String {
+        match self.target {
+            Target::Genesys(env) => env.name().to_string(),
+            Target::LocalEmulator => {
+                format!(
+                    "Local emulator ({})",
+                    self.endpoints.login.host_str().unwrap_or("loopback")
+                )
+            }
+        }
+    }
+
+    pub fn is_local_emulator(&self) -> bool {
+        self.target == Target::LocalEmulator
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
+    let local = raw.local_emulator.is_some();
+    let (target, bases) = match (&raw.environment, &raw.local_emulator) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Conflict {
+                first: "environment",
+                second: "local_emulator",
+                reason: "use a Genesys Cloud environment or the local emulator, not both",
+            })
+        }
+        (None, None) => {
+            return Err(ConfigError::MissingKey {
+                key: "environment",
+                hint: "set a Genesys Cloud environment such as \"mypurecloud.com\" (or a [local_emulator] section for development)",
+            })
+        }
+        (Some(name), None) => {
+            let env = GenesysEnvironment::parse(name).ok_or_else(|| {
+                ConfigError::UnknownEnvironment {
+                    value: name.clone(),
+                }
+            })?;
+            let pick = |key: &str, over: &Option<String>, default: String| match over {
+                Some(value) => base_url(&format!("endpoints.{key}"), value, false),
+                None => base_url(key, &default, false),
+            };
+            let bases = (
+                pick("login", &raw.endpoints.login, env.login_base())?,
+                pick("api", &raw.endpoints.api, env.api_base())?,
+                pick("media", &raw.endpoints.media, env.media_base())?,
+            );
+            (Target::Genesys(env), bases)
+        }
+        (None, Some(emu)) => {
+            if raw.endpoints.login.is_some()
+                || raw.endpoints.api.is_some()
+                || raw.endpoints.media.is_some()
+            {
+                return Err(ConfigError::Conflict {
+                    first: "endpoints",
+                    second: "local_emulator",
+                    reason: "the [local_emulator] section already names login, api and media",
+                });
+            }
+            let bases = (
+                base_url("local_emulator.login", &emu.login, true)?,
+                base_url("local_emulator.api", &emu.api, true)?,
+                base_url("local_emulator.media", &emu.media, true)?,
+            );
+            (Target::LocalEmulator, bases)
+        }
+    };
+    let (login, api, media) = bases;
+
+    let join = |base: &Url, key: &str, path: &str| {
+        base.join(path).map_err(|e| ConfigError::InvalidUrl {
+            key: key.to_string(),
+            value: base.to_string(),
+            reason: e.to_string(),
+        })
+    };
+    let authorize = match &raw.endpoints.authorize {
+        Some(value) => endpoint_url("endpoints.authorize", value, local)?,
+        None => join(&login, "endpoints.login", "/oauth/authorize")?,
+    };
+    let token = match &raw.endpoints.token {
+        Some(value) => endpoint_url("endpoints.token", value, local)?,
+        None => join(&login, "endpoints.login", "/oauth/token")?,
+    };
+    let client_page = match &raw.embed.client_url {
+        Some(value) => endpoint_url("embed.client_url", value, local)?,
+        None => join(&api, "endpoints.api", "/embedded-client/")?,
+    };
+    let endpoints = Endpoints {
+        users_me: join(&api, "endpoints.api", "/api/v2/users/me")?,
+        tokens_me: join(&api, "endpoints.api", "/api/v2/tokens/me")?,
+        logout: join(&login, "endpoints.login", "/logout")?,
+        login,
+        api,
+        media,
+        authorize,
+        token,
+        client_page,
+    };
+
+    let client_id = match raw.client_id.as_deref().map(str::trim) {
+        None | Some("") => {
+            return Err(ConfigError::MissingKey {
+                key: "client_id",
+                hint: "set the id of the Genesys Cloud OAuth client (Admin > OAuth > Client ID)",
+            })
+        }
+        Some(id) if id.len() > 128 || !id.chars().all(|c| c.is_ascii_graphic()) => {
+            return Err(ConfigError::InvalidValue {
+                key: "client_id".into(),
+                value: id.to_string(),
+                reason: "must be at most 128 printable ASCII characters without spaces".into(),
+            })
+        }
+        Some(id) => id.to_string(),
+    };
+
+    Ok(ShellConfig {
+        target,
+        client_id,
+        scopes: validate_scopes(raw.scopes)?,
+        redirect: validate_redirect(raw.redirect)?,
+        sso: validate_sso(raw.sso)?,
+        embed: EmbedSettings {
+            show_queue_position: raw.embed.show_queue_position.unwrap_or(true),
+            show_call_controls: raw.embed.show_call_controls.unwrap_or(true),
+            allow_transfer: raw.embed.allow_transfer.unwrap_or(true),
+            allow_park: raw.embed.allow_park.unwrap_or(false),
+            allow_conference: raw.embed.allow_conference.unwrap_or(true),
+        },
+        endpoints,
+    })
+}
+
+fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
+    let Some(scopes) = scopes else {
+        return Ok(REQUIRED_SCOPES.iter().map(|s| s.to_string()).collect());
+    };
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for scope in scopes {
+        let valid = !scope.is_empty()
+            && scope
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+        if !valid {
+            return Err(ConfigError::InvalidValue {
+                key: "scopes".into(),
+                value: scope,
+                reason: "a scope is one word of printable ASCII (no spaces or quotes)".into(),
+            });
+        }
+        if seen.insert(scope.clone()) {
+            out.push(scope);
+        }
+    }
+    let missing: Vec<String> = REQUIRED_SCOPES
+        .iter()
+        .filter(|required| !seen.contains(**required))
+        .map(|s| s.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ConfigError::MissingRequiredScope { missing });
+    }
+    Ok(out)
+}
+
+fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
+    let scheme = raw
+        .deep_link_scheme
+        .unwrap_or_else(|| DEFAULT_DEEP_LINK_SCHEME.to_string());
+    let well_formed = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+    if !well_formed || !scheme.contains('.') || scheme.len() > 64 {
+        return Err(ConfigError::InvalidValue {
+            key: "redirect.deep_link_scheme".into(),
+            value: scheme,
+            reason: "use a lower-case reverse-DNS scheme of a domain you control, e.g. \"com.example.agentshell\" (RFC 8252 7.1)".into(),
+        });
+    }
+    let ports = raw
+        .loopback_ports
+        .unwrap_or_else(|| vec![DEFAULT_LOOPBACK_PORT]);
+    if let Some(bad) = ports.iter().find(|p| **p < 1024) {
+        return Err(ConfigError::InvalidValue {
+            key: "redirect.loopback_ports".into(),
+            value: bad.to_string(),
+            reason: "use fixed ports from 1024 to 65535 (registered exactly in the OAuth client)"
+                .into(),
+        });
+    }
+    let prefer = raw.prefer.unwrap_or(RedirectMode::DeepLink);
+    if prefer == RedirectMode::Loopback && ports.is_empty() {
+        return Err(ConfigError::InvalidValue {
+            key: "redirect.loopback_ports".into(),
+            value: "[]".into(),
+            reason: "redirect.prefer is \"loopback\" but no loopback port is configured".into(),
+        });
+    }
+    Ok(RedirectConfig {
+        deep_link_scheme: scheme,
+        loopback_ports: ports,
+        prefer,
+    })
+}
+
+fn validate_sso(raw: RawSso) -> Result<SsoHints, ConfigError> {
+    if let Some(org) = &raw.org {
+        let ok = !org.is_empty()
+            && org.len() <= 100
+            && org
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            return Err(ConfigError::InvalidValue {
+                key: "sso.org".into(),
+                value: org.clone(),
+                reason: "use the org's short name (letters, digits, - _ .)".into(),
+            });
+        }
+    }
+    if let Some(provider) = &raw.provider {
+        if !KNOWN_SSO_PROVIDERS.contains(&provider.as_str()) {
+            return Err(ConfigError::InvalidValue {
+                key: "sso.provider".into(),
+                value: provider.clone(),
+                reason: format!("must be one of {}", KNOWN_SSO_PROVIDERS.join(", ")),
+            });
+        }
+        if raw.org.is_none() {
+            return Err(ConfigError::MissingKey {
+                key: "sso.org",
+                hint: "Genesys needs the org name together with sso.provider",
+            });
+        }
+    }
+    Ok(SsoHints {
+        org: raw.org,
+        provider: raw.provider,
+        prompt_login: raw.prompt_login.unwrap_or(false),
+    })
+}
+
+/// An origin-only base URL (login/api/media).
+fn base_url(key: &str, value: &str, local: bool) -> Result<Url, ConfigError> {
+    let url = endpoint_url(key, value, local)?;
+    if url.path() != "/" || url.query().is_some() {
+        return Err(ConfigError::InvalidUrl {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: "give only scheme://host[:port], without a path or query".into(),
+        });
+    }
+    Ok(url)
+}
+
+/// Any endpoint URL: https only (http only on loopback in local-emulator mode), exact host.
+fn endpoint_url(key: &str, value: &str, local: bool) -> Result<Url, ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidUrl {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    };
+    if value.contains('*') {
+        return Err(ConfigError::WildcardOrigin {
+            key: key.to_string(),
+            value: value.to_string(),
+        });
+    }
+    let url = Url::parse(value.trim()).map_err(|e| invalid(&e.to_string()))?;
+    if url.fragment().is_some() {
+        return Err(invalid("a fragment (#...) is not allowed"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("credentials in a URL are not allowed"));
+    }
+    let Some(host) = url.host_str() else {
+        return Err(invalid("a host is required"));
+    };
+    let loopback = is_loopback_host(host);
+    match url.scheme() {
+        "https" if local && !loopback => Err(ConfigError::InvalidValue {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: "[local_emulator] endpoints must be on this machine (127.0.0.1, [::1] or localhost)".into(),
+        }),
+        "https" => Ok(url),
+        "http" if local && loopback => Ok(url),
+        "http" if local => Err(ConfigError::InvalidValue {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: "[local_emulator] endpoints must be on this machine (127.0.0.1, [::1] or localhost)".into(),
+        }),
+        "http" => Err(ConfigError::InsecureEndpoint {
+            key: key.to_string(),
+            value: value.to_string(),
+        }),
+        other => Err(invalid(&format!("scheme \"{other}\" is not http(s)"))),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ConfigError {
+        parse_str(text).expect_err("config should be rejected")
+    }
+
+    const MINIMAL: &str = "environment = \"mypurecloud.ie\"\nclient_id = \"abc-123\"\n";
+
+    #[test]
+    fn minimal_file_gets_documented_defaults() {
+        let config = parse_str(MINIMAL).unwrap();
+        assert_eq!(
+            config.target,
+            Target::Genesys(GenesysEnvironment::parse("mypurecloud.ie").unwrap())
+        );
+        assert_eq!(config.scopes, REQUIRED_SCOPES.map(String::from).to_vec());
+        assert_eq!(
+            config.endpoints.authorize.as_str(),
+            "https://login.mypurecloud.ie/oauth/authorize"
+        );
+        assert_eq!(
+            config.endpoints.token.as_str(),
+            "https://login.mypurecloud.ie/oauth/token"
+        );
+        assert_eq!(
+            config.endpoints.client_page.as_str(),
+            "https://api.mypurecloud.ie/embedded-client/"
+        );
+        assert_eq!(
+            config.redirect.all_uris(),
+            vec![
+                "com.agentshell.desktop:/oauth/callback".to_string(),
+                "http://127.0.0.1:47615/oauth/callback".to_string()
+            ]
+        );
+        assert_eq!(config.embed, EmbedSettings::default());
+        assert!(!config.embed.allow_park);
+        assert_eq!(config.environment_label(), "mypurecloud.ie");
+    }
+
+    #[test]
+    fn full_file_is_read_into_typed_values() {
+        let config = parse_str(
+            r#"
+            environment = "usw2.pure.cloud"
+            client_id = "client-1"
+            scopes = ["client:read", "user:read", "embedded-client:configure",
+                      "telephony:read", "conversation:read", "organization:read", "presence:read"]
+            [redirect]
+            deep_link_scheme = "com.example.agents"
+            loopback_ports = [50123, 50124]
+            prefer = "loopback"
+            [sso]
+            org = "acme"
+            provider = "okta"
+            prompt_login = true
+            [embed]
+            show_queue_position = false
+            allow_park = true
+            [endpoints]
+            token = "https://broker.example.com/token"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.scopes.len(), 7);
+        assert_eq!(config.redirect.prefer, RedirectMode::Loopback);
+        assert_eq!(config.redirect.loopback_ports, vec![50123, 50124]);
+        assert_eq!(
+            config.redirect.deep_link_uri(),
+            "com.example.agents:/oauth/callback"
+        );
+        assert_eq!(config.sso.provider.as_deref(), Some("okta"));
+        assert!(config.sso.prompt_login);
+        assert!(!config.embed.show_queue_position && config.embed.allow_park);
+        assert_eq!(
+            config.endpoints.token.as_str(),
+            "https://broker.example.com/token"
+        );
+    }
+
+    #[test]
+    fn embed_settings_serialise_with_the_guides_names() {
+        let json = serde_json::to_value(EmbedSettings::default()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"showQueuePosition": true, "showCallControls": true,
+                "allowTransfer": true, "allowPark": false, "allowConference": true})
+        );
+    }
+
+    #[test]
+    fn unknown_environment_names_the_key_and_the_known_list() {
+        let e = err("environment = \"mypurecloud.evil\"\nclient_id = \"x\"");
+        assert_eq!(e.code(), "config_unknown_environment");
+        let message = e.to_string();
+        assert!(message.contains("`environment`") && message.contains("mypurecloud.evil"));
+        assert!(message.contains("usw2.pure.cloud"), "{message}");
+    }
+
+    #[test]
+    fn wildcard_origins_are_refused() {
+        let e = err(&format!("{MINIMAL}[endpoints]\napi = \"https://*.mypurecloud.ie\""));
+        assert_eq!(e.code(), "config_wildcard_origin");
+        assert!(e.to_string().contains("`endpoints.api`"), "{e}");
+        let e = err(&format!(
+            "{MINIMAL}[embed]\nclient_url = \"https://*.example.com/client\""
+        ));
+        assert_eq!(e.code(), "config_wildcard_origin");
+    }
+
+    #[test]
+    fn plain_http_is_refused_outside_local_emulator_mode() {
+        let e = err(&format!("{MINIMAL}[endpoints]\nlogin = \"http://127.0.0.1:9000\""));
+        assert_eq!(e.code(), "config_insecure_endpoint");
+        assert!(e.to_string().contains("`endpoints.login`"), "{e}");
+        let e = err(&format!(
+            "{MINIMAL}[endpoints]\ntoken = \"http://broker.example.com/token\""
+        ));
+        assert_eq!(e.code(), "config_insecure_endpoint");
+    }
+
+    #[test]
+    fn local_emulator_mode_allows_loopback_http_only() {
+        let ok = parse_str(
+            "client_id = \"agent-shell-demo\"\n[local_emulator]\nlogin = \"http://127.0.0.1:9000\"\napi = \"http://127.0.0.1:9001\"\nmedia = \"http://[::1]:9002\"\n",
+        )
+        .unwrap();
+        assert!(ok.is_local_emulator());
+        assert_eq!(ok.endpoints.token.as_str(), "http://127.0.0.1:9000/oauth/token");
+        assert_eq!(ok.environment_label(), "Local emulator (127.0.0.1)");
+        assert_eq!(
+            ok.endpoints.client_origins(),
+            vec!["http://127.0.0.1:9001".to_string(), "http://[::1]:9002".to_string()]
+        );
+        let e = err("client_id = \"x\"\n[local_emulator]\nlogin = \"http://10.0.0.5:9000\"\napi = \"http://127.0.0.1:9001\"\nmedia = \"http://127.0.0.1:9002\"\n");
+        assert_eq!(e.code(), "config_invalid_value");
+        assert!(e.to_string().contains("`local_emulator.login`"), "{e}");
+    }
+
+    #[test]
+    fn environment_and_local_emulator_conflict() {
+        let e = err(&format!("{MINIMAL}[local_emulator]\nlogin = \"http://127.0.0.1:1\"\napi = \"http://127.0.0.1:2\"\nmedia = \"http://127.0.0.1:3\"\n"));
+        assert_eq!(e.code(), "config_conflict");
+    }
+
+    #[test]
+    fn missing_required_scope_is_named_with_its_consequence() {
+        let e = err(&format!(
+            "{MINIMAL}scopes = [\"client:read\", \"user:read\", \"embedded-client:configure\", \"organization:read\"]"
+        ));
+        assert_eq!(e.code(), "config_missing_scope");
+        let message = e.to_string();
+        assert!(message.contains("telephony:read, conversation:read"), "{message}");
+        assert!(message.contains("MediaSessionError"), "{message}");
+    }
+
+    #[test]
+    fn missing_keys_are_named() {
+        assert_eq!(err("client_id = \"x\"").code(), "config_missing_key");
+        let e = err("environment = \"mypurecloud.com\"");
+        assert!(e.to_string().contains("`client_id`"), "{e}");
+        let e = err(&format!("{MINIMAL}[sso]\nprovider = \"okta\""));
+        assert!(e.to_string().contains("`sso.org`"), "{e}");
+    }
+
+    #[test]
+    fn typos_and_wrong_types_are_syntax_errors_with_the_key() {
+        let e = err(&format!("{MINIMAL}enviroment = \"x\""));
+        assert_eq!(e.code(), "config_syntax");
+        assert!(e.to_string().contains("enviroment"), "{e}");
+        let e = err(&format!("{MINIMAL}[embed]\nallow_park = \"yes\""));
+        assert_eq!(e.code(), "config_syntax");
+        assert!(e.to_string().contains("allow_park"), "{e}");
+        assert_eq!(err("environment = ").code(), "config_syntax");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for (snippet, key) in [
+            ("[redirect]\ndeep_link_scheme = \"https\"", "redirect.deep_link_scheme"),
+            ("[redirect]\ndeep_link_scheme = \"Com.Example\"", "redirect.deep_link_scheme"),
+            ("[redirect]\nloopback_ports = [80]", "redirect.loopback_ports"),
+            ("[redirect]\nloopback_ports = []\nprefer = \"loopback\"", "redirect.loopback_ports"),
+            ("[sso]\norg = \"acme\"\nprovider = \"myidp\"", "sso.provider"),
+            ("[sso]\norg = \"a b\"", "sso.org"),
+            ("scopes = [\"client:read user:read\"]", "scopes"),
+            ("[endpoints]\napi = \"https://api.mypurecloud.ie/v2\"", "endpoints.api"),
+            ("[endpoints]\ntoken = \"https://user:pw@broker.example.com/t\"", "endpoints.token"),
+            ("[endpoints]\ntoken = \"ftp://broker.example.com/t\"", "endpoints.token"),
+        ] {
+            let e = err(&format!("{MINIMAL}{snippet}"));
+            assert!(e.to_string().contains(&format!("`{key}`")), "{snippet}: {e}");
+        }
+        let e = err("environment = \"mypurecloud.ie\"\nclient_id = \"has space\"");
+        assert_eq!(e.code(), "config_invalid_value");
+    }
+
+    #[test]
+    fn locate_prefers_cli_then_env_then_existing_user_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("config.toml");
+        let cli = Path::new("/etc/cli.toml");
+        let env = std::ffi::OsStr::new("/etc/env.toml");
+        assert_eq!(
+            locate(Some(cli), Some(env), Some(&user)),
+            Some((cli.to_path_buf(), ConfigOrigin::CommandLine))
+        );
+        assert_eq!(
+            locate(None, Some(env), Some(&user)),
+            Some((PathBuf::from("/etc/env.toml"), ConfigOrigin::EnvironmentVariable))
+        );
+        assert_eq!(locate(None, Some(std::ffi::OsStr::new("")), Some(&user)), None);
+        std::fs::write(&user, MINIMAL).unwrap();
+        assert_eq!(
+            locate(None, None, Some(&user)),
+            Some((user.clone(), ConfigOrigin::UserConfigDir))
+        );
+    }
+
+    #[test]
+    fn load_file_reports_missing_unreadable_and_oversize_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        let e = load_file(&missing, ConfigOrigin::CommandLine).unwrap_err();
+        assert_eq!(e.code(), "config_not_found");
+        assert!(e.to_string().contains("--config"), "{e}");
+
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, "#".repeat(300 * 1024)).unwrap();
+        assert_eq!(
+            load_file(&big, ConfigOrigin::CommandLine).unwrap_err().code(),
+            "config_unreadable"
+        );
+
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "environment = [").unwrap();
+        let e = load_file(&bad, ConfigOrigin::UserConfigDir).unwrap_err();
+        assert_eq!(e.code(), "config_syntax");
+        assert!(e.to_string().contains("bad.toml"), "{e}");
+
+        let good = dir.path().join("good.toml");
+        std::fs::write(&good, MINIMAL).unwrap();
+        assert!(load_file(&good, ConfigOrigin::UserConfigDir).is_ok());
+    }
+
+    #[test]
+    fn example_config_in_docs_is_valid() {
+        let text = include_str!("../../../docs/config.example.toml");
+        parse_str(text).unwrap();
+    }
+}

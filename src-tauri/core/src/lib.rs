@@ -1,0 +1,11 @@
+//! Agent Shell core: everything that can be tested without a window.
+//!
+//! No Tauri types live here (the app crate in `src-tauri/src` is the thin edge); the compiler
+//! enforces that split because this crate does not depend on tauri.
+
+pub mod config;
+pub mod csp;
+pub mod environment;
+pub mod error;
+
+pub use error::ErrorCode;
