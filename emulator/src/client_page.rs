@@ -1,0 +1,120 @@
+//! The emulated Genesys Cloud Embedded Client: a static page, its script and stylesheet, plus a
+//! generated `config.json` carrying the schedule and the embed origins.
+//!
+//! Served on the api and media origins. Static files are compiled in so the binary is
+//! self-contained and there is no build step for the page.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::AppState;
+
+const INDEX_HTML: &str = include_str!("assets/embedded-client/index.html");
+const CLIENT_JS: &str = include_str!("assets/embedded-client/client.js");
+const CLIENT_CSS: &str = include_str!("assets/embedded-client/client.css");
+
+/// The embedded client's own policy: nothing inline, nothing from elsewhere.
+pub const CLIENT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                              connect-src 'self'; object-src 'none'; base-uri 'none'";
+
+/// The version string the page announces in its ready message.
+pub const CLIENT_VERSION: &str = "emulator-1";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/embedded-client",
+            get(|| async { Redirect::permanent("/embedded-client/") }),
+        )
+        .route("/embedded-client/", get(index))
+        .route("/embedded-client/index.html", get(index))
+        .route("/embedded-client/client.js", get(script))
+        .route("/embedded-client/client.css", get(stylesheet))
+        .route("/embedded-client/config.json", get(config))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, CLIENT_CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn index() -> Response {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", CLIENT_JS)
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", CLIENT_CSS)
+}
+
+/// `config.json`: read by the page at start-up (it never reads its own URL).
+async fn config(State(app): State<AppState>) -> Response {
+    let s = &app.schedule;
+    let mut response = Json(json!({
+        "version": CLIENT_VERSION,
+        "queue_interval_ms": u64::try_from(s.queue_interval.as_millis()).unwrap_or(u64::MAX),
+        "interaction_interval_ms": u64::try_from(s.interaction_interval.as_millis()).unwrap_or(u64::MAX),
+        "token_expiring_margin_secs": s.token_expiring_margin.as_secs_f64(),
+        "embed_origins": app.embed_origins,
+    }))
+    .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CLIENT_CSP),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_has_no_inline_script_or_style() {
+        assert!(!INDEX_HTML.contains("<script>"));
+        assert!(!INDEX_HTML.contains("style="));
+        assert!(!INDEX_HTML.contains("<style"));
+        for handler in ["onload=", "onclick=", "onerror=", "javascript:"] {
+            assert!(!INDEX_HTML.contains(handler), "{handler}");
+        }
+        assert!(INDEX_HTML.contains("src=\"/embedded-client/client.js\""));
+    }
+
+    #[test]
+    fn script_never_reads_its_url_or_posts_to_star() {
+        for forbidden in [
+            "location",
+            "document.URL",
+            "document.referrer",
+            "'*'",
+            "\"*\"",
+            "eval(",
+            "innerHTML",
+        ] {
+            assert!(!CLIENT_JS.contains(forbidden), "{forbidden}");
+        }
+        assert!(CLIENT_JS.contains(CLIENT_VERSION));
+    }
+}
