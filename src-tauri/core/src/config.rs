@@ -36,7 +36,8 @@ pub const REDIRECT_PATH: &str = "/oauth/callback";
 /// Environment variable naming the config file (after `--config`).
 pub const CONFIG_ENV_VAR: &str = "AGENT_SHELL_CONFIG";
 /// Identity-provider hints Genesys accepts in `provider` (they skip the Genesys login page).
-pub const KNOWN_SSO_PROVIDERS: [&str; 6] = ["adfs", "gsuite", "okta", "onelogin", "ping", "salesforce"];
+pub const KNOWN_SSO_PROVIDERS: [&str; 6] =
+    ["adfs", "gsuite", "okta", "onelogin", "ping", "salesforce"];
 
 /// Refuse to read anything larger: a config file is a few hundred bytes.
 const MAX_CONFIG_BYTES: u64 = 256 * 1024;
@@ -51,7 +52,10 @@ pub enum ConfigError {
     #[error("config file {path} is not valid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("config key `{key}` is missing: {hint}")]
-    MissingKey { key: &'static str, hint: &'static str },
+    MissingKey {
+        key: &'static str,
+        hint: &'static str,
+    },
     #[error("config keys `{first}` and `{second}` cannot both be set: {reason}")]
     Conflict {
         first: &'static str,
@@ -65,11 +69,19 @@ pub enum ConfigError {
     #[error("config key `{key}`: \"{value}\" is not https; plain http is allowed only for loopback addresses in a [local_emulator] section")]
     InsecureEndpoint { key: String, value: String },
     #[error("config key `{key}`: \"{value}\" is not a usable URL: {reason}")]
-    InvalidUrl { key: String, value: String, reason: String },
+    InvalidUrl {
+        key: String,
+        value: String,
+        reason: String,
+    },
     #[error("config key `scopes` lacks the required scope(s) {}: {}", .missing.join(", "), missing_scope_consequence(.missing))]
     MissingRequiredScope { missing: Vec<String> },
     #[error("config key `{key}`: \"{value}\" is invalid: {reason}")]
-    InvalidValue { key: String, value: String, reason: String },
+    InvalidValue {
+        key: String,
+        value: String,
+        reason: String,
+    },
 }
 
 impl ErrorCode for ConfigError {
@@ -681,14 +693,18 @@ fn endpoint_url(key: &str, value: &str, local: bool) -> Result<Url, ConfigError>
         "https" if local && !loopback => Err(ConfigError::InvalidValue {
             key: key.to_string(),
             value: value.to_string(),
-            reason: "[local_emulator] endpoints must be on this machine (127.0.0.1, [::1] or localhost)".into(),
+            reason:
+                "[local_emulator] endpoints must be on this machine (127.0.0.1, [::1] or localhost)"
+                    .into(),
         }),
         "https" => Ok(url),
         "http" if local && loopback => Ok(url),
         "http" if local => Err(ConfigError::InvalidValue {
             key: key.to_string(),
             value: value.to_string(),
-            reason: "[local_emulator] endpoints must be on this machine (127.0.0.1, [::1] or localhost)".into(),
+            reason:
+                "[local_emulator] endpoints must be on this machine (127.0.0.1, [::1] or localhost)"
+                    .into(),
         }),
         "http" => Err(ConfigError::InsecureEndpoint {
             key: key.to_string(),
@@ -811,7 +827,9 @@ mod tests {
 
     #[test]
     fn wildcard_origins_are_refused() {
-        let e = err(&format!("{MINIMAL}[endpoints]\napi = \"https://*.mypurecloud.ie\""));
+        let e = err(&format!(
+            "{MINIMAL}[endpoints]\napi = \"https://*.mypurecloud.ie\""
+        ));
         assert_eq!(e.code(), "config_wildcard_origin");
         assert!(e.to_string().contains("`endpoints.api`"), "{e}");
         let e = err(&format!(
@@ -822,7 +840,9 @@ mod tests {
 
     #[test]
     fn plain_http_is_refused_outside_local_emulator_mode() {
-        let e = err(&format!("{MINIMAL}[endpoints]\nlogin = \"http://127.0.0.1:9000\""));
+        let e = err(&format!(
+            "{MINIMAL}[endpoints]\nlogin = \"http://127.0.0.1:9000\""
+        ));
         assert_eq!(e.code(), "config_insecure_endpoint");
         assert!(e.to_string().contains("`endpoints.login`"), "{e}");
         let e = err(&format!(
@@ -838,11 +858,17 @@ mod tests {
         )
         .unwrap();
         assert!(ok.is_local_emulator());
-        assert_eq!(ok.endpoints.token.as_str(), "http://127.0.0.1:9000/oauth/token");
+        assert_eq!(
+            ok.endpoints.token.as_str(),
+            "http://127.0.0.1:9000/oauth/token"
+        );
         assert_eq!(ok.environment_label(), "Local emulator (127.0.0.1)");
         assert_eq!(
             ok.endpoints.client_origins(),
-            vec!["http://127.0.0.1:9001".to_string(), "http://[::1]:9002".to_string()]
+            vec![
+                "http://127.0.0.1:9001".to_string(),
+                "http://[::1]:9002".to_string()
+            ]
         );
         let e = err("client_id = \"x\"\n[local_emulator]\nlogin = \"http://10.0.0.5:9000\"\napi = \"http://127.0.0.1:9001\"\nmedia = \"http://127.0.0.1:9002\"\n");
         assert_eq!(e.code(), "config_invalid_value");
@@ -862,7 +888,10 @@ mod tests {
         ));
         assert_eq!(e.code(), "config_missing_scope");
         let message = e.to_string();
-        assert!(message.contains("telephony:read, conversation:read"), "{message}");
+        assert!(
+            message.contains("telephony:read, conversation:read"),
+            "{message}"
+        );
         assert!(message.contains("MediaSessionError"), "{message}");
     }
 
@@ -889,19 +918,46 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         for (snippet, key) in [
-            ("[redirect]\ndeep_link_scheme = \"https\"", "redirect.deep_link_scheme"),
-            ("[redirect]\ndeep_link_scheme = \"Com.Example\"", "redirect.deep_link_scheme"),
-            ("[redirect]\nloopback_ports = [80]", "redirect.loopback_ports"),
-            ("[redirect]\nloopback_ports = []\nprefer = \"loopback\"", "redirect.loopback_ports"),
-            ("[sso]\norg = \"acme\"\nprovider = \"myidp\"", "sso.provider"),
+            (
+                "[redirect]\ndeep_link_scheme = \"https\"",
+                "redirect.deep_link_scheme",
+            ),
+            (
+                "[redirect]\ndeep_link_scheme = \"Com.Example\"",
+                "redirect.deep_link_scheme",
+            ),
+            (
+                "[redirect]\nloopback_ports = [80]",
+                "redirect.loopback_ports",
+            ),
+            (
+                "[redirect]\nloopback_ports = []\nprefer = \"loopback\"",
+                "redirect.loopback_ports",
+            ),
+            (
+                "[sso]\norg = \"acme\"\nprovider = \"myidp\"",
+                "sso.provider",
+            ),
             ("[sso]\norg = \"a b\"", "sso.org"),
             ("scopes = [\"client:read user:read\"]", "scopes"),
-            ("[endpoints]\napi = \"https://api.mypurecloud.ie/v2\"", "endpoints.api"),
-            ("[endpoints]\ntoken = \"https://user:pw@broker.example.com/t\"", "endpoints.token"),
-            ("[endpoints]\ntoken = \"ftp://broker.example.com/t\"", "endpoints.token"),
+            (
+                "[endpoints]\napi = \"https://api.mypurecloud.ie/v2\"",
+                "endpoints.api",
+            ),
+            (
+                "[endpoints]\ntoken = \"https://user:pw@broker.example.com/t\"",
+                "endpoints.token",
+            ),
+            (
+                "[endpoints]\ntoken = \"ftp://broker.example.com/t\"",
+                "endpoints.token",
+            ),
         ] {
             let e = err(&format!("{MINIMAL}{snippet}"));
-            assert!(e.to_string().contains(&format!("`{key}`")), "{snippet}: {e}");
+            assert!(
+                e.to_string().contains(&format!("`{key}`")),
+                "{snippet}: {e}"
+            );
         }
         let e = err("environment = \"mypurecloud.ie\"\nclient_id = \"has space\"");
         assert_eq!(e.code(), "config_invalid_value");
@@ -919,9 +975,15 @@ mod tests {
         );
         assert_eq!(
             locate(None, Some(env), Some(&user)),
-            Some((PathBuf::from("/etc/env.toml"), ConfigOrigin::EnvironmentVariable))
+            Some((
+                PathBuf::from("/etc/env.toml"),
+                ConfigOrigin::EnvironmentVariable
+            ))
         );
-        assert_eq!(locate(None, Some(std::ffi::OsStr::new("")), Some(&user)), None);
+        assert_eq!(
+            locate(None, Some(std::ffi::OsStr::new("")), Some(&user)),
+            None
+        );
         std::fs::write(&user, MINIMAL).unwrap();
         assert_eq!(
             locate(None, None, Some(&user)),
@@ -940,7 +1002,9 @@ mod tests {
         let big = dir.path().join("big.toml");
         std::fs::write(&big, "#".repeat(300 * 1024)).unwrap();
         assert_eq!(
-            load_file(&big, ConfigOrigin::CommandLine).unwrap_err().code(),
+            load_file(&big, ConfigOrigin::CommandLine)
+                .unwrap_err()
+                .code(),
             "config_unreadable"
         );
 

@@ -82,7 +82,14 @@ fn base_policy() -> Result<CspPolicy, CspError> {
     let mut policy = CspPolicy {
         directives: BTreeMap::new(),
     };
-    for directive in ["default-src", "script-src", "style-src", "img-src", "font-src", "connect-src"] {
+    for directive in [
+        "default-src",
+        "script-src",
+        "style-src",
+        "img-src",
+        "font-src",
+        "connect-src",
+    ] {
         policy.add(directive, "'self'".into())?;
     }
     for source in IPC_SOURCES {
@@ -159,7 +166,9 @@ fn check_source(directive: &'static str, source: &str) -> Result<(), CspError> {
         .chars()
         .any(|c| c.is_whitespace() || c == ';' || c == ',' || c.is_control())
     {
-        return Err(unsafe_source("separator characters would inject directives"));
+        return Err(unsafe_source(
+            "separator characters would inject directives",
+        ));
     }
     if source.contains('*') {
         return Err(unsafe_source("wildcards are not allowed"));
@@ -267,7 +276,10 @@ mod tests {
             "javascript:alert(1)",
         ] {
             let mut policy = base_policy().unwrap();
-            assert!(policy.add("frame-src", bad.to_string()).is_err(), "{bad} accepted");
+            assert!(
+                policy.add("frame-src", bad.to_string()).is_err(),
+                "{bad} accepted"
+            );
         }
     }
 

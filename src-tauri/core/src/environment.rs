@@ -80,7 +80,13 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_lookalike_environments() {
-        for bad in ["", "example.com", "mypurecloud.com.evil.com", "pure.cloud", "*.pure.cloud"] {
+        for bad in [
+            "",
+            "example.com",
+            "mypurecloud.com.evil.com",
+            "pure.cloud",
+            "*.pure.cloud",
+        ] {
             assert!(GenesysEnvironment::parse(bad).is_none(), "{bad} accepted");
         }
     }

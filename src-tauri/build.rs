@@ -1,0 +1,12 @@
+// Commands are declared in an app manifest so each one needs an explicit permission, and the
+// capability files live in src-tauri/ even though the package root is the repository root.
+const COMMANDS: &[&str] = &["get_shell_info"];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(error) = tauri_build::try_build(attributes) {
+        panic!("tauri build step failed: {error:#}");
+    }
+}

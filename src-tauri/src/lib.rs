@@ -1,0 +1,90 @@
+//! Agent Shell's Tauri edge: CLI dispatch, app setup and thin commands over
+//! `agent_shell_core`, which holds the logic.
+
+pub mod cli;
+mod commands;
+#[cfg(feature = "demo")]
+mod demo;
+mod ipc_error;
+pub mod state;
+
+use agent_shell_core::csp::{self, CspError};
+use tauri::{Builder, Manager, Runtime};
+
+use crate::state::ShellState;
+
+/// Label of the one window (capabilities are granted to it by this name).
+pub const MAIN_WINDOW: &str = "main";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Csp(#[from] CspError),
+    #[error("the window system could not be started: {0}")]
+    Tauri(#[from] tauri::Error),
+    #[error("the window system could not be started: {0} (is the display reachable?)")]
+    DisplayInit(String),
+    #[cfg(feature = "demo")]
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
+}
+
+/// Registers plugins (single-instance first, so a second launch forwards its deep link and
+/// exits before anything else starts), state and commands. Generic over the runtime so it can
+/// be built on a mock runtime.
+pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<R> {
+    builder
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            // argv may carry an authorization code: log its size, never its contents.
+            tracing::info!(
+                args = argv.len(),
+                "second launch forwarded to this instance"
+            );
+            focus_main_window(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(
+            tauri_plugin_opener::Builder::new()
+                .open_js_links_on_click(false)
+                .build(),
+        )
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![commands::get_shell_info])
+}
+
+fn focus_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run_gui(state: ShellState) -> Result<(), AppError> {
+    let mut context = tauri::generate_context!();
+    // The shipped policy (tauri.conf.json) lists every environment; narrow it to the configured
+    // one. Emulator loopback origins only ever enter here, in explicit local-emulator mode.
+    let policy = csp::for_config(state.config())?;
+    tracing::info!(csp = %policy, "content security policy");
+    context.config_mut().app.security.csp =
+        Some(tauri::utils::config::Csp::Policy(policy.to_string()));
+
+    // GTK panics when the display named by DISPLAY cannot be opened: report it, don't crash.
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        build_app(Builder::default(), state).build(context)
+    }));
+    let app = match built {
+        Ok(app) => app?,
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown failure".into());
+            return Err(AppError::DisplayInit(reason));
+        }
+    };
+    app.run(|_handle, _event| {});
+    Ok(())
+}

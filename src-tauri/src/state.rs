@@ -1,0 +1,206 @@
+//! What the app was started with: the loaded configuration (or why there is none).
+
+use std::path::{Path, PathBuf};
+
+use agent_shell_core::config::{self, ConfigOrigin, ShellConfig};
+use serde::Serialize;
+
+use crate::ipc_error::IpcError;
+
+#[derive(Debug)]
+pub enum ConfigState {
+    Loaded {
+        config: Box<ShellConfig>,
+        origin: ConfigOrigin,
+        path: Option<PathBuf>,
+    },
+    /// Nothing named and no user file: the UI says where it looked.
+    NotConfigured { searched: Vec<PathBuf> },
+    /// A file was found but is wrong: the UI shows the error instead of a white screen.
+    Invalid {
+        error: IpcError,
+        path: PathBuf,
+        origin: ConfigOrigin,
+    },
+}
+
+pub struct ShellState {
+    pub config: ConfigState,
+    pub demo: bool,
+    /// Whatever must live as long as the app (the demo's emulator servers).
+    _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ShellState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShellState")
+            .field("config", &self.config)
+            .field("demo", &self.demo)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfigStatus {
+    Configured,
+    NotConfigured,
+    Invalid,
+}
+
+/// The UI's view of the shell (mirrored by `ShellInfo` in ui/src/ipc.ts). Holds no secrets.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShellInfo {
+    pub version: &'static str,
+    pub status: ConfigStatus,
+    pub environment_label: Option<String>,
+    pub local_emulator: bool,
+    pub demo: bool,
+    pub config_path: Option<String>,
+    pub config_origin: Option<ConfigOrigin>,
+    pub searched_paths: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub config_error: Option<IpcError>,
+}
+
+impl ShellState {
+    /// Finds and loads the config file the way docs/configuration.md describes.
+    pub fn from_files(cli_path: Option<&Path>) -> Self {
+        let env_value = std::env::var_os(config::CONFIG_ENV_VAR);
+        let user_file = config::user_config_path();
+        let config = match config::locate(cli_path, env_value.as_deref(), user_file.as_deref()) {
+            None => ConfigState::NotConfigured {
+                searched: user_file.into_iter().collect(),
+            },
+            Some((path, origin)) => match config::load_file(&path, origin) {
+                Ok(config) => ConfigState::Loaded {
+                    config: Box::new(config),
+                    origin,
+                    path: Some(path),
+                },
+                Err(error) => {
+                    tracing::error!(code = %agent_shell_core::ErrorCode::code(&error), %error, "configuration rejected");
+                    ConfigState::Invalid {
+                        error: IpcError::from_error(&error),
+                        path,
+                        origin,
+                    }
+                }
+            },
+        };
+        Self {
+            config,
+            demo: false,
+            _keep_alive: None,
+        }
+    }
+
+    pub fn demo(config: ShellConfig, keep_alive: Box<dyn std::any::Any + Send + Sync>) -> Self {
+        Self {
+            config: ConfigState::Loaded {
+                config: Box::new(config),
+                origin: ConfigOrigin::Demo,
+                path: None,
+            },
+            demo: true,
+            _keep_alive: Some(keep_alive),
+        }
+    }
+
+    pub fn config(&self) -> Option<&ShellConfig> {
+        match &self.config {
+            ConfigState::Loaded { config, .. } => Some(config),
+            _ => None,
+        }
+    }
+
+    pub fn info(&self) -> ShellInfo {
+        let mut info = ShellInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            status: ConfigStatus::NotConfigured,
+            environment_label: None,
+            local_emulator: false,
+            demo: self.demo,
+            config_path: None,
+            config_origin: None,
+            searched_paths: Vec::new(),
+            redirect_uris: Vec::new(),
+            config_error: None,
+        };
+        match &self.config {
+            ConfigState::Loaded {
+                config,
+                origin,
+                path,
+            } => {
+                info.status = ConfigStatus::Configured;
+                info.environment_label = Some(config.environment_label());
+                info.local_emulator = config.is_local_emulator();
+                info.config_path = path.as_ref().map(|p| p.display().to_string());
+                info.config_origin = Some(*origin);
+                info.redirect_uris = config.redirect.all_uris();
+            }
+            ConfigState::NotConfigured { searched } => {
+                info.searched_paths = searched.iter().map(|p| p.display().to_string()).collect();
+            }
+            ConfigState::Invalid {
+                error,
+                path,
+                origin,
+            } => {
+                info.status = ConfigStatus::Invalid;
+                info.config_path = Some(path.display().to_string());
+                info.config_origin = Some(*origin);
+                info.config_error = Some(error.clone());
+            }
+        }
+        info
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_for_a_loaded_config_names_environment_and_redirects() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "environment = \"mypurecloud.jp\"\nclient_id = \"c\"\n",
+        )
+        .unwrap();
+        let info = ShellState::from_files(Some(&path)).info();
+        assert_eq!(info.status, ConfigStatus::Configured);
+        assert_eq!(info.environment_label.as_deref(), Some("mypurecloud.jp"));
+        assert_eq!(info.config_origin, Some(ConfigOrigin::CommandLine));
+        assert_eq!(info.redirect_uris.len(), 2);
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(json["status"], "configured");
+        assert_eq!(json["configOrigin"], "command-line");
+    }
+
+    #[test]
+    fn info_for_a_bad_config_carries_the_error_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "environment = \"nowhere.example\"\nclient_id = \"c\"\n",
+        )
+        .unwrap();
+        let state = ShellState::from_files(Some(&path));
+        assert!(state.config().is_none());
+        let info = state.info();
+        assert_eq!(info.status, ConfigStatus::Invalid);
+        assert_eq!(
+            info.config_error.unwrap().code,
+            "config_unknown_environment"
+        );
+        let missing = ShellState::from_files(Some(&dir.path().join("missing.toml"))).info();
+        assert_eq!(missing.config_error.unwrap().code, "config_not_found");
+    }
+}

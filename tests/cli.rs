@@ -1,0 +1,126 @@
+//! The command line, run as a real process: exit codes and messages an admin relies on.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+fn agent_shell(args: &[&str], home: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agent-shell"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("AGENT_SHELL_CONFIG")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn without_a_display_demo_says_how_to_run_it_instead_of_crashing() {
+    let home = tempfile::tempdir().unwrap();
+    let out = agent_shell(&["demo"], home.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no graphical display"), "{stderr}");
+    assert!(stderr.contains("xvfb-run -a agent-shell demo"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let plain = agent_shell(&[], home.path());
+    assert_eq!(plain.status.code(), Some(3));
+}
+
+#[test]
+fn config_check_prints_what_the_config_resolves_to() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "environment = \"mypurecloud.com.au\"\nclient_id = \"abc\"\n",
+    )
+    .unwrap();
+    let out = agent_shell(
+        &["config", "check", "--config", path.to_str().unwrap()],
+        home.path(),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("environment:     mypurecloud.com.au"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("com.agentshell.desktop:/oauth/callback"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("http://127.0.0.1:47615/oauth/callback"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("frame-src https://api.mypurecloud.com.au"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn config_check_reports_invalid_and_missing_files_with_distinct_exit_codes() {
+    let home = tempfile::tempdir().unwrap();
+    let bad = home.path().join("bad.toml");
+    std::fs::write(&bad, "environment = \"mypurecloud.com\"\nclient_id = \"abc\"\n[endpoints]\napi = \"https://*.mypurecloud.com\"\n").unwrap();
+    let out = agent_shell(
+        &["config", "check", "--config", bad.to_str().unwrap()],
+        home.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error[config_wildcard_origin]"), "{stderr}");
+    assert!(stderr.contains("`endpoints.api`"), "{stderr}");
+
+    let out = agent_shell(&["config", "check"], home.path());
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(".config/agent-shell/config.toml"));
+
+    let user_file = home.path().join(".config/agent-shell/config.toml");
+    std::fs::create_dir_all(user_file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &user_file,
+        "environment = \"mypurecloud.de\"\nclient_id = \"abc\"\n",
+    )
+    .unwrap();
+    let out = agent_shell(&["config", "check"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("from the user config directory"));
+}
+
+#[test]
+fn environment_variable_names_the_file_and_cli_flag_beats_it() {
+    let home = tempfile::tempdir().unwrap();
+    let via_env = home.path().join("env.toml");
+    std::fs::write(
+        &via_env,
+        "environment = \"mypurecloud.jp\"\nclient_id = \"abc\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_agent-shell"))
+        .args(["config", "check"])
+        .env("HOME", home.path())
+        .env("AGENT_SHELL_CONFIG", &via_env)
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("mypurecloud.jp"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("(from AGENT_SHELL_CONFIG)"));
+}
+
+#[test]
+fn unknown_arguments_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let out = agent_shell(&["--no-such-flag"], home.path());
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,229 @@
+//! End to end: the real app in a real WebKitGTK webview under Xvfb, against the emulator.
+//! Run through scripts/test.sh, which provides Xvfb, a D-Bus session and tauri-driver.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use genesys_emulator::{EmulatorConfig, RunningEmulator};
+use serde_json::{json, Value};
+use support::{E2eApp, ForbiddenOrigin, Launch};
+
+async fn emulator() -> RunningEmulator {
+    genesys_emulator::start(EmulatorConfig::default())
+        .await
+        .unwrap()
+}
+
+fn local_config(emulator: &RunningEmulator) -> String {
+    let urls = emulator.urls();
+    format!(
+        "client_id = \"{}\"\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\n",
+        genesys_emulator::DEMO_CLIENT_ID,
+        urls.login,
+        urls.api,
+        urls.media
+    )
+}
+
+async fn access_log(emulator: &RunningEmulator) -> Vec<Value> {
+    let url = format!("{}/_emulator/access-log", emulator.urls().login);
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus and tauri-driver: run scripts/test.sh"]
+async fn window_shows_the_configured_environment_and_a_status_bar() {
+    let emulator = emulator().await;
+    let config = local_config(&emulator);
+    let app = E2eApp::launch(Launch {
+        args: vec![],
+        config_toml: Some(&config),
+    })
+    .await;
+
+    assert_eq!(
+        app.visible_text("#status-environment").await,
+        "Local emulator (127.0.0.1)"
+    );
+    assert_eq!(
+        app.visible_text("#sign-in-environment").await,
+        "Local emulator (127.0.0.1)"
+    );
+    assert_eq!(app.visible_text("#status-session").await, "Signed out");
+    assert!(app
+        .visible_text("#status-version")
+        .await
+        .starts_with("Agent Shell 0."));
+    assert!(!app.is_displayed("#status-demo").await, "not a demo run");
+    assert!(!app.is_displayed("#config-error").await);
+    app.screenshot("sign-in-screen").await;
+    app.quit().await;
+}
+
+/// The page really runs under the runtime CSP: frames and fetches to an origin outside the
+/// configured environment never leave the webview, inline script does not run, and (the
+/// positive control) a frame to the environment's client origin does load.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus and tauri-driver: run scripts/test.sh"]
+async fn csp_blocks_other_origins_and_inline_script() {
+    let emulator = emulator().await;
+    let forbidden = ForbiddenOrigin::start().await;
+    let config = local_config(&emulator);
+    let app = E2eApp::launch(Launch {
+        args: vec![],
+        config_toml: Some(&config),
+    })
+    .await;
+    app.visible_text("#status-environment").await;
+
+    let allowed_frame = format!("{}/embedded-client/?csp-probe=1", emulator.urls().api);
+    let result = app
+        .client
+        .execute_async(
+            r#"
+            const [forbidden, allowed, done] = arguments;
+            const violations = [];
+            document.addEventListener('securitypolicyviolation',
+                (e) => violations.push(e.violatedDirective + ' ' + e.blockedURI));
+            const frame = (src) => {
+                const f = document.createElement('iframe');
+                f.src = src;
+                document.body.appendChild(f);
+            };
+            frame(forbidden + '/framed');
+            frame(allowed);
+            let fetchResult = 'not attempted';
+            fetch(forbidden + '/fetched').then(() => { fetchResult = 'succeeded'; },
+                                                (e) => { fetchResult = 'refused: ' + e; });
+            const inline = document.createElement('script');
+            inline.textContent = 'window.__inlineRan = true;';
+            document.body.appendChild(inline);
+            setTimeout(() => done({
+                violations,
+                fetchResult,
+                inlineRan: window.__inlineRan === true,
+            }), 2500);
+            "#,
+            vec![json!(forbidden.origin), json!(allowed_frame)],
+        )
+        .await
+        .unwrap();
+    app.screenshot("csp-probe").await;
+    let log = app.quit().await;
+
+    assert_eq!(
+        forbidden.hits(),
+        0,
+        "the forbidden origin was contacted: {result}"
+    );
+    assert!(
+        result["fetchResult"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused"),
+        "{result}"
+    );
+    assert_eq!(
+        result["inlineRan"],
+        json!(false),
+        "inline script ran: {result}"
+    );
+    let violations: Vec<String> = result["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    for directive in ["frame-src", "connect-src", "script-src"] {
+        assert!(
+            violations.iter().any(|v| v.starts_with(directive)),
+            "no {directive} violation reported: {violations:?}"
+        );
+    }
+    // Positive control: the configured client origin is framed, so the probe above was real.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let served = access_log(&emulator).await.iter().any(|entry| {
+            entry["origin"] == "api" && entry["uri"] == "/embedded-client/?csp-probe=1"
+        });
+        if served {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the allowed client frame never reached the emulator\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        log.contains("content security policy"),
+        "CSP not logged:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus and tauri-driver: run scripts/test.sh"]
+async fn a_bad_config_file_gets_a_readable_error_screen_not_a_white_one() {
+    let app = E2eApp::launch(Launch {
+        args: vec![],
+        config_toml: Some("environment = \"mypurecloud.example\"\nclient_id = \"x\"\n"),
+    })
+    .await;
+    let message = app.visible_text("#config-error-message").await;
+    assert!(
+        message.contains("unknown environment \"mypurecloud.example\""),
+        "{message}"
+    );
+    assert_eq!(
+        app.visible_text("#config-error-code").await,
+        "config_unknown_environment"
+    );
+    assert_eq!(
+        app.visible_text("#status-session").await,
+        "Configuration error"
+    );
+    app.screenshot("config-error").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus and tauri-driver: run scripts/test.sh"]
+async fn no_config_at_all_says_where_it_looked() {
+    let app = E2eApp::launch(Launch {
+        args: vec![],
+        config_toml: None,
+    })
+    .await;
+    let looked = app.visible_text("#searched-paths").await;
+    let expected = app.home.path().join(".config/agent-shell/config.toml");
+    assert_eq!(looked, expected.display().to_string());
+    assert_eq!(
+        app.visible_text("#status-environment").await,
+        "Not configured"
+    );
+    app.quit().await;
+}
+
+/// The quick start's demo command: the bundled emulator in-process, no config, no org.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus and tauri-driver: run scripts/test.sh"]
+async fn demo_runs_against_the_bundled_emulator() {
+    let app = E2eApp::launch(Launch {
+        args: vec!["demo".into()],
+        config_toml: None,
+    })
+    .await;
+    assert_eq!(
+        app.visible_text("#status-environment").await,
+        "Local emulator (127.0.0.1)"
+    );
+    assert_eq!(app.visible_text("#status-demo").await, "Demo");
+    app.screenshot("demo").await;
+    let log = app.quit().await;
+    assert!(
+        log.contains("Genesys Cloud emulator running: login http://127.0.0.1:"),
+        "{log}"
+    );
+}
