@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Quick start, command 2: installs what is needed and runs every check CI runs: formatting,
+# the UI type check, clippy, and the whole test suite (unit, emulator protocol, CLI, and the
+# end-to-end tests that drive the real app under Xvfb through WebDriver).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh test
+export PATH="$HOME/.cargo/bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "UI: TypeScript type check and bundle"
+(cd ui && npm run --silent typecheck && npm run --silent build)
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (on a virtual display, inside a private D-Bus session)"
+# xvfb-run -a: a free virtual display for the real webview. dbus-run-session inside it: the
+# single-instance plugin and the Secret Service need a session bus, services it starts see the
+# display, and the private bus ends with the run.
+xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- \
+  cargo test --workspace --locked -- --include-ignored
