@@ -32,6 +32,9 @@ pub struct Shared {
     pub clients: Vec<ClientRegistration>,
     pub trusted_domains: Vec<String>,
     pub embed_origins: Vec<String>,
+    /// `http://127.0.0.1:PORT` of the login origin: the only browser origin allowed to use the
+    /// control API.
+    pub login_origin: String,
     pub schedule: Schedule,
     /// Restored by `POST /_emulator/reset`.
     pub initial_settings: Settings,
@@ -43,7 +46,11 @@ pub struct Shared {
 pub type AppState = Arc<Shared>;
 
 impl Shared {
-    pub fn new(config: &EmulatorConfig, shutdown: watch::Receiver<bool>) -> Self {
+    pub fn new(
+        config: &EmulatorConfig,
+        login_origin: String,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         let settings = Settings {
             token_lifetime: config.token_lifetime,
             code_lifetime: config.code_lifetime,
@@ -55,6 +62,7 @@ impl Shared {
             clients: config.clients.clone(),
             trusted_domains: config.trusted_domains.clone(),
             embed_origins: config.embed_origins.clone(),
+            login_origin,
             schedule: Schedule {
                 queue_interval: config.queue_interval,
                 interaction_interval: config.interaction_interval,
@@ -115,7 +123,7 @@ pub fn router(state: AppState, origin: OriginKind) -> Router {
                 post(oauth::token).options(oauth::token_preflight),
             )
             .route("/logout", get(oauth::logout))
-            .merge(control::routes()),
+            .merge(control::routes(state.clone())),
         OriginKind::Api => Router::new()
             .route(
                 "/api/v2/oauth/token",
@@ -203,6 +211,12 @@ impl Params {
         Ok(first)
     }
 
+    /// The value of `name`, or `None` when it is absent, empty or repeated. For use after
+    /// [`Params::first_repeated`] has ruled repetition out.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.single(name).ok().flatten()
+    }
+
     /// The first of `names` that is repeated, if any.
     pub fn first_repeated<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
         names.iter().copied().find(|n| self.single(n).is_err())
@@ -245,6 +259,9 @@ mod tests {
         assert_eq!(p.single("d").unwrap(), Some(" "));
         assert_eq!(p.single("zz").unwrap(), None);
         assert_eq!(p.first_repeated(&["c", "a"]), Some("a"));
+        assert_eq!(p.get("a"), None);
+        assert_eq!(p.get("b"), None);
+        assert_eq!(p.get("c"), Some("x y"));
     }
 
     #[test]

@@ -117,4 +117,36 @@ mod tests {
         }
         assert!(CLIENT_JS.contains(CLIENT_VERSION));
     }
+
+    /// The body of `function name(...) { ... }` in the script (top-level functions of the IIFE
+    /// are indented by two spaces).
+    fn function_body(name: &str) -> &'static str {
+        let start = CLIENT_JS
+            .find(&format!("function {name}("))
+            .unwrap_or_else(|| panic!("function {name}"));
+        let len = CLIENT_JS[start..]
+            .find("\n  }\n")
+            .unwrap_or_else(|| panic!("end of {name}"));
+        &CLIENT_JS[start..start + len]
+    }
+
+    #[test]
+    fn script_answers_every_token_and_never_leaves_a_promise_unhandled() {
+        // A second bad token must get its own auth-error: authError() returns early while
+        // authFailed is set, so handleToken clears it before validating.
+        assert!(function_body("handleToken").contains("state.authFailed = false;"));
+        // init and token share one validate-then-accept path, which catches failures.
+        assert_eq!(CLIENT_JS.matches("validate(token).then(").count(), 1);
+        assert!(function_body("validateAndAccept").contains(".catch("));
+        assert!(function_body("queueTick").contains(".catch("));
+        // Response bodies are only parsed through readJson (or in loadConfig, whose rejection
+        // is handled), so a non-JSON body cannot reject a chain.
+        assert_eq!(CLIENT_JS.matches(".json()").count(), 2);
+        assert!(function_body("readJson").contains(".json()"));
+        assert!(function_body("loadConfig").contains(".json()"));
+        // interaction-end only for an active interaction and a live token.
+        let tick = function_body("interactionTick");
+        assert!(tick.contains("state.interaction === null"), "{tick}");
+        assert!(tick.contains("tokenExpired()"), "{tick}");
+    }
 }

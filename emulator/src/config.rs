@@ -36,6 +36,22 @@ pub const EXTRA_KNOWN_SCOPES: [&str; 8] = [
     "openid",
 ];
 
+/// Longest token or code lifetime accepted (about 31 years): far enough for any test, and far
+/// from the point where `Instant + lifetime` overflows.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(1_000_000_000);
+
+/// Splits a space-separated scope string (RFC 6749 3.3) into scopes, dropping duplicates and
+/// keeping the first occurrence's order. Only whitespace gives an empty list.
+pub fn parse_scopes(scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scope.split_whitespace() {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
+    out
+}
+
 /// Whether `scope` may appear in an authorize request.
 pub fn is_known_scope(scope: &str) -> bool {
     REQUIRED_SCOPES.contains(&scope) || EXTRA_KNOWN_SCOPES.contains(&scope)
@@ -249,11 +265,16 @@ impl EmulatorConfig {
                 return bad(format!("client '{}' is registered twice", client.client_id));
             }
         }
-        if self.token_lifetime.is_zero() {
-            return bad("the token lifetime must be positive".to_owned());
+        let max = MAX_LIFETIME.as_secs();
+        if self.token_lifetime.is_zero() || self.token_lifetime > MAX_LIFETIME {
+            return bad(format!(
+                "the token lifetime must be positive and at most {max} s"
+            ));
         }
-        if self.code_lifetime.is_zero() {
-            return bad("the code lifetime must be positive".to_owned());
+        if self.code_lifetime.is_zero() || self.code_lifetime > MAX_LIFETIME {
+            return bad(format!(
+                "the code lifetime must be positive and at most {max} s"
+            ));
         }
         if self.queue_interval.is_zero() || self.interaction_interval.is_zero() {
             return bad("the queue and interaction intervals must be positive".to_owned());
@@ -281,17 +302,20 @@ impl EmulatorConfig {
     }
 }
 
-/// An origin is `scheme://host[:port]`, exactly as a browser reports it in `MessageEvent.origin`.
+/// An origin is `scheme://host[:port]`, exactly as a browser reports it in `MessageEvent.origin`:
+/// lower-case scheme and host, no default port, no user info, path, query, fragment or trailing
+/// slash. Anything else could never equal `event.origin`, so every message would be dropped.
 fn validate_origin(origin: &str) -> Result<(), String> {
     let parsed = url::Url::parse(origin).map_err(|e| format!("not a URL ({e})"))?;
-    if parsed.host_str().is_none_or(str::is_empty) {
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
         return Err("no host".to_owned());
-    }
-    if origin.ends_with('/') || !matches!(parsed.path(), "" | "/") {
-        return Err("an origin has no path or trailing slash".to_owned());
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err("an origin has no query or fragment".to_owned());
+    };
+    let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let canonical = format!("{}://{}{port}", parsed.scheme(), host.to_ascii_lowercase());
+    if origin != canonical {
+        return Err(format!(
+            "not a canonical origin (scheme://host[:port], lower case, no default port, path or trailing slash); did you mean '{canonical}'?"
+        ));
     }
     Ok(())
 }
@@ -369,10 +393,62 @@ mod tests {
         c.embed_origins = vec!["tauri://localhost/".to_owned()];
         assert!(c.validate().is_err());
         c.embed_origins = vec![];
+        c.token_lifetime = MAX_LIFETIME + Duration::from_secs(1);
+        assert!(c.validate().is_err());
+        c.token_lifetime = Duration::from_secs(u64::MAX);
+        assert!(c.validate().is_err());
+        c.token_lifetime = MAX_LIFETIME;
+        c.code_lifetime = Duration::from_secs(u64::MAX);
+        assert!(c.validate().is_err());
+        c.code_lifetime = Duration::from_secs(60);
+        c.validate().unwrap();
         c.trusted_domains = vec!["*.example.com".to_owned()];
         assert!(c.validate().is_err());
         c.trusted_domains = vec![];
         c.clients.push(ClientRegistration::demo());
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn embed_origins_must_be_canonical() {
+        for ok in [
+            "tauri://localhost",
+            "http://tauri.localhost",
+            "http://localhost:1420",
+            "https://example.com:8443",
+            "http://[::1]:8080",
+        ] {
+            validate_origin(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "HTTP://Localhost:80",
+            "http://Localhost",
+            "http://localhost:80",
+            "https://example.com:443",
+            "http://localhost/",
+            "http://localhost/path",
+            "http://localhost?x",
+            "http://localhost#x",
+            "http://user@localhost",
+            "TAURI://localhost",
+            "tauri://LOCALHOST",
+            "tauri://",
+            "localhost",
+            "null",
+        ] {
+            assert!(validate_origin(bad).is_err(), "{bad}");
+        }
+        let msg = validate_origin("HTTP://Localhost:80").unwrap_err();
+        assert!(msg.contains("'http://localhost'"), "{msg}");
+    }
+
+    #[test]
+    fn parse_scopes_splits_and_dedups() {
+        assert_eq!(
+            parse_scopes(" user:read\tclient:read  user:read "),
+            vec!["user:read", "client:read"]
+        );
+        assert!(parse_scopes("   ").is_empty());
+        assert!(parse_scopes("").is_empty());
     }
 }

@@ -5,17 +5,19 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::store::{Fault, FaultKind, Store};
+use crate::config::MAX_LIFETIME;
+use crate::store::{Counters, Fault, FaultKind, Store};
 
 /// Authorize errors an `authorize_error` fault may inject (RFC 6749 4.1.2.1).
 const AUTHORIZE_ERRORS: [&str; 7] = [
@@ -30,7 +32,8 @@ const AUTHORIZE_ERRORS: [&str; 7] = [
 const MAX_FAULT_COUNT: u32 = 10_000;
 const MAX_FAULT_SECS: u64 = 3_600;
 
-pub fn routes() -> Router<AppState> {
+/// The control routes. `app` is the shared state, needed by the cross-site guard.
+pub fn routes(app: AppState) -> Router<AppState> {
     Router::new()
         .route("/_emulator/faults", post(add_fault).delete(clear_faults))
         .route("/_emulator/revoke", post(revoke))
@@ -41,6 +44,47 @@ pub fn routes() -> Router<AppState> {
         .route("/_emulator/state", get(state))
         .route("/_emulator/access-log", get(access_log))
         .route("/_emulator/reset", post(reset))
+        .route_layer(middleware::from_fn_with_state(app, refuse_cross_site))
+}
+
+/// CSRF guard: any web page the developer visits could otherwise fire `fetch()` or a form post
+/// at `http://127.0.0.1:PORT/_emulator/...` and revoke tokens, queue faults or flip settings.
+/// Browsers always send `Origin` on such requests (and `Sec-Fetch-Site` on every request);
+/// curl and test clients send neither, so they are unaffected. Only the login origin itself
+/// may drive the control API from a browser.
+async fn refuse_cross_site(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    match cross_site_reason(&app.login_origin, request.headers()) {
+        None => next.run(request).await,
+        Some(reason) => {
+            tracing::warn!(%reason, uri = %request.uri(), "control request refused");
+            ControlError {
+                status: StatusCode::FORBIDDEN,
+                message: reason,
+            }
+            .into_response()
+        }
+    }
+}
+
+/// Why a request must be refused as cross-site, or `None` when it may proceed.
+fn cross_site_reason(login_origin: &str, headers: &HeaderMap) -> Option<String> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = String::from_utf8_lossy(origin.as_bytes());
+        if origin != login_origin {
+            return Some(format!(
+                "the control API does not accept requests from origin '{origin}'"
+            ));
+        }
+    }
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase());
+    match fetch_site.as_deref() {
+        None | Some("same-origin" | "none") => None,
+        Some(site) => Some(format!(
+            "the control API does not accept {site} requests from a browser"
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -144,8 +188,8 @@ async fn revoke(
 ) -> Result<Response, ControlError> {
     let request: RevokeRequest = parse_json(body)?;
     let revoked = match (request.all, request.user_id) {
-        (true, None) => app.store().revoke_all(),
-        (false, Some(user_id)) => app.store().revoke_user(&user_id),
+        (true, None) => app.store().revoke_where(|_| true),
+        (false, Some(user_id)) => app.store().revoke_where(|user| user.id == user_id),
         _ => {
             return Err(ControlError::bad_request(
                 "send exactly one of {\"user_id\": \"...\"} or {\"all\": true}",
@@ -180,11 +224,12 @@ where
 fn positive_secs(name: &str, secs: Option<f64>) -> Result<Option<Duration>, ControlError> {
     match secs {
         None => Ok(None),
-        Some(secs) if secs.is_finite() && secs > 0.0 && secs <= 1.0e9 => {
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs <= MAX_LIFETIME.as_secs_f64() => {
             Ok(Some(Duration::from_secs_f64(secs)))
         }
         Some(_) => Err(ControlError::bad_request(format!(
-            "{name} must be a positive number of seconds"
+            "{name} must be a positive number of seconds, at most {}",
+            MAX_LIFETIME.as_secs()
         ))),
     }
 }
@@ -226,22 +271,21 @@ async fn get_settings(State(app): State<AppState>) -> Response {
     Json(current).into_response()
 }
 
+/// The body of `GET /_emulator/state`: every counter, plus the computed `faults_pending`.
+#[derive(Serialize)]
+struct StateBody {
+    #[serde(flatten)]
+    counters: Counters,
+    faults_pending: u64,
+}
+
 /// `GET /_emulator/state`: the counters tests assert on.
 async fn state(State(app): State<AppState>) -> Response {
     let store = app.store();
-    let c = &store.counters;
-    let body = json!({
-        "authorize_requests": c.authorize_requests,
-        "codes_issued": c.codes_issued,
-        "codes_exchanged": c.codes_exchanged,
-        "token_requests": c.token_requests,
-        "refreshes_served": c.refreshes_served,
-        "refresh_reuse_detected": c.refresh_reuse_detected,
-        "families_revoked": c.families_revoked,
-        "users_me_ok": c.users_me_ok,
-        "users_me_unauthorized": c.users_me_unauthorized,
-        "faults_pending": store.faults_pending(),
-    });
+    let body = StateBody {
+        counters: store.counters.clone(),
+        faults_pending: store.faults_pending(),
+    };
     drop(store);
     Json(body).into_response()
 }
@@ -287,5 +331,63 @@ impl ControlError {
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(*name, HeaderValue::from_static(value));
+        }
+        h
+    }
+
+    #[test]
+    fn cross_site_requests_are_refused() {
+        let login = "http://127.0.0.1:4000";
+        for ok in [
+            headers(&[]),
+            headers(&[("origin", "http://127.0.0.1:4000")]),
+            headers(&[
+                ("origin", "http://127.0.0.1:4000"),
+                ("sec-fetch-site", "same-origin"),
+            ]),
+            headers(&[("sec-fetch-site", "none")]),
+        ] {
+            assert_eq!(cross_site_reason(login, &ok), None, "{ok:?}");
+        }
+        for bad in [
+            headers(&[("origin", "https://evil.example")]),
+            headers(&[("origin", "null")]),
+            headers(&[("origin", "http://127.0.0.1:4001")]),
+            headers(&[("origin", "http://localhost:4000")]),
+            headers(&[("sec-fetch-site", "cross-site")]),
+            headers(&[("sec-fetch-site", "same-site")]),
+        ] {
+            assert!(cross_site_reason(login, &bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn state_body_flattens_every_counter() {
+        let body = serde_json::to_value(StateBody {
+            counters: Counters {
+                codes_issued: 3,
+                ..Counters::default()
+            },
+            faults_pending: 2,
+        })
+        .unwrap();
+        let counters = serde_json::to_value(Counters::default()).unwrap();
+        let object = body.as_object().unwrap();
+        assert_eq!(object.len(), counters.as_object().unwrap().len() + 1);
+        assert_eq!(body["codes_issued"], 3);
+        assert_eq!(body["faults_pending"], 2);
     }
 }

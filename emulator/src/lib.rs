@@ -44,8 +44,8 @@ use crate::app::{OriginKind, Shared};
 
 pub use crate::client_page::{CLIENT_CSP, CLIENT_VERSION};
 pub use crate::config::{
-    is_known_scope, ClientRegistration, EmulatorConfig, DEMO_CLIENT_ID, DEMO_REDIRECT_URIS,
-    EXTRA_KNOWN_SCOPES, REQUIRED_SCOPES,
+    is_known_scope, parse_scopes, ClientRegistration, EmulatorConfig, DEMO_CLIENT_ID,
+    DEMO_REDIRECT_URIS, EXTRA_KNOWN_SCOPES, MAX_LIFETIME, REQUIRED_SCOPES,
 };
 pub use crate::error::EmulatorError;
 pub use crate::pkce::s256 as pkce_s256_challenge;
@@ -119,13 +119,17 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
     let api = bind(api_port).await?;
     let media = bind(media_port).await?;
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let shared = Arc::new(Shared::new(&config, shutdown_rx.clone()));
     let urls = EmulatorUrls {
         login: base_url(&login)?,
         api: base_url(&api)?,
         media: base_url(&media)?,
     };
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shared = Arc::new(Shared::new(
+        &config,
+        urls.login.clone(),
+        shutdown_rx.clone(),
+    ));
     let servers = vec![
         serve(login, &shared, OriginKind::Login, shutdown_rx.clone()),
         serve(api, &shared, OriginKind::Api, shutdown_rx.clone()),

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use genesys_emulator::{ClientRegistration, EmulatorConfig, EmulatorError};
+use genesys_emulator::{
+    parse_scopes, ClientRegistration, EmulatorConfig, EmulatorError, MAX_LIFETIME,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Exit status for unusable arguments (what clap uses too).
@@ -35,12 +37,12 @@ struct Cli {
     #[arg(long)]
     auto_approve: bool,
 
-    /// Access token lifetime (expires_in).
-    #[arg(long, value_name = "SECS", default_value_t = 7200, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Access token lifetime (expires_in), at most 1000000000.
+    #[arg(long, value_name = "SECS", default_value_t = 7200, value_parser = clap::value_parser!(u64).range(1..=MAX_LIFETIME.as_secs()))]
     token_lifetime: u64,
 
-    /// Authorization code lifetime.
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Authorization code lifetime, at most 1000000000.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=MAX_LIFETIME.as_secs()))]
     code_lifetime: u64,
 
     /// Space-separated scopes to grant whatever was requested (default: the requested scopes,
@@ -92,9 +94,7 @@ impl Cli {
             auto_approve: self.auto_approve,
             token_lifetime: Duration::from_secs(self.token_lifetime),
             code_lifetime: Duration::from_secs(self.code_lifetime),
-            grant_scopes: self
-                .grant_scopes
-                .map(|s| s.split_whitespace().map(str::to_owned).collect()),
+            grant_scopes: self.grant_scopes.as_deref().map(parse_scopes),
             public_refresh_tokens: !self.no_public_refresh_tokens,
             port: self.port,
             trusted_domains: if self.trusted_domains.is_empty() {

@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use crate::app::{header_value, AppState, Params};
-use crate::config::{is_known_scope, ClientRegistration, REQUIRED_SCOPES};
+use crate::config::{is_known_scope, parse_scopes, ClientRegistration, REQUIRED_SCOPES};
 use crate::pages::{self, LoginPage};
 use crate::pkce;
 use crate::store::{Fault, FaultKind, FaultTarget, IssuedTokens, PendingAuthorization, SsoHints};
@@ -94,9 +94,8 @@ pub async fn authorize(State(app): State<AppState>, RawQuery(query): RawQuery) -
             &format!("{name} was sent more than once"),
         );
     }
-    let get = |name: &str| params.single(name).ok().flatten();
 
-    match get("response_type") {
+    match params.get("response_type") {
         None => return fail("invalid_request", "response_type is required"),
         Some("code") => {}
         Some(_) => {
@@ -106,13 +105,13 @@ pub async fn authorize(State(app): State<AppState>, RawQuery(query): RawQuery) -
             )
         }
     }
-    let Some(challenge) = get("code_challenge") else {
+    let Some(challenge) = params.get("code_challenge") else {
         return fail(
             "invalid_request",
             "code_challenge is required: this server requires PKCE with S256",
         );
     };
-    match get("code_challenge_method") {
+    match params.get("code_challenge_method") {
         Some("S256") => {}
         None => {
             return fail(
@@ -139,9 +138,7 @@ pub async fn authorize(State(app): State<AppState>, RawQuery(query): RawQuery) -
             "code_challenge must be 43 base64url characters: BASE64URL(SHA256(code_verifier))",
         );
     }
-    let requested: Vec<String> = get("scope")
-        .map(|s| s.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default();
+    let requested = params.get("scope").map(parse_scopes).unwrap_or_default();
     let unknown: Vec<&str> = requested
         .iter()
         .map(String::as_str)
@@ -155,10 +152,10 @@ pub async fn authorize(State(app): State<AppState>, RawQuery(query): RawQuery) -
     }
 
     let hints = SsoHints {
-        org: get("org").map(str::to_owned),
-        provider: get("provider").map(str::to_owned),
-        prompt: get("prompt").map(str::to_owned),
-        target: get("target").map(str::to_owned),
+        org: params.get("org").map(str::to_owned),
+        provider: params.get("provider").map(str::to_owned),
+        prompt: params.get("prompt").map(str::to_owned),
+        target: params.get("target").map(str::to_owned),
     };
 
     let mut store = app.store();
@@ -172,7 +169,7 @@ pub async fn authorize(State(app): State<AppState>, RawQuery(query): RawQuery) -
     let scopes = match &store.settings.grant_scopes {
         Some(granted) => granted.clone(),
         None if requested.is_empty() => REQUIRED_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
-        None => dedup(requested),
+        None => requested,
     };
     if store.settings.auto_approve {
         let code = store.issue_code(
@@ -206,24 +203,13 @@ pub async fn authorize(State(app): State<AppState>, RawQuery(query): RawQuery) -
     })
 }
 
-fn dedup(scopes: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(scopes.len());
-    for s in scopes {
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    out
-}
-
 /// `POST /oauth/login`: the login form's approve / deny decision.
 pub async fn login(State(app): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     let Ok(body) = body else {
         return bad_request_page("The sign-in form could not be read.");
     };
     let params = Params::parse(&body);
-    let get = |name: &str| params.single(name).ok().flatten();
-    let Some(request_id) = get("request_id") else {
+    let Some(request_id) = params.get("request_id") else {
         return bad_request_page("The sign-in form has no request_id.");
     };
     let unknown_request = || {
@@ -232,9 +218,9 @@ pub async fn login(State(app): State<AppState>, body: Result<Bytes, BytesRejecti
         )
     };
 
-    match get("decision") {
+    match params.get("decision") {
         Some("approve") => {
-            let username = get("username").map(str::trim).unwrap_or_default();
+            let username = params.get("username").map(str::trim).unwrap_or_default();
             let mut store = app.store();
             if username.is_empty() {
                 let Some(pending) = store.pending(request_id).cloned() else {
@@ -423,20 +409,27 @@ fn grant(
             format!("{name} was sent more than once"),
         ));
     }
-    let get = |name: &str| params.single(name).ok().flatten();
     let required = |name: &str| {
-        get(name).ok_or_else(|| {
+        params.get(name).ok_or_else(|| {
             OAuthError::bad_request("invalid_request", format!("{name} is required"))
         })
     };
 
-    let client = authenticate_client(app, headers, get("client_id"), get("client_secret"))?;
+    // A request without grant_type is malformed whoever sends it (RFC 6749 5.2 invalid_request),
+    // so this is checked before the client is authenticated.
+    let grant_type = required("grant_type")?;
+    let client = authenticate_client(
+        app,
+        headers,
+        params.get("client_id"),
+        params.get("client_secret"),
+    )?;
     let confidential = client.is_confidential();
-    let issued = match required("grant_type")? {
+    let issued = match grant_type {
         "authorization_code" => {
             let code = required("code")?;
             let redirect_uri = required("redirect_uri")?;
-            let verifier = get("code_verifier");
+            let verifier = params.get("code_verifier");
             let issued = app.store().exchange_code(
                 &client.client_id,
                 confidential,
@@ -448,7 +441,11 @@ fn grant(
         }
         "refresh_token" => {
             let refresh_token = required("refresh_token")?;
-            let scopes = get("scope").map(|s| s.split_whitespace().map(str::to_owned).collect());
+            // `scope` of only spaces names no scope: treat it as absent (keep what was granted).
+            let scopes = params
+                .get("scope")
+                .map(parse_scopes)
+                .filter(|scopes| !scopes.is_empty());
             let issued =
                 app.store()
                     .refresh(&client.client_id, confidential, refresh_token, scopes);

@@ -8,12 +8,21 @@
 //! Every access and refresh token descending from that code belongs to it, so "revoke every
 //! token issued from that code" (RFC 6749 4.1.2) and "revoke the family on refresh-token reuse"
 //! (OAuth 2.0 Security BCP, RFC 9700 4.14) are a single flag flip.
+//!
+//! Memory stays bounded. A family *expires*: when its code expired unexchanged, or once it has
+//! been idle (no code exchange or refresh) for [`FAMILY_IDLE_LIFETIME`] and its last access
+//! token has expired. Expired and revoked families are dropped together with their codes and
+//! tokens; a rotated refresh token is remembered for [`ROTATED_REFRESH_MEMORY`] so that reuse
+//! is still detected. On top of that every map has a hard cap: beyond it the least recently
+//! used entries go first.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use crate::config::MAX_LIFETIME;
 use crate::pkce;
 use crate::users::User;
 
@@ -23,8 +32,27 @@ pub const ACCESS_LOG_CAPACITY: usize = 10_000;
 const PENDING_LIFETIME: Duration = Duration::from_secs(600);
 /// Used codes are remembered past their expiry so a late replay is still detected as reuse.
 const USED_CODE_MEMORY: Duration = Duration::from_secs(600);
-/// Past this many entries, dead records are swept on the next insertion.
-const SWEEP_THRESHOLD: usize = 10_000;
+/// A login whose refresh token has not been used for this long (and whose access tokens have
+/// all expired) is forgotten: its refresh token becomes unknown.
+pub const FAMILY_IDLE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// How long a rotated refresh token is remembered; presenting it again within this window
+/// revokes its family (RFC 9700 4.14.2), later it is merely unknown.
+pub const ROTATED_REFRESH_MEMORY: Duration = Duration::from_secs(24 * 3600);
+
+/// When dead records are swept and how many live ones are kept at most.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    /// No sweep runs before some map holds more entries than this.
+    sweep_threshold: usize,
+    /// Hard cap per map (pending logins, codes, families, access and refresh tokens). A sweep
+    /// that still finds more evicts the least recently used down to 90 % of it.
+    max_records: usize,
+}
+
+const DEFAULT_LIMITS: Limits = Limits {
+    sweep_threshold: 10_000,
+    max_records: 100_000,
+};
 
 /// Settings that the control API may change while the emulator runs.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -200,6 +228,7 @@ pub struct AccessInfo {
 }
 
 struct CodeRecord {
+    seq: u64,
     family: u64,
     client_id: String,
     redirect_uri: String,
@@ -213,9 +242,14 @@ struct Family {
     user: User,
     scopes: Vec<String>,
     revoked: bool,
+    /// After this nothing of the family can be valid or needed: the family is dropped.
+    expires_at: Instant,
+    /// Sequence number of the last code or token issued to the family (LRU eviction order).
+    last_used: u64,
 }
 
 struct AccessRecord {
+    seq: u64,
     family: u64,
     scopes: Vec<String>,
     expires_at: Instant,
@@ -223,10 +257,11 @@ struct AccessRecord {
 }
 
 struct RefreshRecord {
+    seq: u64,
     family: u64,
     client_id: String,
     /// Set once the token has been exchanged; presenting it again is reuse.
-    rotated: bool,
+    rotated_at: Option<Instant>,
 }
 
 pub struct Store {
@@ -238,12 +273,21 @@ pub struct Store {
     next_family: u64,
     access: HashMap<String, AccessRecord>,
     refresh: HashMap<String, RefreshRecord>,
+    /// Issue order of codes and tokens, for eviction.
+    next_seq: u64,
+    limits: Limits,
+    /// The next sweep runs once some map holds more entries than this.
+    sweep_mark: usize,
     faults: VecDeque<Fault>,
     log: VecDeque<LogEntry>,
 }
 
 impl Store {
     pub fn new(settings: Settings) -> Self {
+        Self::with_limits(settings, DEFAULT_LIMITS)
+    }
+
+    fn with_limits(settings: Settings, limits: Limits) -> Self {
         Self {
             settings,
             counters: Counters::default(),
@@ -253,9 +297,17 @@ impl Store {
             next_family: 1,
             access: HashMap::new(),
             refresh: HashMap::new(),
+            next_seq: 0,
+            limits,
+            sweep_mark: limits.sweep_threshold,
             faults: VecDeque::new(),
             log: VecDeque::new(),
         }
+    }
+
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
     }
 
     // ----- login page -----
@@ -264,6 +316,12 @@ impl Store {
     pub fn add_pending(&mut self, pending: PendingAuthorization) -> String {
         let now = Instant::now();
         self.pending.retain(|_, p| p.expires_at > now);
+        if self.pending.len() >= self.limits.max_records {
+            // Every entry has the same lifetime: the soonest to expire is the oldest.
+            evict_oldest(&mut self.pending, self.limits.max_records / 10 * 9, |p| {
+                p.expires_at
+            });
+        }
         let id = pkce::random_id();
         self.pending.insert(id.clone(), pending);
         id
@@ -294,10 +352,9 @@ impl Store {
         scopes: Vec<String>,
     ) -> String {
         let now = Instant::now();
-        if self.codes.len() > SWEEP_THRESHOLD {
-            self.codes
-                .retain(|_, c| c.expires_at + USED_CODE_MEMORY > now);
-        }
+        self.maybe_sweep(now);
+        let seq = self.seq();
+        let expires_at = deadline(now, self.settings.code_lifetime);
         let family = self.next_family;
         self.next_family += 1;
         self.families.insert(
@@ -307,17 +364,22 @@ impl Store {
                 user,
                 scopes,
                 revoked: false,
+                // Unless the code is exchanged, the family dies with it (once a replay of the
+                // code no longer needs to be recognised).
+                expires_at: deadline(expires_at, USED_CODE_MEMORY),
+                last_used: seq,
             },
         );
         let code = pkce::random_token();
         self.codes.insert(
             code.clone(),
             CodeRecord {
+                seq,
                 family,
                 client_id: client_id.to_owned(),
                 redirect_uri: redirect_uri.to_owned(),
                 code_challenge: code_challenge.to_owned(),
-                expires_at: now + self.settings.code_lifetime,
+                expires_at,
                 used: false,
             },
         );
@@ -385,15 +447,7 @@ impl Store {
                 "code_verifier does not match the code_challenge (S256)",
             ));
         }
-        let scopes = match self.families.get(&family) {
-            Some(f) if !f.revoked => f.scopes.clone(),
-            _ => {
-                return Err(GrantError::new(
-                    "invalid_grant",
-                    "the authorization has been revoked",
-                ))
-            }
-        };
+        let scopes = self.live_scopes(family, "the authorization has been revoked")?;
         if let Some(record) = self.codes.get_mut(code) {
             record.used = true;
         }
@@ -422,7 +476,7 @@ impl Store {
             ));
         }
         let family = record.family;
-        if record.rotated {
+        if record.rotated_at.is_some() {
             // Either the legitimate client or an attacker holds a stale copy; we cannot tell
             // which, so the whole login dies (RFC 9700 4.14.2).
             self.counters.refresh_reuse_detected += 1;
@@ -432,15 +486,8 @@ impl Store {
                 "the refresh token has already been used; every token of this login has been revoked",
             ));
         }
-        let granted = match self.families.get(&family) {
-            Some(f) if !f.revoked => f.scopes.clone(),
-            _ => {
-                return Err(GrantError::new(
-                    "invalid_grant",
-                    "the refresh token has been revoked",
-                ))
-            }
-        };
+        let granted =
+            self.live_scopes(family, "the refresh token has been revoked or has expired")?;
         // RFC 6749 6: a refresh may narrow the scope, never widen it.
         let scopes = match requested_scopes {
             Some(requested) => {
@@ -455,10 +502,19 @@ impl Store {
             None => granted,
         };
         if let Some(record) = self.refresh.get_mut(refresh_token) {
-            record.rotated = true;
+            record.rotated_at = Some(Instant::now());
         }
         self.counters.refreshes_served += 1;
         Ok(self.issue_tokens(family, scopes, confidential))
+    }
+
+    /// The granted scopes of a family that may still issue tokens; `invalid_grant` with
+    /// `description` when it is revoked, expired or already forgotten.
+    fn live_scopes(&self, family: u64, description: &str) -> Result<Vec<String>, GrantError> {
+        match self.families.get(&family) {
+            Some(f) if !f.revoked && f.expires_at > Instant::now() => Ok(f.scopes.clone()),
+            _ => Err(GrantError::new("invalid_grant", description)),
+        }
     }
 
     fn issue_tokens(
@@ -467,37 +523,49 @@ impl Store {
         scopes: Vec<String>,
         confidential: bool,
     ) -> IssuedTokens {
-        self.sweep();
-        let lifetime = self.settings.token_lifetime;
+        let now = Instant::now();
+        self.maybe_sweep(now);
+        let seq = self.seq();
+        // Settings are validated; the cap only keeps `now + lifetime` from ever panicking.
+        let lifetime = self.settings.token_lifetime.min(MAX_LIFETIME);
+        let expires_at = deadline(now, lifetime);
+        let wall_now = SystemTime::now();
         let access_token = pkce::random_token();
         self.access.insert(
             access_token.clone(),
             AccessRecord {
+                seq,
                 family,
                 scopes: scopes.clone(),
-                expires_at: Instant::now() + lifetime,
-                expires_at_wall: SystemTime::now() + lifetime,
+                expires_at,
+                expires_at_wall: wall_now.checked_add(lifetime).unwrap_or(wall_now),
             },
         );
-        let refresh_token = if confidential || self.settings.public_refresh_tokens {
+        let with_refresh = confidential || self.settings.public_refresh_tokens;
+        let mut client_id = String::new();
+        if let Some(f) = self.families.get_mut(&family) {
+            let idle_until = if with_refresh {
+                deadline(now, FAMILY_IDLE_LIFETIME)
+            } else {
+                now
+            };
+            f.expires_at = f.expires_at.max(expires_at).max(idle_until);
+            f.last_used = seq;
+            client_id.clone_from(&f.client_id);
+        }
+        let refresh_token = with_refresh.then(|| {
             let token = pkce::random_token();
-            let client_id = self
-                .families
-                .get(&family)
-                .map(|f| f.client_id.clone())
-                .unwrap_or_default();
             self.refresh.insert(
                 token.clone(),
                 RefreshRecord {
+                    seq,
                     family,
                     client_id,
-                    rotated: false,
+                    rotated_at: None,
                 },
             );
-            Some(token)
-        } else {
-            None
-        };
+            token
+        });
         IssuedTokens {
             access_token,
             expires_in: ceil_secs(lifetime),
@@ -506,24 +574,63 @@ impl Store {
         }
     }
 
-    /// Drops records that can never be valid again once the maps grow large.
-    fn sweep(&mut self) {
-        let now = Instant::now();
-        if self.access.len() > SWEEP_THRESHOLD {
-            let families = &self.families;
-            self.access.retain(|_, a| {
-                a.expires_at > now && families.get(&a.family).is_some_and(|f| !f.revoked)
-            });
+    /// Sweeps once some map has grown past the mark. The mark then doubles the largest map
+    /// (within the limits), so sweeping costs O(1) per insertion on average.
+    fn maybe_sweep(&mut self, now: Instant) {
+        if self.largest_map() > self.sweep_mark {
+            self.sweep(now);
         }
-        if self.refresh.len() > SWEEP_THRESHOLD {
-            let families = &self.families;
-            self.refresh
-                .retain(|_, r| families.get(&r.family).is_some_and(|f| !f.revoked));
+    }
+
+    fn largest_map(&self) -> usize {
+        [
+            self.pending.len(),
+            self.codes.len(),
+            self.families.len(),
+            self.access.len(),
+            self.refresh.len(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+
+    /// Drops every record that can never be valid or needed again, then enforces the caps.
+    fn sweep(&mut self, now: Instant) {
+        let cap = self.limits.max_records;
+        let keep = cap / 10 * 9;
+        self.pending.retain(|_, p| p.expires_at > now);
+        self.families
+            .retain(|_, f| !f.revoked && f.expires_at > now);
+        if self.families.len() > cap {
+            evict_oldest(&mut self.families, keep, |f| f.last_used);
         }
-        if self.families.len() > SWEEP_THRESHOLD {
-            // A missing family reads as revoked, which is what these are.
-            self.families.retain(|_, f| !f.revoked);
+        // A missing family reads as revoked, which is what these are.
+        let families = &self.families;
+        self.codes.retain(|_, c| {
+            families.contains_key(&c.family) && still_within(now, c.expires_at, USED_CODE_MEMORY)
+        });
+        self.access
+            .retain(|_, a| a.expires_at > now && families.contains_key(&a.family));
+        self.refresh.retain(|_, r| {
+            families.contains_key(&r.family)
+                && r.rotated_at
+                    .is_none_or(|at| still_within(now, at, ROTATED_REFRESH_MEMORY))
+        });
+        if self.codes.len() > cap {
+            evict_oldest(&mut self.codes, keep, |c| c.seq);
         }
+        if self.access.len() > cap {
+            evict_oldest(&mut self.access, keep, |a| a.seq);
+        }
+        if self.refresh.len() > cap {
+            evict_oldest(&mut self.refresh, keep, |r| r.seq);
+        }
+        self.sweep_mark = self
+            .largest_map()
+            .saturating_mul(2)
+            .max(self.limits.sweep_threshold)
+            .min(cap);
     }
 
     /// The user, client and scopes behind a live access token.
@@ -570,26 +677,18 @@ impl Store {
         }
     }
 
-    /// Revokes every live login of a user; returns how many.
-    pub fn revoke_user(&mut self, user_id: &str) -> usize {
-        let ids: Vec<u64> = self
-            .families
-            .iter()
-            .filter(|(_, f)| !f.revoked && f.user.id == user_id)
-            .map(|(id, _)| *id)
-            .collect();
-        ids.into_iter().filter(|id| self.revoke_family(*id)).count()
-    }
-
-    /// Revokes every live login; returns how many.
-    pub fn revoke_all(&mut self) -> usize {
-        let ids: Vec<u64> = self
-            .families
-            .iter()
-            .filter(|(_, f)| !f.revoked)
-            .map(|(id, _)| *id)
-            .collect();
-        ids.into_iter().filter(|id| self.revoke_family(*id)).count()
+    /// Revokes every live login whose user matches; returns how many.
+    pub fn revoke_where(&mut self, mut matches: impl FnMut(&User) -> bool) -> usize {
+        let now = Instant::now();
+        let mut revoked = 0;
+        for f in self.families.values_mut() {
+            if !f.revoked && f.expires_at > now && matches(&f.user) {
+                f.revoked = true;
+                revoked += 1;
+            }
+        }
+        self.counters.families_revoked += u64::try_from(revoked).unwrap_or(u64::MAX);
+        revoked
     }
 
     // ----- faults -----
@@ -635,6 +734,39 @@ impl Store {
     }
 }
 
+/// `now + d` without the panic of `+` on overflow (it cannot overflow for lifetimes up to
+/// [`MAX_LIFETIME`]; past that the deadline is capped).
+fn deadline(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(MAX_LIFETIME))
+        .unwrap_or(now)
+}
+
+/// Whether `now` is before `start + window`, computed without adding to an `Instant`.
+fn still_within(now: Instant, start: Instant, window: Duration) -> bool {
+    now.saturating_duration_since(start) < window
+}
+
+/// Keeps the `keep` entries with the largest `age` key (the most recent) and drops the rest.
+fn evict_oldest<K: Eq + Hash, V, O: Ord + Copy>(
+    map: &mut HashMap<K, V>,
+    keep: usize,
+    age: impl Fn(&V) -> O,
+) {
+    if map.len() <= keep {
+        return;
+    }
+    if keep == 0 {
+        map.clear();
+        return;
+    }
+    let mut ages: Vec<O> = map.values().map(&age).collect();
+    let dropped = ages.len() - keep;
+    let (_, threshold, _) = ages.select_nth_unstable(dropped);
+    let threshold = *threshold;
+    map.retain(|_, v| age(v) >= threshold);
+}
+
 /// `expires_in` is whole seconds; round up so a sub-second lifetime does not read as 0.
 pub fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
@@ -649,26 +781,179 @@ mod tests {
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-    fn store() -> Store {
-        Store::new(Settings {
-            token_lifetime: Duration::from_secs(60),
+    fn settings(token_lifetime: Duration) -> Settings {
+        Settings {
+            token_lifetime,
             code_lifetime: Duration::from_secs(60),
             grant_scopes: None,
             public_refresh_tokens: true,
             auto_approve: false,
-        })
+        }
     }
 
-    fn login(s: &mut Store) -> IssuedTokens {
+    fn store() -> Store {
+        Store::new(settings(Duration::from_secs(60)))
+    }
+
+    fn login_as(s: &mut Store, username: &str) -> IssuedTokens {
         let code = s.issue_code(
             "c",
             "http://x/cb",
             CHALLENGE,
-            user_for("agent@example.com"),
+            user_for(username),
             vec!["user:read".into()],
         );
         s.exchange_code("c", false, &code, "http://x/cb", Some(VERIFIER))
             .unwrap()
+    }
+
+    fn login(s: &mut Store) -> IssuedTokens {
+        login_as(s, "agent@example.com")
+    }
+
+    /// Sizes of the codes, families, access and refresh maps.
+    fn sizes(s: &Store) -> [usize; 4] {
+        [
+            s.codes.len(),
+            s.families.len(),
+            s.access.len(),
+            s.refresh.len(),
+        ]
+    }
+
+    #[test]
+    fn expired_families_are_dropped_with_everything_they_own() {
+        let mut s = store();
+        let t0 = Instant::now();
+        let first = login(&mut s);
+        let r1 = first.refresh_token.clone().unwrap();
+        let second = s.refresh("c", false, &r1, None).unwrap();
+        // A second login whose code is never exchanged.
+        s.issue_code(
+            "c",
+            "http://x/cb",
+            CHALLENGE,
+            user_for("jane@example.com"),
+            vec![],
+        );
+        assert_eq!(sizes(&s), [2, 2, 2, 2]);
+
+        // An hour later: the access tokens and the unexchanged code's family are gone (the
+        // code expired after 60 s and is not remembered past 10 more minutes); the refreshing
+        // login and its rotated refresh token are kept.
+        s.sweep(t0 + Duration::from_secs(3600));
+        assert_eq!(sizes(&s), [0, 1, 0, 2]);
+        // So reusing the rotated token is still detected and revokes the login.
+        let err = s.refresh("c", false, &r1, None).unwrap_err();
+        assert_eq!(err.error, "invalid_grant");
+        assert_eq!(s.counters.refresh_reuse_detected, 1);
+        assert!(s
+            .refresh("c", false, &second.refresh_token.unwrap(), None)
+            .is_err());
+        // The revoked family goes at the next sweep, with its refresh tokens.
+        s.sweep(t0 + Duration::from_secs(3601));
+        assert_eq!(sizes(&s), [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn idle_families_expire_and_rotated_tokens_are_forgotten() {
+        let mut s = store();
+        let t0 = Instant::now();
+        let first = login(&mut s);
+        s.refresh("c", false, &first.refresh_token.unwrap(), None)
+            .unwrap();
+        s.sweep(t0 + FAMILY_IDLE_LIFETIME - Duration::from_secs(60));
+        assert_eq!(sizes(&s), [0, 1, 0, 2]);
+        s.sweep(t0 + FAMILY_IDLE_LIFETIME + Duration::from_secs(60));
+        assert_eq!(sizes(&s), [0, 0, 0, 0]);
+
+        // A family kept alive by a long access token still forgets old rotated tokens.
+        let mut s = Store::new(settings(FAMILY_IDLE_LIFETIME * 3));
+        let t0 = Instant::now();
+        let first = login(&mut s);
+        let second = s
+            .refresh("c", false, &first.refresh_token.unwrap(), None)
+            .unwrap();
+        s.sweep(t0 + ROTATED_REFRESH_MEMORY + Duration::from_secs(60));
+        assert_eq!(sizes(&s), [0, 1, 2, 1]);
+        assert!(s.refresh.contains_key(&second.refresh_token.unwrap()));
+    }
+
+    #[test]
+    fn expired_family_cannot_refresh_before_it_is_swept() {
+        let mut s = store();
+        let t = login(&mut s);
+        for f in s.families.values_mut() {
+            f.expires_at = Instant::now();
+        }
+        let err = s
+            .refresh("c", false, &t.refresh_token.unwrap(), None)
+            .unwrap_err();
+        assert_eq!(err.error, "invalid_grant");
+        assert!(err.description.contains("expired"), "{err:?}");
+    }
+
+    #[test]
+    fn maps_never_outgrow_the_hard_cap() {
+        let limits = Limits {
+            sweep_threshold: 4,
+            max_records: 20,
+        };
+        let mut s = Store::with_limits(settings(Duration::from_secs(3600)), limits);
+        let first = login(&mut s);
+        let mut last = None;
+        for i in 0..200 {
+            let t = login_as(&mut s, &format!("user{i}@example.com"));
+            for size in sizes(&s) {
+                assert!(size <= limits.max_records + 1, "{:?}", sizes(&s));
+            }
+            last = Some(t);
+        }
+        for i in 0..200 {
+            s.add_pending(PendingAuthorization::new(
+                "c".into(),
+                "http://x/cb".into(),
+                None,
+                CHALLENGE.into(),
+                vec![],
+                SsoHints::default(),
+            ));
+            assert!(s.pending.len() <= limits.max_records, "{i}");
+        }
+        // The least recently used went first; the newest login still works.
+        assert!(s.authenticate(&first.access_token).is_none());
+        let last = last.unwrap();
+        assert!(s.authenticate(&last.access_token).is_some());
+        s.refresh("c", false, &last.refresh_token.unwrap(), None)
+            .unwrap();
+    }
+
+    #[test]
+    fn huge_lifetimes_are_capped_instead_of_panicking() {
+        let mut s = Store::new(Settings {
+            code_lifetime: Duration::MAX,
+            ..settings(Duration::MAX)
+        });
+        let t = login(&mut s);
+        assert_eq!(t.expires_in, MAX_LIFETIME.as_secs());
+        assert!(s.authenticate(&t.access_token).is_some());
+        s.sweep(Instant::now());
+        assert!(s.authenticate(&t.access_token).is_some());
+    }
+
+    #[test]
+    fn revoke_where_counts_live_logins() {
+        let mut s = store();
+        let a = login_as(&mut s, "agent@example.com");
+        let b = login_as(&mut s, "jane@example.com");
+        let a_id = user_for("agent@example.com").id;
+        assert_eq!(s.revoke_where(|u| u.id == a_id), 1);
+        assert_eq!(s.revoke_where(|u| u.id == a_id), 0);
+        assert!(s.authenticate(&a.access_token).is_none());
+        assert!(s.authenticate(&b.access_token).is_some());
+        assert_eq!(s.revoke_where(|_| true), 1);
+        assert!(s.authenticate(&b.access_token).is_none());
+        assert_eq!(s.counters.families_revoked, 2);
     }
 
     #[test]

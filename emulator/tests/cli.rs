@@ -241,6 +241,15 @@ async fn bad_arguments_exit_with_2_and_explain_on_stderr() {
         (vec!["--token-lifetime", "soon"], "--token-lifetime"),
         (vec!["--token-lifetime", "0"], "--token-lifetime"),
         (
+            vec!["--token-lifetime", "18446744073709551615"],
+            "--token-lifetime",
+        ),
+        (vec!["--code-lifetime", "1000000001"], "--code-lifetime"),
+        (
+            vec!["--embed-origin", "HTTP://Localhost:80"],
+            "embed origin",
+        ),
+        (
             vec!["--embed-origin", "tauri://localhost/path"],
             "embed origin",
         ),

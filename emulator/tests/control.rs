@@ -424,3 +424,134 @@ async fn shutdown_cuts_a_hanging_request_short_and_stops_all_origins() {
         );
     }
 }
+
+#[tokio::test]
+async fn browsers_on_other_origins_cannot_use_the_control_api() {
+    let emu = start_default().await;
+    let tokens = emu.demo_tokens().await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let login = emu.login().to_owned();
+    let api = emu.api().to_owned();
+
+    // What a malicious page's fetch() or auto-submitted form carries.
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("origin", api.as_str()),
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+    ] {
+        for (method, path, body) in [
+            ("POST", "revoke", Some(json!({"all": true}))),
+            ("POST", "faults", Some(json!({"kind": "server_error"}))),
+            ("POST", "settings", Some(json!({"auto_approve": true}))),
+            ("POST", "reset", Some(json!({}))),
+            ("DELETE", "faults", None),
+            ("GET", "state", None),
+            ("GET", "settings", None),
+            ("GET", "access-log", None),
+        ] {
+            let mut req = emu
+                .http
+                .request(method.parse().unwrap(), format!("{login}/_emulator/{path}"))
+                .header(name, value);
+            if let Some(body) = body {
+                req = req
+                    .header("content-type", "text/plain")
+                    .body(body.to_string());
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::FORBIDDEN,
+                "{method} {path} with {name}: {value}"
+            );
+            let body: Value = res.json().await.unwrap();
+            assert!(body["error"].is_string(), "{body}");
+        }
+    }
+    // Nothing happened: the login lives, no fault is queued, the settings are unchanged.
+    assert_eq!(emu.users_me(access).await.status(), StatusCode::OK);
+    let state = emu.state().await;
+    assert_eq!(state["faults_pending"], 0);
+    assert_eq!(state["families_revoked"], 0);
+    assert_eq!(state["codes_issued"], 1);
+
+    // The login origin itself (a page served there, or a same-origin fetch) is allowed, and
+    // so is a client that sends no Origin at all (curl, tests).
+    let res = emu
+        .http
+        .get(format!("{login}/_emulator/settings"))
+        .header("origin", login.as_str())
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = emu
+        .http
+        .post(format!("{login}/_emulator/revoke"))
+        .header("origin", login.as_str())
+        .json(&json!({"all": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        emu.users_me(access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Unknown control paths stay 404 whatever the origin.
+    let res = emu
+        .http
+        .get(format!("{login}/_emulator/nope"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn lifetimes_are_capped_so_huge_ones_cannot_crash_the_server() {
+    let emu = start_default().await;
+    for bad in [
+        json!({"token_lifetime_secs": 1.0e10}),
+        json!({"code_lifetime_secs": 1.8e19}),
+        json!({"token_lifetime_secs": 1.0e300}),
+    ] {
+        let res = emu.control_post("settings", bad.clone()).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // The largest accepted lifetimes work end to end.
+    let res = emu
+        .control_post(
+            "settings",
+            json!({"token_lifetime_secs": 1.0e9, "code_lifetime_secs": 1.0e9}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let tokens = emu.demo_tokens().await;
+    assert_eq!(tokens["expires_in"], 1_000_000_000_u64);
+    let refreshed = emu
+        .refresh(DEMO_CLIENT_ID, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(emu.users_me(access).await.status(), StatusCode::OK);
+
+    // start() refuses them as well.
+    for config in [
+        EmulatorConfig {
+            token_lifetime: Duration::from_secs(u64::MAX),
+            ..EmulatorConfig::default()
+        },
+        EmulatorConfig {
+            code_lifetime: Duration::from_secs(1_000_000_001),
+            ..EmulatorConfig::default()
+        },
+    ] {
+        let err = genesys_emulator::start(config).await.unwrap_err();
+        assert!(err.to_string().contains("lifetime"), "{err}");
+    }
+}

@@ -910,3 +910,59 @@ async fn token_endpoint_rejects_malformed_requests() {
 
     assert_eq!(emu.state().await["token_requests"], 10);
 }
+
+#[tokio::test]
+async fn missing_grant_type_is_invalid_request_before_client_authentication() {
+    let emu = start(confidential_config()).await;
+    // Neither grant_type nor client_id: a malformed request, not a failed authentication.
+    let res = emu.token_form(emu.login(), &[]).await;
+    let desc = assert_oauth_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert!(desc.contains("grant_type"), "{desc}");
+    let res = emu
+        .token_form(
+            emu.login(),
+            &[("client_id", "svc"), ("client_secret", "wrong")],
+        )
+        .await;
+    assert_oauth_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    // With a grant_type, client authentication still comes first.
+    let res = emu
+        .token_form(emu.login(), &[("grant_type", "refresh_token")])
+        .await;
+    assert_oauth_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}
+
+#[tokio::test]
+async fn refresh_with_a_blank_scope_keeps_the_granted_scopes() {
+    let emu = start_default().await;
+    let first = emu.demo_tokens().await;
+    let res = emu
+        .token_form(
+            emu.login(),
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", DEMO_CLIENT_ID),
+                ("refresh_token", first["refresh_token"].as_str().unwrap()),
+                ("scope", "   "),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let second: Value = res.json().await.unwrap();
+    assert_eq!(second["scope"], first["scope"]);
+    assert_eq!(second["scope"], "user:read client:read");
+    // Duplicates in a narrowing scope are harmless.
+    let res = emu
+        .token_form(
+            emu.login(),
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", DEMO_CLIENT_ID),
+                ("refresh_token", second["refresh_token"].as_str().unwrap()),
+                ("scope", "user:read  user:read"),
+            ],
+        )
+        .await;
+    let third: Value = res.json().await.unwrap();
+    assert_eq!(third["scope"], "user:read");
+}

@@ -276,7 +276,17 @@
     });
   }
 
-  // users/me only: what each queue tick does.
+  // The parsed JSON body, or null when it is not JSON (never a rejected promise).
+  function readJson(res) {
+    return res.json().then(function (body) {
+      return body;
+    }, function () {
+      return null;
+    });
+  }
+
+  // users/me only: what each queue tick does. Always resolves, never rejects:
+  // {ok: true, user} or {ok: false, status} (status 0: unreachable; malformed: unreadable body).
   function checkToken(token) {
     if (!token) {
       return Promise.resolve({ ok: false, status: 401 });
@@ -285,7 +295,10 @@
       if (!res.ok) {
         return { ok: false, status: res.status };
       }
-      return res.json().then(function (user) {
+      return readJson(res).then(function (user) {
+        if (!user || typeof user !== 'object' || user.id === undefined || user.id === null) {
+          return { ok: false, status: res.status, malformed: true };
+        }
         return { ok: true, user: user };
       });
     }, function () {
@@ -306,8 +319,8 @@
         if (!res.ok) {
           return { ok: true, user: result.user, expiresIn: null };
         }
-        return res.json().then(function (info) {
-          var secs = typeof info.expires_in === 'number' ? info.expires_in : null;
+        return readJson(res).then(function (info) {
+          var secs = info && typeof info.expires_in === 'number' ? info.expires_in : null;
           return { ok: true, user: result.user, expiresIn: secs };
         });
       }, function () {
@@ -331,31 +344,33 @@
     state.authFailed = false;
     state.interaction = null;
     setStatus('idle', 'Signing in');
-    validate(token).then(function (result) {
-      if (generation !== state.generation) {
-        return;
-      }
-      if (!result.ok) {
-        failValidation(result.status);
-        return;
-      }
-      acceptToken(token, result);
-    });
+    validateAndAccept(token, generation);
   }
 
   function handleToken(msg) {
     state.generation += 1;
     var generation = state.generation;
     var token = typeof msg.accessToken === 'string' ? msg.accessToken : '';
+    // Every token message gets its own answer: a second bad token gets a second auth-error.
+    state.authFailed = false;
+    validateAndAccept(token, generation);
+  }
+
+  // Validates token and adopts it, unless a newer init or token (generation) came meanwhile.
+  function validateAndAccept(token, generation) {
     validate(token).then(function (result) {
       if (generation !== state.generation) {
         return;
       }
       if (!result.ok) {
-        failValidation(result.status);
+        failValidation(result);
         return;
       }
       acceptToken(token, result);
+    }).catch(function (err) {
+      if (generation === state.generation) {
+        clientFailure(err);
+      }
     });
   }
 
@@ -369,7 +384,7 @@
       postToHost({
         type: TYPES.SESSION_START,
         userId: String(result.user.id),
-        name: String(result.user.name)
+        name: String(result.user.name || '')
       });
     }
     scheduleExpiring(result.expiresIn);
@@ -380,12 +395,22 @@
     renderSession();
   }
 
-  function failValidation(status) {
-    if (status === 401) {
+  function failValidation(result) {
+    if (result.status === 401) {
       authError();
       return;
     }
-    setStatus('warn', status === 0 ? 'API unreachable' : 'API error ' + status);
+    if (result.malformed) {
+      setStatus('warn', 'API error: unreadable response');
+    } else {
+      setStatus('warn', result.status === 0 ? 'API unreachable' : 'API error ' + result.status);
+    }
+  }
+
+  // A bug or an unexpected answer: say so instead of staying on "Signing in".
+  function clientFailure(err) {
+    setStatus('bad', 'Client error');
+    logLine('local', 'error', String(err && err.message ? err.message : err));
   }
 
   function authError() {
@@ -440,7 +465,7 @@
         return;
       }
       if (!result.ok) {
-        failValidation(result.status);
+        failValidation(result);
         return;
       }
       setStatus('ok', 'Signed in');
@@ -459,6 +484,10 @@
         newQueueCycle();
       }
       renderQueue();
+    }).catch(function (err) {
+      if (generation === state.generation) {
+        clientFailure(err);
+      }
     });
   }
 
@@ -492,16 +521,22 @@
   }
 
   function endInteraction() {
-    var id = state.interaction ? state.interaction.id : interactionId();
+    var id = state.interaction.id;
     state.interaction = null;
     postToHost({ type: TYPES.INTERACTION_END, interactionId: id });
     renderInteraction();
   }
 
+  function tokenExpired() {
+    return state.tokenExpiresAt !== null && Date.now() >= state.tokenExpiresAt;
+  }
+
+  // Ends the active interaction, if any, while the session is good.
   function interactionTick() {
-    if (!state.authFailed) {
-      endInteraction();
+    if (state.authFailed || state.interaction === null || tokenExpired()) {
+      return;
     }
+    endInteraction();
   }
 
   function scheduleExpiring(expiresIn) {
@@ -560,6 +595,10 @@
 
   // ----- start -----
 
+  function clampMs(ms) {
+    return Math.min(MAX_TIMEOUT_MS, Math.max(50, ms));
+  }
+
   function loadConfig() {
     return fetch('/embedded-client/config.json', { cache: 'no-store', credentials: 'omit' })
       .then(function (res) {
@@ -575,8 +614,9 @@
   loadConfig().then(function (config) {
     state.config = {
       embed_origins: stringList(config.embed_origins),
-      queue_interval_ms: Math.max(50, Number(config.queue_interval_ms) || 3000),
-      interaction_interval_ms: Math.max(50, Number(config.interaction_interval_ms) || 20000),
+      // Clamped: setInterval fires at once when the delay overflows 2^31-1 ms.
+      queue_interval_ms: clampMs(Number(config.queue_interval_ms) || 3000),
+      interaction_interval_ms: clampMs(Number(config.interaction_interval_ms) || 20000),
       token_expiring_margin_secs: Math.max(0, Number(config.token_expiring_margin_secs) || 0)
     };
     announceReady();
