@@ -3,9 +3,14 @@
 //! No Tauri types live here (the app crate in `src-tauri/src` is the thin edge); the compiler
 //! enforces that split because this crate does not depend on tauri.
 
+pub mod auth;
 pub mod config;
 pub mod csp;
 pub mod environment;
 pub mod error;
+pub mod keychain;
+pub mod loopback;
+pub mod oauth;
+pub mod secret;
 
 pub use error::ErrorCode;

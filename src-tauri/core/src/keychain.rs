@@ -1,0 +1,396 @@
+//! The refresh token's only home: the OS keychain (Secret Service, macOS Keychain, Windows
+//! Credential Manager) through the keyring crate, with its platform features named explicitly
+//! (without them keyring 3 silently uses an in-memory mock). Never a file, never a fallback.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::{ShellConfig, Target};
+use crate::error::ErrorCode;
+use crate::secret::RefreshToken;
+
+/// Service name of every entry (the account names the environment and client id).
+pub const KEYCHAIN_SERVICE: &str = "com.agentshell.desktop";
+/// Windows limits a credential blob to 2560 bytes (1280 UTF-16 units): store long tokens in
+/// chunks well below that.
+const CHUNK_CHARS: usize = 1000;
+const MAX_CHUNKS: usize = 16;
+/// A keychain that prompts or hangs must not freeze sign-in.
+pub const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeychainError {
+    #[error("the system keychain is not available or is locked ({0})")]
+    Unavailable(String),
+    #[error("the system keychain failed: {0}")]
+    Failed(String),
+    #[error("the saved sign-in in the keychain is damaged")]
+    Corrupt,
+    #[error("the system keychain did not answer within {} seconds", KEYCHAIN_TIMEOUT.as_secs())]
+    TimedOut,
+}
+
+impl ErrorCode for KeychainError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "keychain_unavailable",
+            Self::Failed(_) => "keychain_failed",
+            Self::Corrupt => "keychain_corrupt",
+            Self::TimedOut => "keychain_timeout",
+        }
+    }
+}
+
+/// Where the refresh token is kept. Blocking: call through [`run_with_timeout`].
+pub trait SecretStore: Send + Sync + 'static {
+    fn load(&self) -> Result<Option<RefreshToken>, KeychainError>;
+    fn save(&self, token: &RefreshToken) -> Result<(), KeychainError>;
+    /// Idempotent: deleting nothing is success.
+    fn delete(&self) -> Result<(), KeychainError>;
+    /// Where the secret lives, for logs and `doctor` (no secret in it).
+    fn describe(&self) -> String;
+}
+
+/// Runs a blocking keychain call on the blocking pool with [`KEYCHAIN_TIMEOUT`].
+pub async fn run_with_timeout<T, F>(
+    store: Arc<dyn SecretStore>,
+    call: F,
+) -> Result<T, KeychainError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn SecretStore) -> Result<T, KeychainError> + Send + 'static,
+{
+    let task = tokio::task::spawn_blocking(move || call(store.as_ref()));
+    match tokio::time::timeout(KEYCHAIN_TIMEOUT, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(KeychainError::Failed(format!(
+            "keychain call aborted: {join}"
+        ))),
+        Err(_) => Err(KeychainError::TimedOut),
+    }
+}
+
+/// Account name: one entry per environment and OAuth client, so two orgs never collide.
+pub fn account_for(config: &ShellConfig) -> String {
+    let environment = match config.target {
+        Target::Genesys(env) => env.name().to_string(),
+        // The whole origin: two emulators on one machine differ only by port.
+        Target::LocalEmulator => format!(
+            "local-emulator@{}",
+            crate::config::origin_of(&config.endpoints.login)
+        ),
+    };
+    format!("{environment}/{}", config.client_id)
+}
+
+/// Splits a secret into the stored records: `v1;N;chunk0`, then chunks 1..N under `#i`.
+fn encode(secret: &str) -> Result<Vec<String>, KeychainError> {
+    let chars: Vec<char> = secret.chars().collect();
+    let chunks: Vec<String> = chars
+        .chunks(CHUNK_CHARS)
+        .map(|c| c.iter().collect())
+        .collect();
+    if chunks.is_empty() || chunks.len() > MAX_CHUNKS {
+        return Err(KeychainError::Failed(
+            "refresh token has an unsupported length".into(),
+        ));
+    }
+    let mut records = chunks;
+    records[0] = format!("v1;{};{}", records.len(), records[0]);
+    Ok(records)
+}
+
+fn decode_header(first: &str) -> Result<(usize, &str), KeychainError> {
+    let mut parts = first.splitn(3, ';');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some(count), Some(rest)) => {
+            let count: usize = count.parse().map_err(|_| KeychainError::Corrupt)?;
+            if count == 0 || count > MAX_CHUNKS {
+                return Err(KeychainError::Corrupt);
+            }
+            Ok((count, rest))
+        }
+        _ => Err(KeychainError::Corrupt),
+    }
+}
+
+/// Low-level record access, so chunking is written once for the real and the test store.
+trait RecordStore: Send + Sync + 'static {
+    fn get(&self, index: usize) -> Result<Option<String>, KeychainError>;
+    fn set(&self, index: usize, value: &str) -> Result<(), KeychainError>;
+    fn remove(&self, index: usize) -> Result<(), KeychainError>;
+}
+
+fn load_records(records: &dyn RecordStore) -> Result<Option<RefreshToken>, KeychainError> {
+    let Some(first) = records.get(0)? else {
+        return Ok(None);
+    };
+    let (count, head) = decode_header(&first)?;
+    let mut secret = head.to_string();
+    for index in 1..count {
+        secret.push_str(&records.get(index)?.ok_or(KeychainError::Corrupt)?);
+    }
+    Ok(Some(RefreshToken::new(secret)))
+}
+
+fn save_records(records: &dyn RecordStore, token: &RefreshToken) -> Result<(), KeychainError> {
+    let previous = match records.get(0) {
+        Ok(Some(first)) => decode_header(&first).map(|(n, _)| n).unwrap_or(MAX_CHUNKS),
+        _ => 0,
+    };
+    let encoded = encode(token.expose())?;
+    // Chunks first, header last: a reader never sees a header pointing at missing chunks.
+    for (index, value) in encoded.iter().enumerate().skip(1) {
+        records.set(index, value)?;
+    }
+    records.set(0, &encoded[0])?;
+    for index in encoded.len()..previous {
+        records.remove(index)?;
+    }
+    Ok(())
+}
+
+fn delete_records(records: &dyn RecordStore) -> Result<(), KeychainError> {
+    let count = match records.get(0) {
+        Ok(Some(first)) => decode_header(&first).map(|(n, _)| n).unwrap_or(MAX_CHUNKS),
+        Ok(None) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    records.remove(0)?;
+    for index in 1..count {
+        records.remove(index)?;
+    }
+    Ok(())
+}
+
+/// The real OS keychain.
+pub struct KeyringStore {
+    account: String,
+}
+
+impl KeyringStore {
+    pub fn for_config(config: &ShellConfig) -> Self {
+        Self {
+            account: account_for(config),
+        }
+    }
+
+    fn entry(&self, index: usize) -> Result<keyring::Entry, KeychainError> {
+        let account = match index {
+            0 => self.account.clone(),
+            n => format!("{}#{n}", self.account),
+        };
+        keyring::Entry::new(KEYCHAIN_SERVICE, &account).map_err(map_keyring)
+    }
+}
+
+fn map_keyring(error: keyring::Error) -> KeychainError {
+    match error {
+        keyring::Error::NoStorageAccess(inner) => KeychainError::Unavailable(inner.to_string()),
+        keyring::Error::PlatformFailure(inner) => {
+            let text = inner.to_string();
+            // Secret Service reports a missing daemon or a locked collection as a platform error.
+            let lower = text.to_ascii_lowercase();
+            if lower.contains("locked")
+                || lower.contains("dbus")
+                || lower.contains("d-bus")
+                || lower.contains("service")
+            {
+                KeychainError::Unavailable(text)
+            } else {
+                KeychainError::Failed(text)
+            }
+        }
+        keyring::Error::BadEncoding(_) | keyring::Error::Ambiguous(_) => KeychainError::Corrupt,
+        other => KeychainError::Failed(other.to_string()),
+    }
+}
+
+impl RecordStore for KeyringStore {
+    fn get(&self, index: usize) -> Result<Option<String>, KeychainError> {
+        match self.entry(index)?.get_password() {
+            Ok(value) => Ok(Some(value)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_keyring(e)),
+        }
+    }
+
+    fn set(&self, index: usize, value: &str) -> Result<(), KeychainError> {
+        self.entry(index)?.set_password(value).map_err(map_keyring)
+    }
+
+    fn remove(&self, index: usize) -> Result<(), KeychainError> {
+        match self.entry(index)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(map_keyring(e)),
+        }
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn load(&self) -> Result<Option<RefreshToken>, KeychainError> {
+        load_records(self)
+    }
+    fn save(&self, token: &RefreshToken) -> Result<(), KeychainError> {
+        save_records(self, token)
+    }
+    fn delete(&self) -> Result<(), KeychainError> {
+        delete_records(self)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "OS keychain, service \"{KEYCHAIN_SERVICE}\", account \"{}\"",
+            self.account
+        )
+    }
+}
+
+/// In-memory store with injectable failures. For tests of the Windows and macOS paths'
+/// logic (their real keychains cannot run on the Linux test machine) and of failure handling.
+#[derive(Default)]
+pub struct MemoryStore {
+    records: Mutex<std::collections::BTreeMap<usize, String>>,
+    failure: Mutex<Option<KeychainError>>,
+}
+
+impl MemoryStore {
+    pub fn fail_with(&self, failure: Option<KeychainError>) {
+        if let Ok(mut slot) = self.failure.lock() {
+            *slot = failure;
+        }
+    }
+
+    pub fn record_count(&self) -> usize {
+        self.records.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    fn check(&self) -> Result<(), KeychainError> {
+        match self.failure.lock() {
+            Ok(slot) => slot.clone().map_or(Ok(()), Err),
+            Err(_) => Err(KeychainError::Failed("poisoned".into())),
+        }
+    }
+}
+
+impl RecordStore for MemoryStore {
+    fn get(&self, index: usize) -> Result<Option<String>, KeychainError> {
+        self.check()?;
+        Ok(self
+            .records
+            .lock()
+            .map_err(|_| KeychainError::Corrupt)?
+            .get(&index)
+            .cloned())
+    }
+    fn set(&self, index: usize, value: &str) -> Result<(), KeychainError> {
+        self.check()?;
+        if value.encode_utf16().count() * 2 > 2560 {
+            return Err(KeychainError::Failed(
+                "blob larger than Windows' 2560-byte limit".into(),
+            ));
+        }
+        self.records
+            .lock()
+            .map_err(|_| KeychainError::Corrupt)?
+            .insert(index, value.to_string());
+        Ok(())
+    }
+    fn remove(&self, index: usize) -> Result<(), KeychainError> {
+        self.check()?;
+        self.records
+            .lock()
+            .map_err(|_| KeychainError::Corrupt)?
+            .remove(&index);
+        Ok(())
+    }
+}
+
+impl SecretStore for MemoryStore {
+    fn load(&self) -> Result<Option<RefreshToken>, KeychainError> {
+        load_records(self)
+    }
+    fn save(&self, token: &RefreshToken) -> Result<(), KeychainError> {
+        save_records(self, token)
+    }
+    fn delete(&self) -> Result<(), KeychainError> {
+        delete_records(self)
+    }
+    fn describe(&self) -> String {
+        "in-memory test store".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_short_and_long_tokens_within_the_windows_blob_limit() {
+        let store = MemoryStore::default();
+        assert!(store.load().unwrap().is_none(), "NoEntry is Ok(None)");
+        let long = "x".repeat(4321);
+        store.save(&RefreshToken::new(long.clone())).unwrap();
+        assert_eq!(store.record_count(), 5);
+        assert_eq!(store.load().unwrap().unwrap().expose(), long);
+        // a shorter rotation removes the now-unused chunks
+        store.save(&RefreshToken::new("short")).unwrap();
+        assert_eq!(store.record_count(), 1);
+        assert_eq!(store.load().unwrap().unwrap().expose(), "short");
+        store.delete().unwrap();
+        store.delete().unwrap();
+        assert_eq!(store.record_count(), 0);
+        assert!(store.load().unwrap().is_none());
+    }
+
+    #[test]
+    fn damaged_entries_are_reported_not_half_read() {
+        let store = MemoryStore::default();
+        store.save(&RefreshToken::new("y".repeat(2500))).unwrap();
+        RecordStore::remove(&store, 2).unwrap();
+        assert_eq!(store.load().unwrap_err(), KeychainError::Corrupt);
+        RecordStore::set(&store, 0, "garbage").unwrap();
+        assert_eq!(store.load().unwrap_err(), KeychainError::Corrupt);
+    }
+
+    #[test]
+    fn failures_surface_as_typed_errors() {
+        let store = MemoryStore::default();
+        store.fail_with(Some(KeychainError::Unavailable("locked".into())));
+        assert_eq!(store.load().unwrap_err().code(), "keychain_unavailable");
+        assert_eq!(
+            store.save(&RefreshToken::new("t")).unwrap_err().code(),
+            "keychain_unavailable"
+        );
+    }
+
+    #[tokio::test]
+    async fn calls_run_off_the_async_threads_with_a_timeout() {
+        let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::default());
+        run_with_timeout(store.clone(), |s| s.save(&RefreshToken::new("abc")))
+            .await
+            .unwrap();
+        let loaded = run_with_timeout(store, |s| s.load()).await.unwrap();
+        assert_eq!(loaded.unwrap().expose(), "abc");
+    }
+
+    #[test]
+    fn accounts_separate_environments_and_clients() {
+        let a = crate::config::parse_str("environment = \"mypurecloud.ie\"\nclient_id = \"one\"\n")
+            .unwrap();
+        let b = crate::config::parse_str("environment = \"mypurecloud.de\"\nclient_id = \"one\"\n")
+            .unwrap();
+        assert_eq!(account_for(&a), "mypurecloud.ie/one");
+        assert_ne!(account_for(&a), account_for(&b));
+        let local = |port: u16| {
+            crate::config::parse_str(&format!(
+                "client_id = \"one\"\n[local_emulator]\nlogin = \"http://127.0.0.1:{port}\"\napi = \"http://127.0.0.1:2\"\nmedia = \"http://127.0.0.1:3\"\n"
+            ))
+            .unwrap()
+        };
+        assert_eq!(
+            account_for(&local(9000)),
+            "local-emulator@http://127.0.0.1:9000/one"
+        );
+        assert_ne!(account_for(&local(9000)), account_for(&local(9001)));
+    }
+}
