@@ -19,9 +19,13 @@ step "UI: TypeScript type check and bundle"
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests (on a virtual display, inside a private D-Bus session)"
+step "tests (on a virtual display, in a private D-Bus session with an unlocked keyring)"
 # xvfb-run -a: a free virtual display for the real webview. dbus-run-session inside it: the
 # single-instance plugin and the Secret Service need a session bus, services it starts see the
-# display, and the private bus ends with the run.
-xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- \
-  cargo test --workspace --locked -- --include-ignored
+# display, and the private bus ends with the run. A throwaway HOME keeps the test keyring and
+# everything the app writes away from the real one; cargo and rustup keep their own homes.
+export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
+test_home=$(mktemp -d)
+trap 'rm -rf "$test_home"' EXIT
+HOME="$test_home" xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- \
+  bash scripts/with-test-keyring.sh cargo test --workspace --locked -- --include-ignored

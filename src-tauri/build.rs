@@ -1,6 +1,12 @@
 // Commands are declared in an app manifest so each one needs an explicit permission, and the
 // capability files live in src-tauri/ even though the package root is the repository root.
-const COMMANDS: &[&str] = &["get_shell_info"];
+const COMMANDS: &[&str] = &[
+    "get_shell_info",
+    "get_session",
+    "start_sign_in",
+    "cancel_sign_in",
+    "sign_out",
+];
 
 fn main() {
     let attributes = tauri_build::Attributes::new()

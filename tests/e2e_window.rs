@@ -40,6 +40,7 @@ async fn window_shows_the_configured_environment_and_a_status_bar() {
     let app = E2eApp::launch(Launch {
         args: vec![],
         config_toml: Some(&config),
+        ..Launch::default()
     })
     .await;
 
@@ -74,6 +75,7 @@ async fn csp_blocks_other_origins_and_inline_script() {
     let app = E2eApp::launch(Launch {
         args: vec![],
         config_toml: Some(&config),
+        ..Launch::default()
     })
     .await;
     app.visible_text("#status-environment").await;
@@ -169,6 +171,7 @@ async fn a_bad_config_file_gets_a_readable_error_screen_not_a_white_one() {
     let app = E2eApp::launch(Launch {
         args: vec![],
         config_toml: Some("environment = \"mypurecloud.example\"\nclient_id = \"x\"\n"),
+        ..Launch::default()
     })
     .await;
     let message = app.visible_text("#config-error-message").await;
@@ -194,6 +197,7 @@ async fn no_config_at_all_says_where_it_looked() {
     let app = E2eApp::launch(Launch {
         args: vec![],
         config_toml: None,
+        ..Launch::default()
     })
     .await;
     let looked = app.visible_text("#searched-paths").await;
@@ -213,6 +217,7 @@ async fn demo_runs_against_the_bundled_emulator() {
     let app = E2eApp::launch(Launch {
         args: vec!["demo".into()],
         config_toml: None,
+        ..Launch::default()
     })
     .await;
     assert_eq!(

@@ -76,11 +76,13 @@ pub fn main() -> ExitCode {
         Some(Command::Config { action }) => ExitCode::from(config_command(&action, cli.config)),
         Some(Command::Demo) => ExitCode::from(run_demo()),
         None => {
+            let mut state = ShellState::from_files(cli.config.as_deref());
             if cli.redirect_url.is_some() {
                 // The redirect carries an authorization code: never log the URL itself.
                 tracing::info!("started with a redirect URL argument");
+                state.launch_redirect = cli.redirect_url;
             }
-            ExitCode::from(run_window(ShellState::from_files(cli.config.as_deref())))
+            ExitCode::from(run_window(state))
         }
     }
 }

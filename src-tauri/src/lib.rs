@@ -1,11 +1,13 @@
 //! Agent Shell's Tauri edge: CLI dispatch, app setup and thin commands over
 //! `agent_shell_core`, which holds the logic.
 
+mod browser;
 pub mod cli;
 mod commands;
 #[cfg(feature = "demo")]
 mod demo;
 mod ipc_error;
+mod session;
 pub mod state;
 
 use agent_shell_core::csp::{self, CspError};
@@ -41,6 +43,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
                 "second launch forwarded to this instance"
             );
             focus_main_window(app);
+            route_forwarded_args(app, &argv);
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(
@@ -49,7 +52,83 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
                 .build(),
         )
         .manage(state)
-        .invoke_handler(tauri::generate_handler![commands::get_shell_info])
+        .invoke_handler(tauri::generate_handler![
+            commands::get_shell_info,
+            commands::get_session,
+            commands::start_sign_in,
+            commands::cancel_sign_in,
+            commands::sign_out
+        ])
+        .setup(|app| {
+            setup(app.handle());
+            Ok(())
+        })
+}
+
+/// Silent start, the cold-start deep link, and (macOS) open-url events.
+fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let state = app.state::<ShellState>();
+    let Some(auth) = state.auth.clone() else {
+        return;
+    };
+    #[cfg(any(target_os = "linux", windows))]
+    {
+        use tauri_plugin_deep_link::DeepLinkExt;
+        // Registers the scheme for this user when the installer did not (dev runs, portable use).
+        if let Err(error) = app
+            .deep_link()
+            .register(&auth.config().redirect.deep_link_scheme)
+        {
+            tracing::warn!(%error, "could not register the deep-link scheme");
+        }
+    }
+    #[cfg(target_os = "macos")]
+    {
+        use tauri_plugin_deep_link::DeepLinkExt;
+        let (handle, auth_for_events) = (app.clone(), auth.clone());
+        app.deep_link().on_open_url(move |event| {
+            for url in event.urls() {
+                session::handle_deep_link(handle.clone(), auth_for_events.clone(), url.to_string());
+            }
+        });
+        if let Ok(Some(urls)) = app.deep_link().get_current() {
+            for url in urls {
+                session::handle_deep_link(app.clone(), auth.clone(), url.to_string());
+            }
+        }
+    }
+    auth.mark_restoring();
+    let launch_redirect = state.launch_redirect.clone();
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        session::silent_start(handle.clone(), auth.clone()).await;
+        // A redirect at cold start cannot match a sign-in (none was pending in this process):
+        // it is handled, and refused with a clear notice, after the silent start.
+        if let Some(url) = launch_redirect {
+            session::handle_deep_link(handle, auth, url);
+        }
+    });
+}
+
+/// Linux and Windows hand a deep link to the second launch as its only argument.
+fn route_forwarded_args<R: Runtime>(app: &tauri::AppHandle<R>, argv: &[String]) {
+    let state = app.state::<ShellState>();
+    if let Some(auth) = state.auth.clone() {
+        if let Some(url) =
+            session::deep_link_in_args(argv, &auth.config().redirect.deep_link_scheme)
+        {
+            session::handle_deep_link(app.clone(), auth, url);
+        }
+    }
+}
+
+/// Sign-out also forgets cookies and storage the embedded client left in the webview.
+fn clear_genesys_browsing_data<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        if let Err(error) = window.clear_all_browsing_data() {
+            tracing::warn!(%error, "could not clear webview data at sign-out");
+        }
+    }
 }
 
 fn focus_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {

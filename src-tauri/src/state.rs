@@ -1,8 +1,11 @@
 //! What the app was started with: the loaded configuration (or why there is none).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use agent_shell_core::auth::AuthService;
 use agent_shell_core::config::{self, ConfigOrigin, ShellConfig};
+use agent_shell_core::keychain::KeyringStore;
 use serde::Serialize;
 
 use crate::ipc_error::IpcError;
@@ -27,6 +30,10 @@ pub enum ConfigState {
 pub struct ShellState {
     pub config: ConfigState,
     pub demo: bool,
+    /// Present when configured: sign-in, silent start, sign-out.
+    pub auth: Option<Arc<AuthService>>,
+    /// A redirect URL given on the command line (cold start from a deep link).
+    pub launch_redirect: Option<String>,
     /// Whatever must live as long as the app (the demo's emulator servers).
     _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -36,6 +43,7 @@ impl std::fmt::Debug for ShellState {
         f.debug_struct("ShellState")
             .field("config", &self.config)
             .field("demo", &self.demo)
+            .field("signed_in_capable", &self.auth.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -89,22 +97,47 @@ impl ShellState {
                 }
             },
         };
-        Self {
-            config,
-            demo: false,
-            _keep_alive: None,
-        }
+        Self::with_auth(config, false, None)
     }
 
     pub fn demo(config: ShellConfig, keep_alive: Box<dyn std::any::Any + Send + Sync>) -> Self {
+        let config = ConfigState::Loaded {
+            config: Box::new(config),
+            origin: ConfigOrigin::Demo,
+            path: None,
+        };
+        Self::with_auth(config, true, Some(keep_alive))
+    }
+
+    fn with_auth(
+        mut config: ConfigState,
+        demo: bool,
+        keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Self {
+        let auth = match &config {
+            ConfigState::Loaded { config: loaded, .. } => {
+                let store = Arc::new(KeyringStore::for_config(loaded));
+                match AuthService::new((**loaded).clone(), store) {
+                    Ok(auth) => Some(Arc::new(auth)),
+                    Err(error) => {
+                        tracing::error!(%error, "sign-in cannot be set up");
+                        config = ConfigState::Invalid {
+                            error: IpcError::from_error(&error),
+                            path: PathBuf::new(),
+                            origin: ConfigOrigin::CommandLine,
+                        };
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         Self {
-            config: ConfigState::Loaded {
-                config: Box::new(config),
-                origin: ConfigOrigin::Demo,
-                path: None,
-            },
-            demo: true,
-            _keep_alive: Some(keep_alive),
+            config,
+            demo,
+            auth,
+            launch_redirect: None,
+            _keep_alive: keep_alive,
         }
     }
 

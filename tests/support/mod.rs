@@ -25,11 +25,16 @@ pub struct E2eApp {
     _guard: MutexGuard<'static, ()>,
 }
 
+#[derive(Default)]
 pub struct Launch<'a> {
     /// Arguments after the binary, e.g. ["--config", path] or ["demo"].
     pub args: Vec<String>,
     /// Written to $HOME/agent-shell.toml and passed with --config when set.
     pub config_toml: Option<&'a str>,
+    /// Extra environment for the app (e.g. BROWSER).
+    pub env: Vec<(String, String)>,
+    /// Reuse a HOME from an earlier run (a restart); a fresh one otherwise.
+    pub home: Option<TempDir>,
 }
 
 fn find_tauri_driver() -> PathBuf {
@@ -63,6 +68,39 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// PIDs of running processes whose executable is the app binary under test.
+fn app_pids() -> Vec<u32> {
+    let binary = std::fs::canonicalize(env!("CARGO_BIN_EXE_agent-shell")).unwrap();
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+                .filter(|pid| {
+                    std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The next app must not start while the last one still owns the single-instance D-Bus name:
+/// it would hand itself over to the dying instance and wait for an answer that never comes.
+async fn wait_for_app_exit() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app_pids().is_empty() {
+        if Instant::now() > deadline {
+            for pid in app_pids() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn artifacts_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
@@ -76,7 +114,11 @@ impl E2eApp {
             "end-to-end tests need a display: run them through scripts/test.sh (Xvfb)"
         );
         let guard = ONE_APP_AT_A_TIME.lock().await;
-        let home = tempfile::tempdir().unwrap();
+        wait_for_app_exit().await;
+        let home = match launch.home {
+            Some(home) => home,
+            None => tempfile::tempdir().unwrap(),
+        };
         let mut args = launch.args;
         if let Some(text) = launch.config_toml {
             let path = home.path().join("agent-shell.toml");
@@ -94,7 +136,9 @@ impl E2eApp {
             std::fs::create_dir_all(&dir).unwrap();
             dir
         };
-        let driver = Command::new(find_tauri_driver())
+        let mut command = Command::new(find_tauri_driver());
+        command.envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let driver = command
             .args([
                 "--port",
                 &port.to_string(),
@@ -113,16 +157,19 @@ impl E2eApp {
             .spawn()
             .expect("tauri-driver failed to start");
 
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        // Both tauri-driver and the WebKitWebDriver it starts must listen before a session.
+        for listening_port in [port, native_port] {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while tokio::net::TcpStream::connect(("127.0.0.1", listening_port))
+                .await
+                .is_err()
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "WebDriver did not listen on {listening_port}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
 
         let mut capabilities = serde_json::Map::new();
@@ -176,6 +223,8 @@ impl E2eApp {
     }
 
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        // Let WebKit paint the latest state before capturing it.
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let path = artifacts_dir().join(format!("{name}.png"));
         if let Ok(png) = self.client.screenshot().await {
             std::fs::write(&path, png).unwrap();
@@ -188,10 +237,66 @@ impl E2eApp {
         std::fs::read_to_string(&self.driver_log).unwrap_or_default()
     }
 
-    pub async fn quit(mut self) -> String {
+    pub async fn quit(self) -> String {
+        self.quit_keeping_home().await.0
+    }
+
+    /// Ends the app but keeps its HOME, to start it again (a restart).
+    pub async fn quit_keeping_home(mut self) -> (String, TempDir) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill().await;
-        self.log()
+        // SIGTERM lets tauri-driver stop its WebKitWebDriver; SIGKILL would orphan it.
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        if tokio::time::timeout(Duration::from_secs(5), self.driver.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.driver.kill().await;
+        }
+        wait_for_app_exit().await;
+        let log = self.log();
+        (log, self.home)
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.visible_text(css).await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Waits until `css` shows exactly `expected`.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if element.is_displayed().await.unwrap_or(false)
+                    && element.text().await.unwrap_or_default() == expected
+                {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                let shown = self.client.find(Locator::Css(css)).await.ok();
+                let text = match shown {
+                    Some(e) => e.text().await.unwrap_or_default(),
+                    None => "<missing>".into(),
+                };
+                self.screenshot("wait-for-text-timeout").await;
+                panic!(
+                    "{css} shows {text:?}, expected {expected:?}\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -231,4 +336,70 @@ impl Drop for ForbiddenOrigin {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A stand-in for the system browser, named by $BROWSER: it follows the authorize URL against
+/// the emulator (auto-approve) and hands the redirect back the way a real browser would: a deep
+/// link by running `agent-shell URL` as a second process, a loopback redirect by fetching it.
+/// Every URL it is asked to open is appended to `browser.log` in `dir`.
+pub fn write_test_browser(dir: &Path) -> PathBuf {
+    let script = dir.join("test-browser.sh");
+    let log = dir.join("browser.log");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/usr/bin/env bash
+set -u
+echo "$1" >> "{log}"
+# The Location header verbatim, as a browser hands it to the OS (curl's redirect_url would
+# rewrite scheme:/path as scheme://path).
+location=$(curl -s -D - -o /dev/null "$1" | sed -n 's/^[Ll]ocation: //p' | tr -d '\r')
+echo "redirect: ${{location%%\?*}}" >> "{log}"
+case "$location" in
+  http://127.0.0.1*) curl -s -o "{dir}/loopback-page.html" "$location" ;;
+  "") echo "no redirect" >> "{log}" ;;
+  *) "{bin}" "$location" >> "{log}" 2>&1 ;;
+esac
+"#,
+            log = log.display(),
+            dir = dir.display(),
+            bin = env!("CARGO_BIN_EXE_agent-shell"),
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// Lines the test browser logged as opened URLs (not its own notes).
+pub fn browser_opens(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("browser.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("http"))
+        .map(String::from)
+        .collect()
+}
+
+/// True if any file under `dir` contains `needle` (the refresh token must not be in a file).
+pub fn any_file_contains(dir: &Path, needle: &str) -> Option<PathBuf> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                stack.extend(entries.flatten().map(|e| e.path()));
+            }
+        } else if meta.is_file() {
+            if let Ok(bytes) = std::fs::read(&path) {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    return Some(path);
+                }
+            }
+        }
+    }
+    None
 }

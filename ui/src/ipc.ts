@@ -1,5 +1,7 @@
-// The only module that calls into Rust. Types mirror src-tauri/src/commands.rs.
+// The only module that calls into Rust. Types mirror src-tauri/src/{state,session}.rs and
+// src-tauri/core/src/auth.rs; a change there must be made here too.
 import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 /** Errors from Rust always arrive as a stable code plus a human message. */
 export interface IpcError {
@@ -22,6 +24,38 @@ export interface ShellInfo {
   configError: IpcError | null;
 }
 
+export type Phase = "signed-out" | "restoring" | "signing-in" | "signed-in";
+
+export interface UserInfo {
+  id: string;
+  name: string | null;
+  email: string | null;
+}
+
+export interface Notice {
+  code: string;
+  message: string;
+}
+
+/** The session as the UI sees it: never a refresh token. */
+export interface SessionView {
+  phase: Phase;
+  user: UserInfo | null;
+  expiresAtMs: number | null;
+  refreshable: boolean;
+  persisted: boolean;
+  notice: Notice | null;
+}
+
+export interface SignInStarted {
+  url: string;
+  redirectUri: string;
+  browserOpened: boolean;
+  browserError: string | null;
+}
+
+export const SESSION_CHANGED = "session://changed";
+
 export function isIpcError(value: unknown): value is IpcError {
   return (
     typeof value === "object" &&
@@ -38,10 +72,20 @@ function toIpcError(error: unknown): IpcError {
   return { code: "ipc_failed", message: String(error) };
 }
 
-export async function getShellInfo(): Promise<ShellInfo> {
+async function call<T>(command: string): Promise<T> {
   try {
-    return await invoke<ShellInfo>("get_shell_info");
+    return await invoke<T>(command);
   } catch (error) {
     throw toIpcError(error);
   }
+}
+
+export const getShellInfo = (): Promise<ShellInfo> => call<ShellInfo>("get_shell_info");
+export const getSession = (): Promise<SessionView> => call<SessionView>("get_session");
+export const startSignIn = (): Promise<SignInStarted> => call<SignInStarted>("start_sign_in");
+export const cancelSignIn = (): Promise<void> => call<void>("cancel_sign_in");
+export const signOut = (): Promise<SessionView> => call<SessionView>("sign_out");
+
+export function onSessionChanged(handler: (view: SessionView) => void): Promise<UnlistenFn> {
+  return listen<SessionView>(SESSION_CHANGED, (event) => handler(event.payload));
 }

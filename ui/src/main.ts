@@ -1,8 +1,25 @@
-// Entry point of the local page: asks Rust what it is configured for and shows the right screen.
-import { getShellInfo, isIpcError, type ShellInfo } from "./ipc";
+// Entry point of the local page: asks Rust what it is configured for, shows the right screen,
+// and follows the session through `session://changed` events.
+import {
+  cancelSignIn,
+  getSession,
+  getShellInfo,
+  isIpcError,
+  onSessionChanged,
+  signOut,
+  startSignIn,
+  type IpcError,
+  type Notice,
+  type SessionView,
+  type ShellInfo,
+} from "./ipc";
 
-type ScreenId = "loading" | "sign-in" | "not-configured" | "config-error";
+type ScreenId = "loading" | "sign-in" | "restoring" | "signed-in" | "not-configured" | "config-error";
 type SessionTone = "idle" | "ok" | "warn" | "error";
+
+const SCREENS: readonly ScreenId[] = ["loading", "sign-in", "restoring", "signed-in", "not-configured", "config-error"];
+
+let environmentLabel = "—";
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -13,7 +30,7 @@ function byId<T extends HTMLElement>(id: string): T {
 }
 
 function showScreen(screen: ScreenId): void {
-  for (const id of ["loading", "sign-in", "not-configured", "config-error"] as const) {
+  for (const id of SCREENS) {
     byId(id).hidden = id !== screen;
   }
 }
@@ -23,16 +40,69 @@ function setSession(text: string, tone: SessionTone): void {
   byId("status-session-dot").className = `dot dot--${tone}`;
 }
 
-function render(info: ShellInfo): void {
+function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function showNotice(notice: Notice | IpcError | null): void {
+  byId("notice").hidden = notice === null;
+  byId("notice-message").textContent = sentence(notice?.message ?? "");
+  byId("notice-code").textContent = notice?.code ?? "";
+}
+
+function formatTime(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function renderSession(view: SessionView): void {
+  switch (view.phase) {
+    case "restoring":
+      setSession("Restoring sign-in", "warn");
+      showScreen("restoring");
+      break;
+    case "signing-in":
+      setSession("Signing in", "warn");
+      byId("sign-in-idle").hidden = true;
+      byId("sign-in-waiting").hidden = false;
+      showNotice(view.notice);
+      showScreen("sign-in");
+      break;
+    case "signed-out":
+      setSession("Signed out", view.notice === null ? "idle" : "warn");
+      byId("sign-in-idle").hidden = false;
+      byId("sign-in-waiting").hidden = true;
+      byId<HTMLButtonElement>("sign-in-button").disabled = false;
+      showNotice(view.notice);
+      showScreen("sign-in");
+      break;
+    case "signed-in": {
+      const name = view.user?.name ?? view.user?.email ?? "agent";
+      setSession(`Signed in as ${name}`, "ok");
+      byId("signed-in-title").textContent = `Signed in as ${name}`;
+      byId("signed-in-email").textContent = view.user?.email ?? "—";
+      byId("signed-in-environment").textContent = environmentLabel;
+      const expiry = view.expiresAtMs === null ? "—" : formatTime(view.expiresAtMs);
+      byId("signed-in-expiry").textContent = view.refreshable
+        ? `renews automatically (current token until ${expiry})`
+        : `ends at ${expiry}; you will be asked to sign in again`;
+      byId("signed-in-notice").hidden = view.notice === null;
+      byId("signed-in-notice-message").textContent = sentence(view.notice?.message ?? "");
+      byId<HTMLButtonElement>("sign-out-button").disabled = false;
+      showScreen("signed-in");
+      break;
+    }
+  }
+}
+
+function renderInfo(info: ShellInfo): void {
   byId("status-version").textContent = `Agent Shell ${info.version}`;
-  byId("status-environment").textContent = info.environmentLabel ?? "Not configured";
+  environmentLabel = info.environmentLabel ?? "Not configured";
+  byId("status-environment").textContent = environmentLabel;
   byId("status-demo").hidden = !info.demo;
+  byId("sign-in-environment").textContent = info.environmentLabel ?? "—";
 
   switch (info.status) {
     case "configured":
-      byId("sign-in-environment").textContent = info.environmentLabel ?? "—";
-      setSession("Signed out", "idle");
-      showScreen("sign-in");
       break;
     case "not-configured": {
       const list = byId<HTMLUListElement>("searched-paths");
@@ -57,15 +127,69 @@ function render(info: ShellInfo): void {
   }
 }
 
+function showFatal(error: unknown): void {
+  // Never a white screen: even a broken IPC bridge ends on a readable error card.
+  byId("config-error-message").textContent = isIpcError(error) ? error.message : String(error);
+  byId("config-error-code").textContent = isIpcError(error) ? error.code : "ipc_failed";
+  setSession("Error", "error");
+  showScreen("config-error");
+}
+
+function wireButtons(): void {
+  const signInButton = byId<HTMLButtonElement>("sign-in-button");
+  signInButton.addEventListener("click", () => {
+    signInButton.disabled = true;
+    showNotice(null);
+    startSignIn()
+      .then((started) => {
+        byId<HTMLInputElement>("sign-in-link").value = started.url;
+        byId("waiting-message").textContent = started.browserOpened
+          ? "Finish signing in in your browser…"
+          : `Your browser did not open (${started.browserError ?? "unknown reason"}). Copy the link below into it.`;
+        byId("sign-in-idle").hidden = true;
+        byId("sign-in-waiting").hidden = false;
+      })
+      .catch((error: unknown) => {
+        signInButton.disabled = false;
+        showNotice(isIpcError(error) ? error : { code: "ipc_failed", message: String(error) });
+      });
+  });
+
+  byId("copy-link-button").addEventListener("click", () => {
+    const input = byId<HTMLInputElement>("sign-in-link");
+    input.select();
+    navigator.clipboard.writeText(input.value).then(
+      () => (byId("copy-link-button").textContent = "Copied"),
+      () => (byId("copy-link-button").textContent = "Press Ctrl+C"),
+    );
+  });
+
+  byId("cancel-sign-in-button").addEventListener("click", () => {
+    void cancelSignIn().catch(showNotice);
+  });
+
+  const signOutButton = byId<HTMLButtonElement>("sign-out-button");
+  signOutButton.addEventListener("click", () => {
+    signOutButton.disabled = true;
+    signOut().then(renderSession, (error: unknown) => {
+      signOutButton.disabled = false;
+      showFatal(error);
+    });
+  });
+}
+
 async function start(): Promise<void> {
   try {
-    render(await getShellInfo());
+    const info = await getShellInfo();
+    renderInfo(info);
+    if (info.status !== "configured") {
+      return;
+    }
+    wireButtons();
+    await onSessionChanged(renderSession);
+    renderSession(await getSession());
   } catch (error) {
-    // Never a white screen: even a broken IPC bridge ends on a readable error card.
-    byId("config-error-message").textContent = isIpcError(error) ? error.message : String(error);
-    byId("config-error-code").textContent = isIpcError(error) ? error.code : "ipc_failed";
-    setSession("Error", "error");
-    showScreen("config-error");
+    showFatal(error);
   }
 }
 

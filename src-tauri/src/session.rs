@@ -1,0 +1,171 @@
+//! Glue between the auth service and the app: browser, redirect routing, loopback listener,
+//! and the `session://changed` event. No decisions are made here.
+
+use std::sync::Arc;
+
+use agent_shell_core::auth::{AuthService, Notice, RedirectTransport, SessionView};
+use agent_shell_core::config::RedirectMode;
+use agent_shell_core::loopback;
+use agent_shell_core::ErrorCode;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Runtime};
+
+use crate::ipc_error::IpcError;
+use crate::MAIN_WINDOW;
+
+/// Event carrying a [`SessionView`] whenever the session changes (main window only).
+pub const SESSION_CHANGED: &str = "session://changed";
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInStarted {
+    /// The authorize URL, for "copy sign-in link" when no browser opens. Carries no secret
+    /// that works without the PKCE verifier, which never leaves Rust.
+    pub url: String,
+    pub redirect_uri: String,
+    pub browser_opened: bool,
+    pub browser_error: Option<String>,
+}
+
+pub fn emit<R: Runtime>(app: &AppHandle<R>, auth: &AuthService) {
+    let _ = app.emit_to(MAIN_WINDOW, SESSION_CHANGED, auth.view());
+}
+
+pub async fn start_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    auth: Arc<AuthService>,
+) -> Result<SignInStarted, IpcError> {
+    let mode = auth.config().redirect.prefer;
+    // The loopback port must be ours before the browser is sent to it.
+    let listener = match mode {
+        RedirectMode::Loopback => {
+            let port = auth
+                .config()
+                .redirect
+                .loopback_ports
+                .first()
+                .copied()
+                .unwrap_or(0);
+            Some(
+                loopback::bind(port)
+                    .await
+                    .map_err(|e| IpcError::from_error(&e))?,
+            )
+        }
+        RedirectMode::DeepLink => None,
+    };
+    let request = auth
+        .begin_sign_in(mode)
+        .map_err(|e| IpcError::from_error(&e))?;
+    emit(&app, &auth);
+
+    let timeout = auth.login_timeout();
+    if let Some(listener) = listener {
+        let (app, auth) = (app.clone(), auth.clone());
+        tauri::async_runtime::spawn(async move {
+            let handler = |target: String| {
+                let auth = auth.clone();
+                async move {
+                    auth.complete_sign_in(&target, RedirectTransport::Loopback)
+                        .await
+                        .map(|_| "You are signed in to Agent Shell.".to_string())
+                        .map_err(|e| e.to_string())
+                }
+            };
+            if let Err(error) = loopback::serve_once(listener, timeout, handler).await {
+                auth.cancel_sign_in(Some(Notice {
+                    code: error.code().into(),
+                    message: error.to_string(),
+                }));
+            }
+            emit(&app, &auth);
+        });
+    } else {
+        let (app, auth) = (app.clone(), auth.clone());
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if auth.expire_sign_in() {
+                emit(&app, &auth);
+            }
+        });
+    }
+
+    let opened = crate::browser::open(&app, request.url.as_str());
+    if let Err(error) = &opened {
+        tracing::warn!(%error, "system browser did not open");
+    }
+    Ok(SignInStarted {
+        url: request.url.to_string(),
+        redirect_uri: request.redirect_uri,
+        browser_opened: opened.is_ok(),
+        browser_error: opened.err(),
+    })
+}
+
+/// A deep link from any source (second launch, cold-start argument, macOS open-url event).
+pub fn handle_deep_link<R: Runtime>(app: AppHandle<R>, auth: Arc<AuthService>, url: String) {
+    tauri::async_runtime::spawn(async move {
+        // The URL carries a code: never log it.
+        match auth
+            .complete_sign_in(&url, RedirectTransport::DeepLink)
+            .await
+        {
+            Ok(_) => crate::focus_main_window(&app),
+            Err(error) => tracing::info!(code = error.code(), "deep link not accepted"),
+        }
+        emit(&app, &auth);
+    });
+}
+
+/// The deep link in a forwarded command line: the only argument after the binary.
+pub fn deep_link_in_args(args: &[String], scheme: &str) -> Option<String> {
+    match args {
+        [_, only] if only.starts_with(&format!("{scheme}:")) => Some(only.clone()),
+        _ => None,
+    }
+}
+
+pub async fn silent_start<R: Runtime>(app: AppHandle<R>, auth: Arc<AuthService>) -> SessionView {
+    let view = auth.silent_start().await;
+    emit(&app, &auth);
+    view
+}
+
+pub async fn sign_out<R: Runtime>(app: AppHandle<R>, auth: Arc<AuthService>) -> SessionView {
+    let view = auth.sign_out().await;
+    crate::clear_genesys_browsing_data(&app);
+    emit(&app, &auth);
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_only_a_lone_deep_link_argument() {
+        let scheme = "com.agentshell.desktop";
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            deep_link_in_args(
+                &args(&[
+                    "agent-shell",
+                    "com.agentshell.desktop:/oauth/callback?code=a&state=b"
+                ]),
+                scheme
+            )
+            .as_deref(),
+            Some("com.agentshell.desktop:/oauth/callback?code=a&state=b")
+        );
+        assert!(deep_link_in_args(&args(&["agent-shell"]), scheme).is_none());
+        assert!(deep_link_in_args(&args(&["agent-shell", "--config", "x"]), scheme).is_none());
+        assert!(
+            deep_link_in_args(&args(&["agent-shell", "evil:/oauth/callback"]), scheme).is_none()
+        );
+        assert!(deep_link_in_args(
+            &args(&["agent-shell", "com.agentshell.desktop:/x", "extra"]),
+            scheme
+        )
+        .is_none());
+    }
+}

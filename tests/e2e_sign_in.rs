@@ -1,0 +1,234 @@
+//! End to end: system-browser sign-in in the real app, with the real Secret Service
+//! (gnome-keyring, unlocked in the test's D-Bus session by scripts/test.sh).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use agent_shell_core::config::parse_str;
+use agent_shell_core::keychain::{KeyringStore, SecretStore};
+use genesys_emulator::{ClientRegistration, EmulatorConfig, RunningEmulator};
+use serde_json::Value;
+use support::{any_file_contains, browser_opens, write_test_browser, E2eApp, Launch};
+
+async fn emulator(loopback_port: u16) -> RunningEmulator {
+    genesys_emulator::start(EmulatorConfig {
+        auto_approve: true,
+        clients: vec![ClientRegistration {
+            client_id: genesys_emulator::DEMO_CLIENT_ID.into(),
+            secret: None,
+            redirect_uris: vec![
+                "com.agentshell.desktop:/oauth/callback".into(),
+                format!("http://127.0.0.1:{loopback_port}/oauth/callback"),
+            ],
+        }],
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn config_text(emulator: &RunningEmulator, extra: &str) -> String {
+    let urls = emulator.urls();
+    format!(
+        "client_id = \"{}\"\n{extra}\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\n",
+        genesys_emulator::DEMO_CLIENT_ID,
+        urls.login,
+        urls.api,
+        urls.media
+    )
+}
+
+async fn emulator_state(emulator: &RunningEmulator) -> Value {
+    let url = format!("{}/_emulator/state", emulator.urls().login);
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent() {
+    let emulator = emulator(free_port()).await;
+    let config = config_text(&emulator, "");
+    let home = tempfile::tempdir().unwrap();
+    let browser = write_test_browser(home.path());
+    let env = vec![("BROWSER".to_string(), browser.display().to_string())];
+
+    let app = E2eApp::launch(Launch {
+        config_toml: Some(&config),
+        env: env.clone(),
+        home: Some(home),
+        ..Launch::default()
+    })
+    .await;
+    app.wait_for_text("#status-session", "Signed out").await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    assert_eq!(
+        app.visible_text("#status-session").await,
+        "Signed in as Alex Agent"
+    );
+    assert!(app
+        .visible_text("#signed-in-expiry")
+        .await
+        .starts_with("renews automatically"));
+    app.screenshot("signed-in").await;
+
+    // The refresh token is in the Secret Service, and in no file under HOME.
+    let stored = KeyringStore::for_config(&parse_str(&config).unwrap())
+        .load()
+        .expect("Secret Service readable")
+        .expect("refresh token stored");
+    assert!(
+        any_file_contains(app.home.path(), stored.expose()).is_none(),
+        "refresh token found in a file"
+    );
+    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    assert_eq!(browser_opens(app.home.path()).len(), 1);
+
+    // A replayed redirect and junk deep links change nothing and crash nothing.
+    let log = std::fs::read_to_string(app.home.path().join("browser.log")).unwrap();
+    assert!(
+        log.contains("redirect: com.agentshell.desktop:/oauth/callback"),
+        "{log}"
+    );
+    for junk in [
+        "com.agentshell.desktop:/oauth/callback?code=x&state=forged",
+        "com.agentshell.desktop:%%%",
+    ] {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_agent-shell"))
+            .arg(junk)
+            .env("HOME", app.home.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "second launch forwards and exits 0");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        app.visible_text("#status-session").await,
+        "Signed in as Alex Agent"
+    );
+    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+
+    // Restart: signed in silently, no browser opened.
+    let (_, home) = app.quit_keeping_home().await;
+    let app = E2eApp::launch(Launch {
+        config_toml: Some(&config),
+        env,
+        home: Some(home),
+        ..Launch::default()
+    })
+    .await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    assert_eq!(
+        browser_opens(app.home.path()).len(),
+        1,
+        "no browser at silent start"
+    );
+    assert_eq!(emulator_state(&emulator).await["refreshes_served"], 1);
+
+    // Sign-out: revoked, keychain entry gone, back to the sign-in screen.
+    app.click("#sign-out-button").await;
+    app.wait_for_text("#status-session", "Signed out").await;
+    assert!(KeyringStore::for_config(&parse_str(&config).unwrap())
+        .load()
+        .unwrap()
+        .is_none());
+    assert!(
+        emulator_state(&emulator).await["families_revoked"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn loopback_sign_in_answers_the_browser_and_signs_in() {
+    let port = free_port();
+    let emulator = emulator(port).await;
+    let config = config_text(
+        &emulator,
+        &format!("[redirect]\nprefer = \"loopback\"\nloopback_ports = [{port}]"),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let browser = write_test_browser(home.path());
+    let app = E2eApp::launch(Launch {
+        config_toml: Some(&config),
+        env: vec![("BROWSER".into(), browser.display().to_string())],
+        home: Some(home),
+        ..Launch::default()
+    })
+    .await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    let page = std::fs::read_to_string(app.home.path().join("loopback-page.html")).unwrap();
+    assert!(page.contains("You can close this tab"), "{page}");
+    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
+    let emulator = emulator(free_port()).await;
+    let control = |path: &str, body: Value| {
+        let url = format!("{}/_emulator/{path}", emulator.urls().login);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    control("settings", serde_json::json!({"grant_scopes": ["client:read", "user:read", "embedded-client:configure", "organization:read"]})).await;
+    let config = config_text(&emulator, "");
+    let home = tempfile::tempdir().unwrap();
+    let browser = write_test_browser(home.path());
+    let app = E2eApp::launch(Launch {
+        config_toml: Some(&config),
+        env: vec![("BROWSER".into(), browser.display().to_string())],
+        home: Some(home),
+        ..Launch::default()
+    })
+    .await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#notice-code", "token_missing_scopes")
+        .await;
+    let message = app.visible_text("#notice-message").await;
+    assert!(
+        message.contains("telephony:read, conversation:read"),
+        "{message}"
+    );
+    app.screenshot("missing-scopes").await;
+    assert!(KeyringStore::for_config(&parse_str(&config).unwrap())
+        .load()
+        .unwrap()
+        .is_none());
+
+    // IdP refusal next, then a successful sign-in: the app recovered from both.
+    control("settings", serde_json::json!({"grant_scopes": null})).await;
+    control(
+        "faults",
+        serde_json::json!({"kind": "authorize_error", "error": "access_denied"}),
+    )
+    .await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#notice-code", "sign_in_refused").await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    app.quit().await;
+}
