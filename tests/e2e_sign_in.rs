@@ -8,7 +8,7 @@ use agent_shell_core::config::parse_str;
 use agent_shell_core::keychain::{KeyringStore, SecretStore};
 use genesys_emulator::{ClientRegistration, EmulatorConfig, RunningEmulator};
 use serde_json::Value;
-use support::{any_file_contains, browser_opens, write_test_browser, E2eApp, Launch};
+use support::{any_file_contains, browser_opens, free_port, write_test_browser, E2eApp, Launch};
 
 async fn emulator(loopback_port: u16) -> RunningEmulator {
     genesys_emulator::start(EmulatorConfig {
@@ -43,12 +43,25 @@ async fn emulator_state(emulator: &RunningEmulator) -> Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Launches the app with `config` in `home` (a fresh one, or an earlier run's to restart).
+async fn launch(config: &str, env: &[(String, String)], home: tempfile::TempDir) -> E2eApp {
+    E2eApp::launch(Launch {
+        config_toml: Some(config),
+        env: env.to_vec(),
+        home: Some(home),
+        ..Launch::default()
+    })
+    .await
+}
+
+/// A fresh HOME with the test browser in it, and the environment that names it.
+fn browser_home() -> (tempfile::TempDir, Vec<(String, String)>) {
+    let home = tempfile::tempdir().unwrap();
+    let browser = write_test_browser(home.path());
+    (
+        home,
+        vec![("BROWSER".to_string(), browser.display().to_string())],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -56,17 +69,9 @@ fn free_port() -> u16 {
 async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent() {
     let emulator = emulator(free_port()).await;
     let config = config_text(&emulator, "");
-    let home = tempfile::tempdir().unwrap();
-    let browser = write_test_browser(home.path());
-    let env = vec![("BROWSER".to_string(), browser.display().to_string())];
+    let (home, env) = browser_home();
 
-    let app = E2eApp::launch(Launch {
-        config_toml: Some(&config),
-        env: env.clone(),
-        home: Some(home),
-        ..Launch::default()
-    })
-    .await;
+    let app = launch(&config, &env, home).await;
     app.wait_for_text("#status-session", "Signed out").await;
     app.click("#sign-in-button").await;
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
@@ -119,13 +124,7 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
 
     // Restart: signed in silently, no browser opened.
     let (_, home) = app.quit_keeping_home().await;
-    let app = E2eApp::launch(Launch {
-        config_toml: Some(&config),
-        env,
-        home: Some(home),
-        ..Launch::default()
-    })
-    .await;
+    let app = launch(&config, &env, home).await;
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
     assert_eq!(
@@ -160,15 +159,8 @@ async fn loopback_sign_in_answers_the_browser_and_signs_in() {
         &emulator,
         &format!("[redirect]\nprefer = \"loopback\"\nloopback_ports = [{port}]"),
     );
-    let home = tempfile::tempdir().unwrap();
-    let browser = write_test_browser(home.path());
-    let app = E2eApp::launch(Launch {
-        config_toml: Some(&config),
-        env: vec![("BROWSER".into(), browser.display().to_string())],
-        home: Some(home),
-        ..Launch::default()
-    })
-    .await;
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
     app.click("#sign-in-button").await;
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
@@ -195,15 +187,8 @@ async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
     };
     control("settings", serde_json::json!({"grant_scopes": ["client:read", "user:read", "embedded-client:configure", "organization:read"]})).await;
     let config = config_text(&emulator, "");
-    let home = tempfile::tempdir().unwrap();
-    let browser = write_test_browser(home.path());
-    let app = E2eApp::launch(Launch {
-        config_toml: Some(&config),
-        env: vec![("BROWSER".into(), browser.display().to_string())],
-        home: Some(home),
-        ..Launch::default()
-    })
-    .await;
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
     app.click("#sign-in-button").await;
     app.wait_for_text("#notice-code", "token_missing_scopes")
         .await;
@@ -230,5 +215,46 @@ async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
     app.click("#sign-in-button").await;
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
+    app.quit().await;
+}
+
+/// No Secret Service at all (the app's D-Bus address leads nowhere): the agent still signs in
+/// for this session, is told why they will sign in again next time, and nothing is written
+/// anywhere; the next launch says the same instead of crashing.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn unavailable_keychain_keeps_the_session_in_memory_and_says_so() {
+    let port = free_port();
+    let emulator = emulator(port).await;
+    let config = config_text(
+        &emulator,
+        &format!("[redirect]\nprefer = \"loopback\"\nloopback_ports = [{port}]"),
+    );
+    let (home, mut env) = browser_home();
+    env.push((
+        "DBUS_SESSION_BUS_ADDRESS".to_string(),
+        "unix:path=/nonexistent/agent-shell-test-bus".to_string(),
+    ));
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    let notice = app.visible_text("#signed-in-notice-message").await;
+    assert!(notice.contains("keychain is not available"), "{notice}");
+    assert!(notice.contains("sign in again the next time"), "{notice}");
+    app.screenshot("keychain-unavailable").await;
+    assert!(
+        KeyringStore::for_config(&parse_str(&config).unwrap())
+            .load()
+            .unwrap()
+            .is_none(),
+        "nothing reached the real keychain"
+    );
+
+    let (_, home) = app.quit_keeping_home().await;
+    let app = launch(&config, &env, home).await;
+    app.wait_for_text("#notice-code", "keychain_unavailable")
+        .await;
+    assert_eq!(app.visible_text("#status-session").await, "Signed out");
     app.quit().await;
 }

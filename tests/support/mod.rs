@@ -60,7 +60,7 @@ fn find_tauri_driver() -> PathBuf {
         .expect("tauri-driver not found: run scripts/test.sh (it installs it), or set TAURI_DRIVER")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

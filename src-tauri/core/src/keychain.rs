@@ -114,11 +114,28 @@ fn decode_header(first: &str) -> Result<(usize, &str), KeychainError> {
     }
 }
 
-/// Low-level record access, so chunking is written once for the real and the test store.
-trait RecordStore: Send + Sync + 'static {
+/// Low-level record access, so chunking is written once for the real and the test store:
+/// every record store is a [`SecretStore`] through the blanket impl below.
+pub trait RecordStore: Send + Sync + 'static {
     fn get(&self, index: usize) -> Result<Option<String>, KeychainError>;
     fn set(&self, index: usize, value: &str) -> Result<(), KeychainError>;
     fn remove(&self, index: usize) -> Result<(), KeychainError>;
+    fn describe(&self) -> String;
+}
+
+impl<T: RecordStore> SecretStore for T {
+    fn load(&self) -> Result<Option<RefreshToken>, KeychainError> {
+        load_records(self)
+    }
+    fn save(&self, token: &RefreshToken) -> Result<(), KeychainError> {
+        save_records(self, token)
+    }
+    fn delete(&self) -> Result<(), KeychainError> {
+        delete_records(self)
+    }
+    fn describe(&self) -> String {
+        RecordStore::describe(self)
+    }
 }
 
 fn load_records(records: &dyn RecordStore) -> Result<Option<RefreshToken>, KeychainError> {
@@ -186,20 +203,10 @@ impl KeyringStore {
 
 fn map_keyring(error: keyring::Error) -> KeychainError {
     match error {
-        keyring::Error::NoStorageAccess(inner) => KeychainError::Unavailable(inner.to_string()),
-        keyring::Error::PlatformFailure(inner) => {
-            let text = inner.to_string();
-            // Secret Service reports a missing daemon or a locked collection as a platform error.
-            let lower = text.to_ascii_lowercase();
-            if lower.contains("locked")
-                || lower.contains("dbus")
-                || lower.contains("d-bus")
-                || lower.contains("service")
-            {
-                KeychainError::Unavailable(text)
-            } else {
-                KeychainError::Failed(text)
-            }
+        // A missing daemon or bus, a locked collection, a denied prompt: the keychain cannot be
+        // used right now. The details go into the message for IT.
+        keyring::Error::NoStorageAccess(inner) | keyring::Error::PlatformFailure(inner) => {
+            KeychainError::Unavailable(inner.to_string())
         }
         keyring::Error::BadEncoding(_) | keyring::Error::Ambiguous(_) => KeychainError::Corrupt,
         other => KeychainError::Failed(other.to_string()),
@@ -225,18 +232,7 @@ impl RecordStore for KeyringStore {
             Err(e) => Err(map_keyring(e)),
         }
     }
-}
 
-impl SecretStore for KeyringStore {
-    fn load(&self) -> Result<Option<RefreshToken>, KeychainError> {
-        load_records(self)
-    }
-    fn save(&self, token: &RefreshToken) -> Result<(), KeychainError> {
-        save_records(self, token)
-    }
-    fn delete(&self) -> Result<(), KeychainError> {
-        delete_records(self)
-    }
     fn describe(&self) -> String {
         format!(
             "OS keychain, service \"{KEYCHAIN_SERVICE}\", account \"{}\"",
@@ -303,18 +299,7 @@ impl RecordStore for MemoryStore {
             .remove(&index);
         Ok(())
     }
-}
 
-impl SecretStore for MemoryStore {
-    fn load(&self) -> Result<Option<RefreshToken>, KeychainError> {
-        load_records(self)
-    }
-    fn save(&self, token: &RefreshToken) -> Result<(), KeychainError> {
-        save_records(self, token)
-    }
-    fn delete(&self) -> Result<(), KeychainError> {
-        delete_records(self)
-    }
     fn describe(&self) -> String {
         "in-memory test store".into()
     }

@@ -93,6 +93,15 @@ impl Fixture {
     }
 }
 
+#[test]
+fn the_emulator_requires_the_same_scopes_as_the_shell() {
+    // Two independent crates state Genesys' required scopes; they must not drift apart.
+    assert_eq!(
+        agent_shell_core::config::REQUIRED_SCOPES,
+        genesys_emulator::REQUIRED_SCOPES
+    );
+}
+
 #[tokio::test]
 async fn deep_link_sign_in_stores_the_refresh_token_and_exchanges_the_code_once() {
     let fx = Fixture::new().await;
