@@ -3,8 +3,9 @@
 //! The app edge opens the browser and routes redirects here; everything that decides anything
 //! (state matching, code exchange, scope check, what is stored where) happens in this module.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ use crate::oauth::login::{ApprovedLogin, DEFAULT_LOGIN_TIMEOUT};
 use crate::oauth::{
     parse_redirect, AuthorizationRequest, LoginSlot, SignInError, TokenClient, TokenError, TokenSet,
 };
+use crate::refresh::{refresh_with_retries, RefreshPolicy};
 use crate::secret::{AccessToken, RefreshToken};
 
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -34,6 +36,12 @@ pub enum AuthError {
     UserLookup(String),
     #[error("Agent Shell is not configured, so there is nothing to sign in to")]
     NotConfigured,
+    #[error(
+        "this session cannot be renewed automatically (Genesys Cloud issued no refresh token)"
+    )]
+    NoRefreshToken,
+    #[error("nobody is signed in")]
+    NotSignedIn,
 }
 
 impl ErrorCode for AuthError {
@@ -45,6 +53,8 @@ impl ErrorCode for AuthError {
             Self::Loopback(e) => e.code(),
             Self::UserLookup(_) => "user_lookup_failed",
             Self::NotConfigured => "not_configured",
+            Self::NoRefreshToken => "no_refresh_token",
+            Self::NotSignedIn => "not_signed_in",
         }
     }
 }
@@ -57,6 +67,11 @@ pub enum Phase {
     Restoring,
     SigningIn,
     SignedIn,
+    /// Signed in, and renewing the access token right now.
+    Refreshing,
+    /// The session could not be kept (refresh failed for good, or it ended): the embedded
+    /// client must be covered and the agent asked to sign in again.
+    ReloginRequired,
 }
 
 /// Something the agent should read (kept until the next change of session).
@@ -127,6 +142,12 @@ pub struct AuthService {
     login: Mutex<LoginSlot>,
     session: Mutex<Session>,
     login_timeout: Duration,
+    policy: RefreshPolicy,
+    /// Single flight: one refresh at a time; callers that waited share its outcome.
+    refresh_gate: tokio::sync::Mutex<()>,
+    refresh_generation: AtomicU64,
+    /// Wakes the keep-alive loop when a new session starts (it may be sleeping long).
+    session_started: tokio::sync::Notify,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -151,7 +172,20 @@ impl AuthService {
                 notice: None,
             }),
             login_timeout: DEFAULT_LOGIN_TIMEOUT,
+            policy: RefreshPolicy::default(),
+            refresh_gate: tokio::sync::Mutex::new(()),
+            refresh_generation: AtomicU64::new(0),
+            session_started: tokio::sync::Notify::new(),
         })
+    }
+
+    pub fn with_refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn refresh_policy(&self) -> &RefreshPolicy {
+        &self.policy
     }
 
     pub fn with_login_timeout(mut self, timeout: Duration) -> Self {
@@ -212,7 +246,7 @@ impl AuthService {
         let request =
             lock(&self.login).begin(&self.config, &redirect, Instant::now(), self.login_timeout)?;
         let mut session = lock(&self.session);
-        if session.phase != Phase::SignedIn {
+        if !matches!(session.phase, Phase::SignedIn | Phase::Refreshing) {
             session.phase = Phase::SigningIn;
         }
         session.notice = None;
@@ -261,7 +295,7 @@ impl AuthService {
             if session.phase == Phase::SigningIn && !still_pending {
                 session.phase = Phase::SignedOut;
             }
-            if session.phase != Phase::SignedIn {
+            if !matches!(session.phase, Phase::SignedIn | Phase::Refreshing) {
                 session.notice = Some(Notice::from_error(error));
             }
         }
@@ -288,7 +322,7 @@ impl AuthService {
             .exchange_code(code, verifier, &redirect_uri)
             .await?;
         let user = self.users_me(&tokens.access_token).await?;
-        self.establish(tokens, user, None).await;
+        self.establish(tokens, Some(user), None).await;
         tracing::info!("signed in");
         Ok(self.view())
     }
@@ -341,14 +375,15 @@ impl AuthService {
     }
 
     async fn refresh_with(&self, refresh_token: &RefreshToken) -> Result<(), AuthError> {
-        let tokens = self.client.refresh(refresh_token).await?;
+        let tokens =
+            refresh_with_retries(&self.client, refresh_token, &self.policy, log_retry).await?;
         let user = self.users_me(&tokens.access_token).await?;
         // Without rotation the old token stays valid and stays stored.
         let keep = tokens
             .refresh_token
             .is_none()
             .then(|| refresh_token.clone());
-        self.establish(tokens, user, keep).await;
+        self.establish(tokens, Some(user), keep).await;
         Ok(())
     }
 
@@ -356,7 +391,7 @@ impl AuthService {
     async fn establish(
         &self,
         mut tokens: TokenSet,
-        user: UserInfo,
+        user: Option<UserInfo>,
         unrotated: Option<RefreshToken>,
     ) {
         if tokens.refresh_token.is_none() {
@@ -389,9 +424,13 @@ impl AuthService {
         let mut session = lock(&self.session);
         session.phase = Phase::SignedIn;
         session.tokens = Some(tokens);
-        session.user = Some(user);
+        if user.is_some() {
+            session.user = user;
+        }
         session.persisted = persisted;
         session.notice = notice;
+        drop(session);
+        self.session_started.notify_one();
     }
 
     fn set_signed_out(&self, notice: Option<Notice>) {
@@ -401,6 +440,151 @@ impl AuthService {
         session.user = None;
         session.persisted = false;
         session.notice = notice;
+    }
+
+    /// Renews the access token: one episode of at most `max_attempts` tries. Concurrent callers
+    /// (timer, token-expiring, UI, resume) share one episode; never two token requests with the
+    /// same refresh token. On failure the session becomes ReloginRequired.
+    pub async fn refresh(&self) -> Result<SessionView, AuthError> {
+        let seen = self.refresh_generation.load(Ordering::SeqCst);
+        let _gate = self.refresh_gate.lock().await;
+        if self.refresh_generation.load(Ordering::SeqCst) != seen {
+            return Ok(self.view());
+        }
+        let refresh_token = {
+            let mut session = lock(&self.session);
+            if !matches!(session.phase, Phase::SignedIn | Phase::Refreshing) {
+                return Err(AuthError::NotSignedIn);
+            }
+            let Some(token) = session
+                .tokens
+                .as_ref()
+                .and_then(|t| t.refresh_token.clone())
+            else {
+                return Err(AuthError::NoRefreshToken);
+            };
+            session.phase = Phase::Refreshing;
+            token
+        };
+        tracing::info!("refreshing the access token");
+        let result =
+            refresh_with_retries(&self.client, &refresh_token, &self.policy, log_retry).await;
+        self.refresh_generation.fetch_add(1, Ordering::SeqCst);
+        match result {
+            Ok(tokens) => {
+                self.establish(tokens, None, Some(refresh_token)).await;
+                tracing::info!("access token refreshed");
+                Ok(self.view())
+            }
+            Err(error) => {
+                tracing::warn!(code = error.code(), %error, "refresh failed; re-login required");
+                if matches!(error, TokenError::InvalidGrant(_)) {
+                    let _ = run_with_timeout(self.store.clone(), |s| s.delete()).await;
+                }
+                let message = match &error {
+                    TokenError::InvalidGrant(_) => "Your sign-in is no longer valid (it was revoked, expired, or used elsewhere). Please sign in again.".to_string(),
+                    e if e.is_retryable() => format!(
+                        "Genesys Cloud could not be reached to renew your session after {} attempts ({e}). Please sign in again.",
+                        self.policy.max_attempts
+                    ),
+                    e => format!("Your session could not be renewed: {e}. Please sign in again."),
+                };
+                self.require_relogin(Notice::new(error.code(), message));
+                Err(AuthError::Token(error))
+            }
+        }
+    }
+
+    /// How long until the access token should be renewed (zero: now). None when there is
+    /// nothing to renew. Measured on the wall clock, so a sleep of the machine counts.
+    pub fn refresh_due_in(&self, now: SystemTime) -> Option<Duration> {
+        let session = lock(&self.session);
+        if session.phase != Phase::SignedIn {
+            return None;
+        }
+        let tokens = session.tokens.as_ref()?;
+        let margin = self.policy.margin_for(tokens.lifetime);
+        let due = tokens.expires_at.checked_sub(margin).unwrap_or(UNIX_EPOCH);
+        Some(due.duration_since(now).unwrap_or(Duration::ZERO))
+    }
+
+    /// For sessions without a refresh token: warn ahead of expiry, and end the session (asking
+    /// for a new sign-in) once it has expired. Returns true when the view changed.
+    pub fn check_unrenewable_expiry(&self, now: SystemTime) -> bool {
+        let mut session = lock(&self.session);
+        let Some(tokens) = session.tokens.as_ref() else {
+            return false;
+        };
+        if session.phase != Phase::SignedIn || tokens.refresh_token.is_some() {
+            return false;
+        }
+        let remaining = tokens
+            .expires_at
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO);
+        if remaining.is_zero() {
+            drop(session);
+            self.require_relogin(Notice::new(
+                "session_ended",
+                "Your Genesys Cloud session has ended. Please sign in again.",
+            ));
+            return true;
+        }
+        if remaining > self.policy.margin_for(tokens.lifetime) {
+            return false;
+        }
+        let already_warned = session
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.code == "session_ending");
+        if already_warned {
+            return false;
+        }
+        let minutes = remaining.as_secs().div_ceil(60);
+        session.notice = Some(Notice::new(
+            "session_ending",
+            format!("Your Genesys Cloud session ends in about {minutes} minute(s) and cannot be renewed automatically. Sign in again now to avoid an interruption."),
+        ));
+        true
+    }
+
+    /// Keeps the session alive until the process ends: renews before expiry, warns about and
+    /// ends unrenewable sessions. Re-checks the wall clock at least every `check_every`, so a
+    /// machine that slept past the deadline refreshes once on waking, not in a storm.
+    pub async fn keep_alive(&self, check_every: Duration, on_change: impl Fn(SessionView)) {
+        loop {
+            let now = SystemTime::now();
+            match self.refresh_due_in(now) {
+                Some(due) if due.is_zero() && self.view().refreshable => {
+                    let _ = self.refresh().await;
+                    on_change(self.view());
+                }
+                Some(due) if due.is_zero() => {
+                    if self.check_unrenewable_expiry(now) {
+                        on_change(self.view());
+                    }
+                    self.nap(check_every).await;
+                }
+                Some(due) => self.nap(due.min(check_every)).await,
+                None => self.nap(check_every).await,
+            }
+        }
+    }
+
+    /// Sleeps, but wakes early when a session starts.
+    async fn nap(&self, duration: Duration) {
+        tokio::select! {
+            () = tokio::time::sleep(duration) => {}
+            () = self.session_started.notified() => {}
+        }
+    }
+
+    fn require_relogin(&self, notice: Notice) {
+        let mut session = lock(&self.session);
+        session.phase = Phase::ReloginRequired;
+        session.tokens = None;
+        session.persisted = false;
+        session.notice = Some(notice);
     }
 
     async fn users_me(&self, token: &AccessToken) -> Result<UserInfo, AuthError> {
@@ -460,4 +644,12 @@ impl AuthService {
         self.set_signed_out(notice);
         self.view()
     }
+}
+
+fn log_retry(error: &TokenError, delay: Duration) {
+    tracing::warn!(
+        code = error.code(),
+        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        "token request failed; retrying"
+    );
 }

@@ -15,6 +15,8 @@ use url::Url;
 
 use crate::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
 use crate::error::ErrorCode;
+use crate::refresh::RefreshPolicy;
+use std::time::Duration;
 
 /// The scopes the embedded client needs. Without telephony:read and conversation:read it loads
 /// but cannot bind media (the guide's MediaSessionError 403 trap).
@@ -225,6 +227,18 @@ pub struct RawConfig {
     #[serde(default)]
     pub endpoints: RawEndpoints,
     pub local_emulator: Option<RawLocalEmulator>,
+    #[serde(default)]
+    pub session: RawSession,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSession {
+    pub refresh_margin_secs: Option<u64>,
+    pub max_attempts: Option<usize>,
+    pub attempt_timeout_secs: Option<u64>,
+    pub first_retry_delay_ms: Option<u64>,
+    pub max_retry_after_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -285,6 +299,7 @@ pub struct ShellConfig {
     pub sso: SsoHints,
     pub embed: EmbedSettings,
     pub endpoints: Endpoints,
+    pub refresh: RefreshPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -527,6 +542,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         scopes: validate_scopes(raw.scopes)?,
         redirect: validate_redirect(raw.redirect)?,
         sso: validate_sso(raw.sso)?,
+        refresh: validate_session(&raw.session)?,
         embed: EmbedSettings {
             show_queue_position: raw.embed.show_queue_position.unwrap_or(true),
             show_call_controls: raw.embed.show_call_controls.unwrap_or(true),
@@ -536,6 +552,71 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         },
         endpoints,
     })
+}
+
+fn validate_session(raw: &RawSession) -> Result<RefreshPolicy, ConfigError> {
+    fn ranged<T: PartialOrd + Copy + std::fmt::Display>(
+        key: &str,
+        value: Option<T>,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError> {
+        let value = value.unwrap_or(default);
+        if range.contains(&value) {
+            return Ok(value);
+        }
+        Err(ConfigError::InvalidValue {
+            key: format!("session.{key}"),
+            value: value.to_string(),
+            reason: format!("must be from {} to {}", range.start(), range.end()),
+        })
+    }
+    let default = RefreshPolicy::default();
+    let policy = RefreshPolicy {
+        margin: Duration::from_secs(ranged(
+            "refresh_margin_secs",
+            raw.refresh_margin_secs,
+            default.margin.as_secs(),
+            10..=3600,
+        )?),
+        max_attempts: ranged(
+            "max_attempts",
+            raw.max_attempts,
+            default.max_attempts,
+            1..=3,
+        )?,
+        attempt_timeout: Duration::from_secs(ranged(
+            "attempt_timeout_secs",
+            raw.attempt_timeout_secs,
+            default.attempt_timeout.as_secs(),
+            1..=60,
+        )?),
+        first_delay: Duration::from_millis(ranged(
+            "first_retry_delay_ms",
+            raw.first_retry_delay_ms,
+            500,
+            50..=10_000,
+        )?),
+        max_retry_after: Duration::from_secs(ranged(
+            "max_retry_after_secs",
+            raw.max_retry_after_secs,
+            default.max_retry_after.as_secs(),
+            0..=60,
+        )?),
+        max_delay: default.max_delay,
+    };
+    if policy.margin < policy.worst_case() {
+        return Err(ConfigError::InvalidValue {
+            key: "session.refresh_margin_secs".into(),
+            value: policy.margin.as_secs().to_string(),
+            reason: format!(
+                "leaves no room for {} attempts (up to {} s in all): raise it, or lower session.attempt_timeout_secs",
+                policy.max_attempts,
+                policy.worst_case().as_secs()
+            ),
+        });
+    }
+    Ok(policy)
 }
 
 fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
@@ -961,6 +1042,38 @@ mod tests {
         }
         let e = err("environment = \"mypurecloud.ie\"\nclient_id = \"has space\"");
         assert_eq!(e.code(), "config_invalid_value");
+    }
+
+    #[test]
+    fn session_settings_change_the_refresh_policy_within_bounds() {
+        assert_eq!(
+            parse_str(MINIMAL).unwrap().refresh,
+            RefreshPolicy::default()
+        );
+        let config = parse_str(&format!(
+            "{MINIMAL}[session]\nrefresh_margin_secs = 300\nmax_attempts = 2\nattempt_timeout_secs = 5\n"
+        ))
+        .unwrap();
+        assert_eq!(config.refresh.margin, Duration::from_secs(300));
+        assert_eq!(config.refresh.max_attempts, 2);
+        assert_eq!(config.refresh.attempt_timeout, Duration::from_secs(5));
+        for (snippet, key) in [
+            ("max_attempts = 4", "session.max_attempts"),
+            ("max_attempts = 0", "session.max_attempts"),
+            ("attempt_timeout_secs = 0", "session.attempt_timeout_secs"),
+            ("refresh_margin_secs = 20", "session.refresh_margin_secs"),
+        ] {
+            let e = err(&format!("{MINIMAL}[session]\n{snippet}\n"));
+            assert!(
+                e.to_string().contains(&format!("`{key}`")),
+                "{snippet}: {e}"
+            );
+        }
+        let e = err(&format!("{MINIMAL}[session]\nrefresh_margin_secs = 20\n"));
+        assert!(
+            e.to_string().contains("leaves no room for 3 attempts"),
+            "{e}"
+        );
     }
 
     #[test]

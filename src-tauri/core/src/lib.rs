@@ -11,6 +11,7 @@ pub mod error;
 pub mod keychain;
 pub mod loopback;
 pub mod oauth;
+pub mod refresh;
 pub mod secret;
 
 pub use error::ErrorCode;

@@ -1,0 +1,92 @@
+//! Shared fixture of the core integration tests: an auto-approving emulator, an in-memory
+//! keychain, and a client that plays the browser.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use agent_shell_core::auth::{AuthService, RedirectTransport};
+use agent_shell_core::config::{parse_str, RedirectMode};
+use agent_shell_core::keychain::MemoryStore;
+use genesys_emulator::{EmulatorConfig, RunningEmulator};
+use serde_json::Value;
+
+pub struct Fixture {
+    pub emulator: RunningEmulator,
+    pub store: Arc<MemoryStore>,
+    pub http: reqwest::Client,
+}
+
+impl Fixture {
+    pub async fn new() -> Self {
+        let emulator = genesys_emulator::start(EmulatorConfig {
+            auto_approve: true,
+            ..EmulatorConfig::default()
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Fixture {
+            emulator,
+            store: Arc::new(MemoryStore::default()),
+            http,
+        }
+    }
+
+    pub fn service(&self) -> AuthService {
+        let urls = self.emulator.urls();
+        let config =
+            parse_str(&format!(
+            "client_id = \"{}\"\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\n",
+            genesys_emulator::DEMO_CLIENT_ID, urls.login, urls.api, urls.media
+        ))
+            .unwrap();
+        AuthService::new(config, self.store.clone()).unwrap()
+    }
+
+    /// Plays the browser: follows the authorize URL and returns the redirect's Location.
+    pub async fn browse(&self, url: &url::Url) -> String {
+        let response = self.http.get(url.clone()).send().await.unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            302,
+            "authorize did not redirect"
+        );
+        response.headers()["location"].to_str().unwrap().to_string()
+    }
+
+    pub async fn control(&self, path: &str, body: Value) {
+        let url = format!("{}/_emulator/{path}", self.emulator.urls().login);
+        let status = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "{path}: {status}");
+    }
+
+    pub async fn state(&self) -> Value {
+        let url = format!("{}/_emulator/state", self.emulator.urls().login);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sign_in(&self, auth: &AuthService) {
+        let request = auth.begin_sign_in(RedirectMode::DeepLink).unwrap();
+        let location = self.browse(&request.url).await;
+        auth.complete_sign_in(&location, RedirectTransport::DeepLink)
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,340 @@
+//! The refresh engine against the emulator's fault injection: attempts, backoff, Retry-After,
+//! timeouts, classification, single flight, rotation, wall-clock checks. Real HTTP; the
+//! keychain is the in-memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use agent_shell_core::auth::{AuthService, Phase};
+use agent_shell_core::keychain::SecretStore;
+use agent_shell_core::refresh::RefreshPolicy;
+use agent_shell_core::ErrorCode;
+use common::Fixture;
+use serde_json::{json, Value};
+
+/// Fast but real: 100 ms then 200 ms between attempts (jitter adds up to as much again).
+fn fast_policy() -> RefreshPolicy {
+    RefreshPolicy {
+        first_delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(400),
+        attempt_timeout: Duration::from_millis(500),
+        ..RefreshPolicy::default()
+    }
+}
+
+async fn signed_in(fx: &Fixture) -> AuthService {
+    let auth = fx.service().with_refresh_policy(fast_policy());
+    fx.sign_in(&auth).await;
+    auth
+}
+
+fn count(state: &Value, key: &str) -> u64 {
+    state[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {key} in {state}"))
+}
+
+#[tokio::test]
+async fn two_server_errors_then_success_recovers_on_the_third_attempt() {
+    let fx = Fixture::new().await;
+    let auth = signed_in(&fx).await;
+    let before = fx.store.load().unwrap().unwrap().expose().to_string();
+    fx.control("faults", json!({"kind": "server_error", "count": 2}))
+        .await;
+
+    let view = auth.refresh().await.unwrap();
+    assert_eq!(view.phase, Phase::SignedIn);
+    let state = fx.state().await;
+    assert_eq!(
+        count(&state, "token_requests"),
+        1 + 3,
+        "code exchange + three attempts"
+    );
+    assert_eq!(count(&state, "refreshes_served"), 1);
+    let after = fx.store.load().unwrap().unwrap().expose().to_string();
+    assert_ne!(before, after, "the rotated refresh token was stored");
+}
+
+#[tokio::test]
+async fn three_failures_require_relogin_after_exactly_three_requests() {
+    let fx = Fixture::new().await;
+    let auth = signed_in(&fx).await;
+    fx.control("faults", json!({"kind": "server_error", "count": 5}))
+        .await;
+
+    let started = Instant::now();
+    let error = auth.refresh().await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(error.code(), "token_server_unavailable");
+    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 3);
+    // delays: [100, 200) ms then [200, 400) ms
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    let view = auth.view();
+    assert_eq!(view.phase, Phase::ReloginRequired);
+    let notice = view.notice.unwrap();
+    assert_eq!(notice.code, "token_server_unavailable");
+    assert!(
+        notice.message.contains("after 3 attempts"),
+        "{}",
+        notice.message
+    );
+    assert!(
+        auth.access_token().is_none(),
+        "no access without a valid token"
+    );
+    assert!(
+        fx.store.load().unwrap().is_some(),
+        "a transient failure keeps the stored token"
+    );
+    // and no further attempts happen on their own
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count(&fx.state().await, "token_requests"), 4);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let fx = Fixture::new().await;
+    let auth = signed_in(&fx).await;
+    fx.control(
+        "faults",
+        json!({"kind": "rate_limited", "retry_after_secs": 2}),
+    )
+    .await;
+    let started = Instant::now();
+    auth.refresh().await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 2);
+}
+
+#[tokio::test]
+async fn retry_after_is_capped() {
+    let fx = Fixture::new().await;
+    let auth = fx.service().with_refresh_policy(RefreshPolicy {
+        max_retry_after: Duration::from_millis(300),
+        ..fast_policy()
+    });
+    fx.sign_in(&auth).await;
+    fx.control(
+        "faults",
+        json!({"kind": "service_unavailable", "retry_after_secs": 60}),
+    )
+    .await;
+    let started = Instant::now();
+    auth.refresh().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn invalid_grant_is_one_request_deletes_the_token_and_requires_relogin() {
+    let fx = Fixture::new().await;
+    let auth = signed_in(&fx).await;
+    fx.control("faults", json!({"kind": "invalid_grant"})).await;
+    let error = auth.refresh().await.unwrap_err();
+    assert_eq!(error.code(), "token_invalid_grant");
+    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 1);
+    assert!(fx.store.load().unwrap().is_none());
+    assert_eq!(auth.view().phase, Phase::ReloginRequired);
+}
+
+#[tokio::test]
+async fn a_hung_endpoint_hits_the_per_attempt_timeout() {
+    let fx = Fixture::new().await;
+    let auth = signed_in(&fx).await;
+    fx.control(
+        "faults",
+        json!({"kind": "hang", "count": 3, "hang_secs": 5}),
+    )
+    .await;
+    let started = Instant::now();
+    let error = auth.refresh().await.unwrap_err();
+    assert_eq!(error.code(), "token_timeout");
+    // three 500 ms timeouts plus backoff, far below one 5 s hang
+    assert!(
+        started.elapsed() < Duration::from_millis(3000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(auth.view().phase, Phase::ReloginRequired);
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_classified_without_panic_or_retry() {
+    let fx = Fixture::new().await;
+    let auth = signed_in(&fx).await;
+    fx.control("faults", json!({"kind": "malformed"})).await;
+    let error = auth.refresh().await.unwrap_err();
+    assert_eq!(error.code(), "token_malformed_response");
+    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 1);
+    assert_eq!(auth.view().phase, Phase::ReloginRequired);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_refreshes_make_one_token_request() {
+    let fx = Fixture::new().await;
+    let auth = signed_in(&fx).await;
+    let calls = (0..50).map(|_| auth.refresh());
+    let results = futures_join_all(calls).await;
+    assert!(results.iter().all(Result::is_ok));
+    let state = fx.state().await;
+    assert_eq!(count(&state, "token_requests"), 1 + 1);
+    assert_eq!(count(&state, "refresh_reuse_detected"), 0);
+}
+
+#[tokio::test]
+async fn the_shell_never_reuses_a_rotated_refresh_token() {
+    let fx = Fixture::new().await;
+    let auth = signed_in(&fx).await;
+    for _ in 0..20 {
+        auth.refresh().await.unwrap();
+    }
+    let state = fx.state().await;
+    assert_eq!(count(&state, "refreshes_served"), 20);
+    assert_eq!(count(&state, "refresh_reuse_detected"), 0);
+    assert_eq!(count(&state, "families_revoked"), 0);
+    // the last stored token is the live one: a restart signs in with it
+    assert_eq!(fx.service().silent_start().await.phase, Phase::SignedIn);
+}
+
+#[tokio::test]
+async fn a_shift_in_miniature_keeps_every_token_valid() {
+    let fx = Fixture::new().await;
+    fx.control("settings", json!({"token_lifetime_secs": 3}))
+        .await;
+    let auth = std::sync::Arc::new(signed_in(&fx).await);
+    let keeper = {
+        let auth = auth.clone();
+        tokio::spawn(async move { auth.keep_alive(Duration::from_millis(100), |_| {}).await })
+    };
+    let me = format!("{}/api/v2/users/me", fx.emulator.urls().api);
+    let mut unauthorized = 0;
+    let deadline = Instant::now() + Duration::from_secs(9);
+    while Instant::now() < deadline {
+        if let Some(token) = auth.access_token() {
+            let status = fx
+                .http
+                .get(&me)
+                .bearer_auth(token.expose())
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if status.as_u16() == 401 {
+                unauthorized += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    keeper.abort();
+    let state = fx.state().await;
+    // 3 s tokens renewed a second before expiry: about every 2 s over 9 s
+    let refreshes = count(&state, "refreshes_served");
+    assert!((3..=6).contains(&refreshes), "{refreshes} refreshes");
+    assert_eq!(unauthorized, 0, "the shell never held an expired token");
+    assert_eq!(auth.view().phase, Phase::SignedIn);
+}
+
+#[tokio::test]
+async fn waking_after_expiry_refreshes_once_not_in_a_storm() {
+    let fx = Fixture::new().await;
+    fx.control("settings", json!({"token_lifetime_secs": 2}))
+        .await;
+    let auth = std::sync::Arc::new(signed_in(&fx).await);
+    // the machine "sleeps" past the access token's expiry with no timer running
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    assert_eq!(auth.refresh_due_in(SystemTime::now()), Some(Duration::ZERO));
+    let keeper = {
+        let auth = auth.clone();
+        tokio::spawn(async move { auth.keep_alive(Duration::from_millis(50), |_| {}).await })
+    };
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    keeper.abort();
+    assert_eq!(count(&fx.state().await, "refreshes_served"), 1);
+    assert_eq!(auth.view().phase, Phase::SignedIn);
+}
+
+#[tokio::test]
+async fn a_session_without_refresh_token_is_warned_about_then_ended() {
+    let fx = Fixture::new().await;
+    fx.control(
+        "settings",
+        json!({"public_refresh_tokens": false, "token_lifetime_secs": 600}),
+    )
+    .await;
+    let auth = signed_in(&fx).await;
+    assert_eq!(auth.refresh().await.unwrap_err().code(), "no_refresh_token");
+    let now = SystemTime::now();
+    assert!(
+        !auth.check_unrenewable_expiry(now),
+        "nothing to say ten minutes ahead"
+    );
+    // the warning comes inside the renewal margin (120 s by default)
+    assert!(!auth.check_unrenewable_expiry(now + Duration::from_secs(450)));
+    assert!(auth.check_unrenewable_expiry(now + Duration::from_secs(500)));
+    let notice = auth.view().notice.unwrap();
+    assert_eq!(notice.code, "session_ending");
+    assert!(notice.message.contains("minute"), "{}", notice.message);
+    assert!(
+        !auth.check_unrenewable_expiry(now + Duration::from_secs(510)),
+        "warned once"
+    );
+    assert!(auth.check_unrenewable_expiry(now + Duration::from_secs(601)));
+    let view = auth.view();
+    assert_eq!(view.phase, Phase::ReloginRequired);
+    assert_eq!(view.notice.unwrap().code, "session_ended");
+}
+
+#[tokio::test]
+async fn relogin_after_failure_restores_the_session() {
+    let fx = Fixture::new().await;
+    let auth = signed_in(&fx).await;
+    fx.control("faults", json!({"kind": "invalid_grant"})).await;
+    auth.refresh().await.unwrap_err();
+    assert_eq!(auth.view().phase, Phase::ReloginRequired);
+    fx.sign_in(&auth).await;
+    let view = auth.view();
+    assert_eq!(view.phase, Phase::SignedIn);
+    assert!(view.notice.is_none());
+    assert!(fx.store.load().unwrap().is_some());
+}
+
+/// join_all without pulling in the futures crate.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(future);
+    }
+    let mut outputs = Vec::with_capacity(set.len());
+    // Poll them concurrently: tokio::join! needs a fixed count, so pin them all in a select loop.
+    let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (index, future) in pinned.iter_mut().enumerate() {
+            if done[index].is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(output) => done[index] = Some(output),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.extend(done.into_iter().flatten());
+    outputs
+}
