@@ -6,6 +6,8 @@ const COMMANDS: &[&str] = &[
     "start_sign_in",
     "cancel_sign_in",
     "sign_out",
+    "refresh_session",
+    "report_token_expiring",
 ];
 
 fn main() {

@@ -258,3 +258,78 @@ async fn unavailable_keychain_keeps_the_session_in_memory_and_says_so() {
     assert_eq!(app.visible_text("#status-session").await, "Signed out");
     app.quit().await;
 }
+
+/// The session engine in the real app: short-lived tokens are renewed in the background while
+/// the agent stays signed in; when the emulator revokes the session, the next renewal fails
+/// with invalid_grant, the UI asks for a new sign-in (no retries, no browser storm), and
+/// signing in again restores the session.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
+    let emulator = emulator(free_port()).await;
+    let control = |path: &str, body: Value| {
+        let url = format!("{}/_emulator/{path}", emulator.urls().login);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success());
+        }
+    };
+    control("settings", serde_json::json!({"token_lifetime_secs": 3})).await;
+    let config = config_text(&emulator, "");
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let state = emulator_state(&emulator).await;
+    assert!(state["refreshes_served"].as_u64().unwrap() >= 2, "{state}");
+    assert_eq!(state["refresh_reuse_detected"], 0);
+    assert!(app
+        .visible_text("#signed-in-title")
+        .await
+        .starts_with("Signed in as"));
+
+    control("revoke", serde_json::json!({"all": true})).await;
+    app.wait_for_text("#status-session", "Sign-in needed").await;
+    assert_eq!(
+        app.visible_text("#sign-in-title").await,
+        "Please sign in again"
+    );
+    assert_eq!(
+        app.visible_text("#notice-code").await,
+        "token_invalid_grant"
+    );
+    app.screenshot("relogin-required").await;
+    let requests = emulator_state(&emulator).await["token_requests"]
+        .as_u64()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        emulator_state(&emulator).await["token_requests"]
+            .as_u64()
+            .unwrap(),
+        requests,
+        "no retries after invalid_grant"
+    );
+    assert_eq!(
+        browser_opens(app.home.path()).len(),
+        1,
+        "no browser opened by itself"
+    );
+
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    assert!(KeyringStore::for_config(&parse_str(&config).unwrap())
+        .load()
+        .unwrap()
+        .is_some());
+    app.quit().await;
+}

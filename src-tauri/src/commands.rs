@@ -52,3 +52,22 @@ pub async fn sign_out<R: Runtime>(
 ) -> Result<SessionView, IpcError> {
     Ok(session::sign_out(app, auth(&state)?).await)
 }
+
+/// Renew the access token now (the agent pressed "retry", or the UI is about to hand a token
+/// to the embedded client).
+#[tauri::command]
+pub async fn refresh_session<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, ShellState>,
+) -> Result<SessionView, IpcError> {
+    session::refresh(app, auth(&state)?, "ui").await
+}
+
+/// The embedded client said genesys-cloud-embed:token-expiring.
+#[tauri::command]
+pub async fn report_token_expiring<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, ShellState>,
+) -> Result<SessionView, IpcError> {
+    session::refresh(app, auth(&state)?, "token-expiring").await
+}

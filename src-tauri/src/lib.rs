@@ -57,7 +57,9 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
             commands::get_session,
             commands::start_sign_in,
             commands::cancel_sign_in,
-            commands::sign_out
+            commands::sign_out,
+            commands::refresh_session,
+            commands::report_token_expiring
         ])
         .setup(|app| {
             setup(app.handle());
@@ -102,6 +104,14 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         session::silent_start(handle.clone(), auth.clone()).await;
+        let keeper = (handle.clone(), auth.clone());
+        tauri::async_runtime::spawn(async move {
+            let (app, auth) = keeper;
+            auth.keep_alive(session::KEEP_ALIVE_CHECK, |view| {
+                session::emit_view(&app, view)
+            })
+            .await;
+        });
         // A redirect at cold start cannot match a sign-in (none was pending in this process):
         // it is handled, and refused with a clear notice, after the silent start.
         if let Some(url) = launch_redirect {

@@ -27,8 +27,28 @@ pub struct SignInStarted {
     pub browser_error: Option<String>,
 }
 
+/// How often the keep-alive loop re-reads the wall clock (bounds how late a refresh can be
+/// after the machine wakes from sleep).
+pub const KEEP_ALIVE_CHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub fn emit<R: Runtime>(app: &AppHandle<R>, auth: &AuthService) {
-    let _ = app.emit_to(MAIN_WINDOW, SESSION_CHANGED, auth.view());
+    emit_view(app, auth.view());
+}
+
+pub fn emit_view<R: Runtime>(app: &AppHandle<R>, view: SessionView) {
+    let _ = app.emit_to(MAIN_WINDOW, SESSION_CHANGED, view);
+}
+
+/// A refresh asked for by the UI or the embedded client; the outcome also goes out as an event.
+pub async fn refresh<R: Runtime>(
+    app: AppHandle<R>,
+    auth: Arc<AuthService>,
+    trigger: &'static str,
+) -> Result<SessionView, IpcError> {
+    tracing::info!(trigger, "refresh requested");
+    let result = auth.refresh().await;
+    emit(&app, &auth);
+    result.map_err(|e| IpcError::from_error(&e))
 }
 
 pub async fn start_sign_in<R: Runtime>(

@@ -118,7 +118,7 @@ impl ShellState {
             ConfigState::Loaded { config: loaded, .. } => {
                 let store = Arc::new(KeyringStore::for_config(loaded));
                 match AuthService::new((**loaded).clone(), store) {
-                    Ok(auth) => Some(Arc::new(auth)),
+                    Ok(auth) => Some(Arc::new(auth.with_refresh_policy(loaded.refresh))),
                     Err(error) => {
                         tracing::error!(%error, "sign-in cannot be set up");
                         config = ConfigState::Invalid {

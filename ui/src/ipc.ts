@@ -24,7 +24,13 @@ export interface ShellInfo {
   configError: IpcError | null;
 }
 
-export type Phase = "signed-out" | "restoring" | "signing-in" | "signed-in";
+export type Phase =
+  | "signed-out"
+  | "restoring"
+  | "signing-in"
+  | "signed-in"
+  | "refreshing"
+  | "relogin-required";
 
 export interface UserInfo {
   id: string;
@@ -85,6 +91,9 @@ export const getSession = (): Promise<SessionView> => call<SessionView>("get_ses
 export const startSignIn = (): Promise<SignInStarted> => call<SignInStarted>("start_sign_in");
 export const cancelSignIn = (): Promise<void> => call<void>("cancel_sign_in");
 export const signOut = (): Promise<SessionView> => call<SessionView>("sign_out");
+export const refreshSession = (): Promise<SessionView> => call<SessionView>("refresh_session");
+export const reportTokenExpiring = (): Promise<SessionView> =>
+  call<SessionView>("report_token_expiring");
 
 export function onSessionChanged(handler: (view: SessionView) => void): Promise<UnlistenFn> {
   return listen<SessionView>(SESSION_CHANGED, (event) => handler(event.payload));

@@ -67,17 +67,31 @@ function renderSession(view: SessionView): void {
       showNotice(view.notice);
       showScreen("sign-in");
       break;
+        case "relogin-required":
     case "signed-out":
-      setSession("Signed out", view.notice === null ? "idle" : "warn");
+      if (view.phase === "relogin-required") {
+        setSession("Sign-in needed", "error");
+        byId("sign-in-title").textContent = "Please sign in again";
+        byId("sign-in-button").textContent = "Sign in again";
+      } else {
+        setSession("Signed out", view.notice === null ? "idle" : "warn");
+        byId("sign-in-title").textContent = "Sign in to Genesys Cloud";
+        byId("sign-in-button").textContent = "Sign in with your browser";
+      }
       byId("sign-in-idle").hidden = false;
       byId("sign-in-waiting").hidden = true;
       byId<HTMLButtonElement>("sign-in-button").disabled = false;
       showNotice(view.notice);
       showScreen("sign-in");
       break;
+        case "refreshing":
     case "signed-in": {
       const name = view.user?.name ?? view.user?.email ?? "agent";
-      setSession(`Signed in as ${name}`, "ok");
+      if (view.phase === "refreshing") {
+        setSession("Renewing session", "warn");
+      } else {
+        setSession(`Signed in as ${name}`, "ok");
+      }
       byId("signed-in-title").textContent = `Signed in as ${name}`;
       byId("signed-in-email").textContent = view.user?.email ?? "—";
       byId("signed-in-environment").textContent = environmentLabel;
