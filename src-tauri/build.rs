@@ -8,6 +8,8 @@ const COMMANDS: &[&str] = &[
     "sign_out",
     "refresh_session",
     "report_token_expiring",
+    "get_embed_credentials",
+    "report_client_event",
 ];
 
 fn main() {

@@ -11,6 +11,10 @@ use serde_json::Value;
 use support::{any_file_contains, browser_opens, free_port, write_test_browser, E2eApp, Launch};
 
 async fn emulator(loopback_port: u16) -> RunningEmulator {
+    emulator_with(loopback_port, EmulatorConfig::default()).await
+}
+
+async fn emulator_with(loopback_port: u16, base: EmulatorConfig) -> RunningEmulator {
     genesys_emulator::start(EmulatorConfig {
         auto_approve: true,
         clients: vec![ClientRegistration {
@@ -21,7 +25,7 @@ async fn emulator(loopback_port: u16) -> RunningEmulator {
                 format!("http://127.0.0.1:{loopback_port}/oauth/callback"),
             ],
         }],
-        ..EmulatorConfig::default()
+        ..base
     })
     .await
     .unwrap()
@@ -331,5 +335,91 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
         .load()
         .unwrap()
         .is_some());
+    app.quit().await;
+}
+
+/// The embedded client in the real webview: it loads without credentials in its URL, gets them
+/// by postMessage after the ready/ack handshake, validates them, and its session-start, queue
+/// and interaction events reach the status bar. With 3-second tokens the shell renews in the
+/// background and posts each new token, and the client never sees a 401. Messages from any
+/// other window are ignored and counted.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
+    let emulator = emulator_with(
+        free_port(),
+        EmulatorConfig {
+            queue_interval: std::time::Duration::from_millis(300),
+            interaction_interval: std::time::Duration::from_millis(1500),
+            token_expiring_margin: std::time::Duration::from_secs(1),
+            ..EmulatorConfig::default()
+        },
+    )
+    .await;
+    let settings = format!("{}/_emulator/settings", emulator.urls().login);
+    reqwest::Client::new()
+        .post(settings)
+        .json(&serde_json::json!({"token_lifetime_secs": 3}))
+        .send()
+        .await
+        .unwrap();
+    let config = config_text(&emulator, "");
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#status-agent", "Alex Agent").await;
+    let queue = app.visible_text("#status-queue").await;
+    assert!(queue.contains(" of "), "{queue}");
+    app.visible_text("#status-interaction").await;
+    app.screenshot("embedded-client").await;
+
+    // A right-looking message from the host page itself (not the client iframe) is ignored.
+    let ignored = app
+        .client
+        .execute(
+            r#"const before = Number(document.body.dataset.bridgeIgnored || 0);
+               window.postMessage({type: 'genesys-cloud-embed:queue-position', position: 0, total: 999}, '*');
+               return before;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let after = app
+        .client
+        .execute(
+            "return Number(document.body.dataset.bridgeIgnored || 0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.as_u64().unwrap(), ignored.as_u64().unwrap() + 1);
+    assert_ne!(app.visible_text("#status-queue").await, "0 of 999");
+
+    // A few token lifetimes with the client open.
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    let state = emulator_state(&emulator).await;
+    assert!(state["refreshes_served"].as_u64().unwrap() >= 2, "{state}");
+    assert_eq!(
+        state["users_me_unauthorized"], 0,
+        "the client saw a 401: {state}"
+    );
+    assert_eq!(state["refresh_reuse_detected"], 0);
+    assert_eq!(app.visible_text("#status-agent").await, "Alex Agent");
+
+    // No credential ever appeared in a URL the emulator received.
+    let url = format!("{}/_emulator/access-log", emulator.urls().login);
+    let log: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    assert!(
+        log.iter().any(|entry| entry["uri"] == "/embedded-client/"),
+        "client page loaded"
+    );
+    for entry in &log {
+        let uri = entry["uri"].as_str().unwrap();
+        assert!(
+            !uri.contains("access_token") && !uri.contains("token=") && !uri.contains("Bearer"),
+            "credential in a URL: {uri}"
+        );
+    }
     app.quit().await;
 }

@@ -69,5 +69,64 @@ pub async fn report_token_expiring<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, ShellState>,
 ) -> Result<SessionView, IpcError> {
-    session::refresh(app, auth(&state)?, "token-expiring").await
+    // The client's own margin may be longer than the token's life: renew only when due, so a
+    // client that repeats the message cannot cause a refresh storm.
+    let auth = auth(&state)?;
+    let due = auth.refresh_due_in(std::time::SystemTime::now());
+    if due.is_some_and(|d| !d.is_zero()) {
+        return Ok(auth.view());
+    }
+    session::refresh(app, auth, "token-expiring").await
+}
+
+/// What the page posts to the embedded client in genesys-cloud-embed:init / :token. The access
+/// token crosses into JS only for this, and only to be posted to the client's exact origin.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedCredentials {
+    access_token: String,
+    #[serde(flatten)]
+    init: agent_shell_core::embed::EmbedInit,
+}
+
+/// Credentials for (re)initialising the embedded client. A token about to expire is renewed
+/// first: the client's bootstrap takes seconds and must not start with a dying token.
+#[tauri::command]
+pub async fn get_embed_credentials<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, ShellState>,
+) -> Result<EmbedCredentials, IpcError> {
+    let auth = auth(&state)?;
+    let due = auth.refresh_due_in(std::time::SystemTime::now());
+    if due.is_some_and(|d| d.is_zero()) && auth.view().refreshable {
+        session::refresh(app, auth.clone(), "before-client-init").await?;
+    }
+    let token = auth
+        .access_token()
+        .ok_or_else(|| IpcError::from_error(&AuthError::NotSignedIn))?;
+    let config = auth.config();
+    Ok(EmbedCredentials {
+        access_token: token.expose().to_string(),
+        init: agent_shell_core::embed::EmbedInit {
+            environment: config.environment_label(),
+            client_id: config.client_id.clone(),
+            embedded_client_settings: config.embed,
+        },
+    })
+}
+
+/// A message from the embedded client that passed the page's origin and source checks; parsed
+/// again here into a typed event (anything else is refused and logged).
+#[tauri::command]
+pub fn report_client_event(event: serde_json::Value) -> Result<(), IpcError> {
+    match agent_shell_core::embed::ClientEvent::parse(event) {
+        Ok(event) => {
+            tracing::info!(?event, "embedded client event");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(%error, "embedded client message dropped");
+            Err(IpcError::from_error(&error))
+        }
+    }
 }

@@ -59,7 +59,9 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
             commands::cancel_sign_in,
             commands::sign_out,
             commands::refresh_session,
-            commands::report_token_expiring
+            commands::report_token_expiring,
+            commands::get_embed_credentials,
+            commands::report_client_event
         ])
         .setup(|app| {
             setup(app.handle());

@@ -70,6 +70,9 @@ pub struct ShellInfo {
     pub searched_paths: Vec<String>,
     pub redirect_uris: Vec<String>,
     pub config_error: Option<IpcError>,
+    /// The embedded client page (no credentials in it) and the exact origins it may post from.
+    pub client_url: Option<String>,
+    pub client_origins: Vec<String>,
 }
 
 impl ShellState {
@@ -160,6 +163,8 @@ impl ShellState {
             searched_paths: Vec::new(),
             redirect_uris: Vec::new(),
             config_error: None,
+            client_url: None,
+            client_origins: Vec::new(),
         };
         match &self.config {
             ConfigState::Loaded {
@@ -173,6 +178,8 @@ impl ShellState {
                 info.config_path = path.as_ref().map(|p| p.display().to_string());
                 info.config_origin = Some(*origin);
                 info.redirect_uris = config.redirect.all_uris();
+                info.client_url = Some(config.endpoints.client_page.to_string());
+                info.client_origins = config.endpoints.client_origins();
             }
             ConfigState::NotConfigured { searched } => {
                 info.searched_paths = searched.iter().map(|p| p.display().to_string()).collect();

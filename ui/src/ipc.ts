@@ -20,8 +20,26 @@ export interface ShellInfo {
   configPath: string | null;
   configOrigin: string | null;
   searchedPaths: string[];
-  redirectUris: string[];
+    redirectUris: string[];
   configError: IpcError | null;
+  clientUrl: string | null;
+  clientOrigins: string[];
+}
+
+export interface EmbedSettings {
+  showQueuePosition: boolean;
+  showCallControls: boolean;
+  allowTransfer: boolean;
+  allowPark: boolean;
+  allowConference: boolean;
+}
+
+/** Posted to the embedded client only (never stored, never logged). */
+export interface EmbedCredentials {
+  accessToken: string;
+  environment: string;
+  clientId: string;
+  embeddedClientSettings: EmbedSettings;
 }
 
 export type Phase =
@@ -94,6 +112,16 @@ export const signOut = (): Promise<SessionView> => call<SessionView>("sign_out")
 export const refreshSession = (): Promise<SessionView> => call<SessionView>("refresh_session");
 export const reportTokenExpiring = (): Promise<SessionView> =>
   call<SessionView>("report_token_expiring");
+export const getEmbedCredentials = (): Promise<EmbedCredentials> =>
+  call<EmbedCredentials>("get_embed_credentials");
+
+export async function reportClientEvent(event: unknown): Promise<void> {
+  try {
+    await invoke("report_client_event", { event });
+  } catch (error) {
+    throw toIpcError(error);
+  }
+}
 
 export function onSessionChanged(handler: (view: SessionView) => void): Promise<UnlistenFn> {
   return listen<SessionView>(SESSION_CHANGED, (event) => handler(event.payload));

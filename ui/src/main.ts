@@ -1,5 +1,6 @@
 // Entry point of the local page: asks Rust what it is configured for, shows the right screen,
 // and follows the session through `session://changed` events.
+import { ClientBridge, type ClientMessage } from "./bridge";
 import {
   cancelSignIn,
   getSession,
@@ -20,6 +21,9 @@ type SessionTone = "idle" | "ok" | "warn" | "error";
 const SCREENS: readonly ScreenId[] = ["loading", "sign-in", "restoring", "signed-in", "not-configured", "config-error"];
 
 let environmentLabel = "—";
+let shellInfo: ShellInfo | null = null;
+let bridge: ClientBridge | null = null;
+let lastExpiry: number | null = null;
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -67,7 +71,7 @@ function renderSession(view: SessionView): void {
       showNotice(view.notice);
       showScreen("sign-in");
       break;
-        case "relogin-required":
+    case "relogin-required":
     case "signed-out":
       if (view.phase === "relogin-required") {
         setSession("Sign-in needed", "error");
@@ -84,7 +88,7 @@ function renderSession(view: SessionView): void {
       showNotice(view.notice);
       showScreen("sign-in");
       break;
-        case "refreshing":
+    case "refreshing":
     case "signed-in": {
       const name = view.user?.name ?? view.user?.email ?? "agent";
       if (view.phase === "refreshing") {
@@ -103,8 +107,68 @@ function renderSession(view: SessionView): void {
       byId("signed-in-notice-message").textContent = sentence(view.notice?.message ?? "");
       byId<HTMLButtonElement>("sign-out-button").disabled = false;
       showScreen("signed-in");
-      break;
+      startClient(view);
+      return;
     }
+  }
+  stopClient();
+}
+
+function setStatusItem(id: string, text: string | null): void {
+  byId(`${id}-item`).hidden = text === null;
+  byId(id).textContent = text ?? "";
+}
+
+function onClientMessage(message: ClientMessage): void {
+  switch (message.type) {
+    case "genesys-cloud-embed:session-start":
+      byId("client-loading").hidden = true;
+      setStatusItem("status-agent", message.name ?? message.userId);
+      break;
+    case "genesys-cloud-embed:queue-position":
+      setStatusItem("status-queue", `${message.position} of ${message.total}`);
+      break;
+    case "genesys-cloud-embed:interaction-end":
+      setStatusItem("status-interaction", new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+      break;
+    default:
+      break;
+  }
+}
+
+/** Hosts the client while signed in; posts the fresh token after every renewal. */
+function startClient(view: SessionView): void {
+  const info = shellInfo;
+  if (info === null || info.clientUrl === null) {
+    return;
+  }
+  if (bridge === null) {
+    const frame = byId<HTMLIFrameElement>("client-frame");
+    byId("client-loading").hidden = false;
+    bridge = new ClientBridge(frame, info.clientOrigins, {
+      onMessage: onClientMessage,
+      onIgnored: (reason, total) => {
+        document.body.dataset["bridgeIgnored"] = String(total);
+        document.body.dataset["bridgeLastIgnored"] = reason;
+      },
+      onError: (message) => console.warn("embedded client:", message),
+    });
+    bridge.start(info.clientUrl);
+  } else if (view.expiresAtMs !== lastExpiry && bridge.connected) {
+    void bridge.sendToken().catch(() => undefined);
+  }
+  lastExpiry = view.expiresAtMs;
+}
+
+/** Signed out or re-login needed: the client goes, with its token and controls. */
+function stopClient(): void {
+  if (bridge !== null) {
+    bridge.stop();
+    bridge = null;
+  }
+  lastExpiry = null;
+  for (const id of ["status-agent", "status-queue", "status-interaction"]) {
+    setStatusItem(id, null);
   }
 }
 
@@ -194,7 +258,8 @@ function wireButtons(): void {
 
 async function start(): Promise<void> {
   try {
-    const info = await getShellInfo();
+        const info = await getShellInfo();
+    shellInfo = info;
     renderInfo(info);
     if (info.status !== "configured") {
       return;

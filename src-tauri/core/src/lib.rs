@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod csp;
+pub mod embed;
 pub mod environment;
 pub mod error;
 pub mod keychain;
