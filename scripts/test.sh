@@ -26,6 +26,12 @@ step "tests (on a virtual display, in a private D-Bus session with an unlocked k
 # everything the app writes away from the real one; cargo and rustup keep their own homes.
 export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
 test_home=$(mktemp -d)
-trap 'rm -rf "$test_home"' EXIT
+# The document portal may leave a FUSE mount in the throwaway HOME: unmount it, and never let
+# cleaning up decide the result of the run.
+cleanup() {
+  fusermount -uz "$test_home/.cache/doc" 2>/dev/null || umount -l "$test_home/.cache/doc" 2>/dev/null || true
+  rm -rf "$test_home" 2>/dev/null || true
+}
+trap cleanup EXIT
 HOME="$test_home" xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- \
   bash scripts/with-test-keyring.sh cargo test --workspace --locked -- --include-ignored

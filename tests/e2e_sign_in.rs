@@ -335,7 +335,10 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
         .load()
         .unwrap()
         .is_some());
-    app.quit().await;
+    // the embedded client was re-initialised with the fresh credentials
+    app.wait_for_text("#status-agent", "Alex Agent").await;
+    let log = app.quit().await;
+    assert!(log.contains("refresh failed; re-login required"), "{log}");
 }
 
 /// The embedded client in the real webview: it loads without credentials in its URL, gets them

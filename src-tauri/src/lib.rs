@@ -51,6 +51,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
                 .open_js_links_on_click(false)
                 .build(),
         )
+        .plugin(tauri_plugin_notification::init())
+        .manage(session::Attention::default())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::get_shell_info,

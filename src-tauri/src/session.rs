@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use agent_shell_core::auth::{AuthService, Notice, RedirectTransport, SessionView};
+use agent_shell_core::auth::{AuthService, Notice, Phase, RedirectTransport, SessionView};
 use agent_shell_core::config::RedirectMode;
 use agent_shell_core::loopback;
 use agent_shell_core::ErrorCode;
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::ipc_error::IpcError;
 use crate::MAIN_WINDOW;
@@ -36,7 +36,60 @@ pub fn emit<R: Runtime>(app: &AppHandle<R>, auth: &AuthService) {
 }
 
 pub fn emit_view<R: Runtime>(app: &AppHandle<R>, view: SessionView) {
+    draw_attention(app, &view);
     let _ = app.emit_to(MAIN_WINDOW, SESSION_CHANGED, view);
+}
+
+/// The last phase shown, to notice the moment a new sign-in becomes necessary.
+#[derive(Default)]
+pub struct Attention {
+    last: std::sync::Mutex<Option<Phase>>,
+}
+
+/// True when the session has just come to need the agent (not on every repeat of the event).
+pub fn needs_attention(previous: Option<Phase>, current: Phase) -> bool {
+    current == Phase::ReloginRequired && previous != Some(Phase::ReloginRequired)
+}
+
+/// If the agent cannot see the window, a native notification and the OS attention signal
+/// (taskbar flash, dock bounce, urgency hint) tell them to sign in again.
+fn draw_attention<R: Runtime>(app: &AppHandle<R>, view: &SessionView) {
+    let previous = match app.try_state::<Attention>() {
+        Some(attention) => match attention.last.lock() {
+            Ok(mut last) => last.replace(view.phase),
+            Err(_) => return,
+        },
+        None => return,
+    };
+    if !needs_attention(previous, view.phase) {
+        return;
+    }
+    let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
+        return;
+    };
+    let seen = window.is_visible().unwrap_or(false)
+        && !window.is_minimized().unwrap_or(false)
+        && window.is_focused().unwrap_or(false);
+    if seen {
+        return;
+    }
+    use tauri_plugin_notification::NotificationExt;
+    let body = view
+        .notice
+        .as_ref()
+        .map(|n| n.message.clone())
+        .unwrap_or_else(|| "Your session needs you to sign in again.".into());
+    if let Err(error) = app
+        .notification()
+        .builder()
+        .title("Agent Shell: please sign in again")
+        .body(body)
+        .show()
+    {
+        tracing::warn!(%error, "could not show a notification");
+    }
+    let _ = window.request_user_attention(Some(tauri::UserAttentionType::Critical));
+    tracing::info!("re-login needed while the window is not in view: notified");
 }
 
 /// A refresh asked for by the UI or the embedded client; the outcome also goes out as an event.
@@ -161,6 +214,25 @@ pub async fn sign_out<R: Runtime>(app: AppHandle<R>, auth: Arc<AuthService>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attention_is_drawn_once_when_a_new_sign_in_becomes_necessary() {
+        assert!(needs_attention(
+            Some(Phase::SignedIn),
+            Phase::ReloginRequired
+        ));
+        assert!(needs_attention(
+            Some(Phase::Refreshing),
+            Phase::ReloginRequired
+        ));
+        assert!(needs_attention(None, Phase::ReloginRequired));
+        assert!(!needs_attention(
+            Some(Phase::ReloginRequired),
+            Phase::ReloginRequired
+        ));
+        assert!(!needs_attention(Some(Phase::SignedIn), Phase::SignedOut));
+        assert!(!needs_attention(Some(Phase::Refreshing), Phase::SignedIn));
+    }
 
     #[test]
     fn finds_only_a_lone_deep_link_argument() {
