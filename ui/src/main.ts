@@ -103,8 +103,10 @@ function renderSession(view: SessionView): void {
       byId("signed-in-expiry").textContent = view.refreshable
         ? `renews automatically (current token until ${expiry})`
         : `ends at ${expiry}; you will be asked to sign in again`;
-      byId("signed-in-notice").hidden = view.notice === null;
+            byId("signed-in-notice").hidden = view.notice === null;
       byId("signed-in-notice-message").textContent = sentence(view.notice?.message ?? "");
+      // A session that cannot be renewed: one click starts the next sign-in before it ends.
+      byId("renew-sign-in-button").hidden = view.notice?.code !== "session_ending";
       byId<HTMLButtonElement>("sign-out-button").disabled = false;
       showScreen("signed-in");
       startClient(view);
@@ -230,6 +232,21 @@ function wireButtons(): void {
       .catch((error: unknown) => {
         signInButton.disabled = false;
         showNotice(isIpcError(error) ? error : { code: "ipc_failed", message: String(error) });
+      });
+  });
+
+    const renewButton = byId<HTMLButtonElement>("renew-sign-in-button");
+  renewButton.addEventListener("click", () => {
+    renewButton.disabled = true;
+    startSignIn()
+      .then(() => {
+        byId("signed-in-notice-message").textContent = "Finish signing in in your browser…";
+      })
+      .catch((error: unknown) => {
+        byId("signed-in-notice-message").textContent = isIpcError(error) ? error.message : String(error);
+      })
+      .finally(() => {
+        renewButton.disabled = false;
       });
   });
 

@@ -180,9 +180,14 @@ async fn a_malformed_body_is_classified_without_panic_or_retry() {
 #[tokio::test]
 async fn fifty_concurrent_refreshes_make_one_token_request() {
     let fx = Fixture::new().await;
-    let auth = signed_in(&fx).await;
-    let calls = (0..50).map(|_| auth.refresh());
-    let results = futures_join_all(calls).await;
+    let auth = std::sync::Arc::new(signed_in(&fx).await);
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let auth = auth.clone();
+        callers.spawn(async move { auth.refresh().await });
+    }
+    let results = callers.join_all().await;
+    assert_eq!(results.len(), 50);
     assert!(results.iter().all(Result::is_ok));
     let state = fx.state().await;
     assert_eq!(count(&state, "token_requests"), 1 + 1);
@@ -304,37 +309,4 @@ async fn relogin_after_failure_restores_the_session() {
     assert_eq!(view.phase, Phase::SignedIn);
     assert!(view.notice.is_none());
     assert!(fx.store.load().unwrap().is_some());
-}
-
-/// join_all without pulling in the futures crate.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for future in futures {
-        set.push(future);
-    }
-    let mut outputs = Vec::with_capacity(set.len());
-    // Poll them concurrently: tokio::join! needs a fixed count, so pin them all in a select loop.
-    let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
-    let mut done: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (index, future) in pinned.iter_mut().enumerate() {
-            if done[index].is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(output) => done[index] = Some(output),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.extend(done.into_iter().flatten());
-    outputs
 }
