@@ -47,6 +47,22 @@ async fn emulator_state(emulator: &RunningEmulator) -> Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
+/// POSTs to the emulator's control API (settings, faults, revoke) and checks it was accepted.
+async fn control(emulator: &RunningEmulator, path: &str, body: Value) {
+    let url = format!("{}/_emulator/{path}", emulator.urls().login);
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+}
+
 /// Launches the app with `config` in `home` (a fresh one, or an earlier run's to restart).
 async fn launch(config: &str, env: &[(String, String)], home: tempfile::TempDir) -> E2eApp {
     E2eApp::launch(Launch {
@@ -178,18 +194,8 @@ async fn loopback_sign_in_answers_the_browser_and_signs_in() {
 #[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
 async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
     let emulator = emulator(free_port()).await;
-    let control = |path: &str, body: Value| {
-        let url = format!("{}/_emulator/{path}", emulator.urls().login);
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    control("settings", serde_json::json!({"grant_scopes": ["client:read", "user:read", "embedded-client:configure", "organization:read"]})).await;
+
+    control(&emulator, "settings", serde_json::json!({"grant_scopes": ["client:read", "user:read", "embedded-client:configure", "organization:read"]})).await;
     let config = config_text(&emulator, "");
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
@@ -208,8 +214,14 @@ async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
         .is_none());
 
     // IdP refusal next, then a successful sign-in: the app recovered from both.
-    control("settings", serde_json::json!({"grant_scopes": null})).await;
     control(
+        &emulator,
+        "settings",
+        serde_json::json!({"grant_scopes": null}),
+    )
+    .await;
+    control(
+        &emulator,
         "faults",
         serde_json::json!({"kind": "authorize_error", "error": "access_denied"}),
     )
@@ -271,19 +283,13 @@ async fn unavailable_keychain_keeps_the_session_in_memory_and_says_so() {
 #[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
 async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
     let emulator = emulator(free_port()).await;
-    let control = |path: &str, body: Value| {
-        let url = format!("{}/_emulator/{path}", emulator.urls().login);
-        async move {
-            let response = reqwest::Client::new()
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert!(response.status().is_success());
-        }
-    };
-    control("settings", serde_json::json!({"token_lifetime_secs": 3})).await;
+
+    control(
+        &emulator,
+        "settings",
+        serde_json::json!({"token_lifetime_secs": 3}),
+    )
+    .await;
     let config = config_text(&emulator, "");
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
@@ -300,7 +306,7 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
         .await
         .starts_with("Signed in as"));
 
-    control("revoke", serde_json::json!({"all": true})).await;
+    control(&emulator, "revoke", serde_json::json!({"all": true})).await;
     app.wait_for_text("#status-session", "Sign-in needed").await;
     assert_eq!(
         app.visible_text("#sign-in-title").await,
@@ -359,13 +365,12 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
         },
     )
     .await;
-    let settings = format!("{}/_emulator/settings", emulator.urls().login);
-    reqwest::Client::new()
-        .post(settings)
-        .json(&serde_json::json!({"token_lifetime_secs": 3}))
-        .send()
-        .await
-        .unwrap();
+    control(
+        &emulator,
+        "settings",
+        serde_json::json!({"token_lifetime_secs": 3}),
+    )
+    .await;
     let config = config_text(&emulator, "");
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;

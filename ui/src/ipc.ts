@@ -96,9 +96,9 @@ function toIpcError(error: unknown): IpcError {
   return { code: "ipc_failed", message: String(error) };
 }
 
-async function call<T>(command: string): Promise<T> {
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
-    return await invoke<T>(command);
+    return await invoke<T>(command, args);
   } catch (error) {
     throw toIpcError(error);
   }
@@ -115,13 +115,8 @@ export const reportTokenExpiring = (): Promise<SessionView> =>
 export const getEmbedCredentials = (): Promise<EmbedCredentials> =>
   call<EmbedCredentials>("get_embed_credentials");
 
-export async function reportClientEvent(event: unknown): Promise<void> {
-  try {
-    await invoke("report_client_event", { event });
-  } catch (error) {
-    throw toIpcError(error);
-  }
-}
+export const reportClientEvent = (event: unknown): Promise<void> =>
+  call<void>("report_client_event", { event });
 
 export function onSessionChanged(handler: (view: SessionView) => void): Promise<UnlistenFn> {
   return listen<SessionView>(SESSION_CHANGED, (event) => handler(event.payload));

@@ -388,7 +388,6 @@ pub struct Endpoints {
     pub users_me: Url,
     /// `DELETE` revokes the session's tokens.
     pub tokens_me: Url,
-    pub logout: Url,
     /// The embedded client page loaded into the iframe (never with credentials in it).
     pub client_page: Url,
 }
@@ -510,7 +509,6 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
     let endpoints = Endpoints {
         users_me: join(&api, "endpoints.api", "/api/v2/users/me")?,
         tokens_me: join(&api, "endpoints.api", "/api/v2/tokens/me")?,
-        logout: join(&login, "endpoints.login", "/logout")?,
         login,
         api,
         media,

@@ -41,7 +41,7 @@ impl GenesysEnvironment {
         self.0
     }
 
-    /// `https://login.{env}`: authorize, token, logout.
+    /// `https://login.{env}`: authorize and token.
     pub fn login_base(&self) -> String {
         format!("https://login.{}", self.0)
     }

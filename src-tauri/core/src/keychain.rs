@@ -47,8 +47,6 @@ pub trait SecretStore: Send + Sync + 'static {
     fn save(&self, token: &RefreshToken) -> Result<(), KeychainError>;
     /// Idempotent: deleting nothing is success.
     fn delete(&self) -> Result<(), KeychainError>;
-    /// Where the secret lives, for logs and `doctor` (no secret in it).
-    fn describe(&self) -> String;
 }
 
 /// Runs a blocking keychain call on the blocking pool with [`KEYCHAIN_TIMEOUT`].
@@ -120,7 +118,6 @@ pub trait RecordStore: Send + Sync + 'static {
     fn get(&self, index: usize) -> Result<Option<String>, KeychainError>;
     fn set(&self, index: usize, value: &str) -> Result<(), KeychainError>;
     fn remove(&self, index: usize) -> Result<(), KeychainError>;
-    fn describe(&self) -> String;
 }
 
 impl<T: RecordStore> SecretStore for T {
@@ -132,9 +129,6 @@ impl<T: RecordStore> SecretStore for T {
     }
     fn delete(&self) -> Result<(), KeychainError> {
         delete_records(self)
-    }
-    fn describe(&self) -> String {
-        RecordStore::describe(self)
     }
 }
 
@@ -232,13 +226,6 @@ impl RecordStore for KeyringStore {
             Err(e) => Err(map_keyring(e)),
         }
     }
-
-    fn describe(&self) -> String {
-        format!(
-            "OS keychain, service \"{KEYCHAIN_SERVICE}\", account \"{}\"",
-            self.account
-        )
-    }
 }
 
 /// In-memory store with injectable failures. For tests of the Windows and macOS paths'
@@ -298,10 +285,6 @@ impl RecordStore for MemoryStore {
             .map_err(|_| KeychainError::Corrupt)?
             .remove(&index);
         Ok(())
-    }
-
-    fn describe(&self) -> String {
-        "in-memory test store".into()
     }
 }
 

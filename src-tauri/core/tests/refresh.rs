@@ -219,20 +219,11 @@ async fn a_shift_in_miniature_keeps_every_token_valid() {
         let auth = auth.clone();
         tokio::spawn(async move { auth.keep_alive(Duration::from_millis(100), |_| {}).await })
     };
-    let me = format!("{}/api/v2/users/me", fx.emulator.urls().api);
     let mut unauthorized = 0;
     let deadline = Instant::now() + Duration::from_secs(9);
     while Instant::now() < deadline {
         if let Some(token) = auth.access_token() {
-            let status = fx
-                .http
-                .get(&me)
-                .bearer_auth(token.expose())
-                .send()
-                .await
-                .unwrap()
-                .status();
-            if status.as_u16() == 401 {
+            if fx.users_me_status(&token).await == 401 {
                 unauthorized += 1;
             }
         }

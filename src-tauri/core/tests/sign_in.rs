@@ -130,12 +130,7 @@ async fn missing_scopes_are_named_and_nothing_is_stored() {
     )
     .await;
     let auth = fx.service();
-    let request = auth.begin_sign_in(RedirectMode::DeepLink).unwrap();
-    let location = fx.browse(&request.url).await;
-    let error = auth
-        .complete_sign_in(&location, RedirectTransport::DeepLink)
-        .await
-        .unwrap_err();
+    let error = fx.try_sign_in(&auth).await.unwrap_err();
     assert_eq!(error.code(), "token_missing_scopes");
     let message = error.to_string();
     assert!(
@@ -158,12 +153,7 @@ async fn idp_error_redirect_is_shown_in_words() {
     )
     .await;
     let auth = fx.service();
-    let request = auth.begin_sign_in(RedirectMode::DeepLink).unwrap();
-    let location = fx.browse(&request.url).await;
-    let error = auth
-        .complete_sign_in(&location, RedirectTransport::DeepLink)
-        .await
-        .unwrap_err();
+    let error = fx.try_sign_in(&auth).await.unwrap_err();
     assert_eq!(error.code(), "sign_in_refused");
     assert!(error.to_string().contains("access was denied"), "{error}");
     assert_eq!(auth.view().phase, Phase::SignedOut);
@@ -254,16 +244,11 @@ async fn sign_out_revokes_deletes_and_works_offline() {
     assert_eq!(view.phase, Phase::SignedOut);
     assert!(view.notice.is_none(), "revocation confirmed");
     assert!(fx.store.load().unwrap().is_none());
-    let me = format!("{}/api/v2/users/me", fx.emulator.urls().api);
-    let status = fx
-        .http
-        .get(&me)
-        .bearer_auth(token.expose())
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status.as_u16(), 401, "revoked at the server");
+    assert_eq!(
+        fx.users_me_status(&token).await,
+        401,
+        "revoked at the server"
+    );
 
     let auth = fx.service();
     fx.sign_in(&auth).await;

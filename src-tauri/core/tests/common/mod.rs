@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use agent_shell_core::auth::{AuthService, RedirectTransport};
+use agent_shell_core::auth::{AuthError, AuthService, RedirectTransport, SessionView};
 use agent_shell_core::config::{parse_str, RedirectMode};
 use agent_shell_core::keychain::MemoryStore;
+use agent_shell_core::secret::AccessToken;
 use genesys_emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 
@@ -82,11 +83,22 @@ impl Fixture {
             .unwrap()
     }
 
-    pub async fn sign_in(&self, auth: &AuthService) {
+    /// A whole deep-link sign-in: begin, play the browser, hand the redirect back.
+    pub async fn try_sign_in(&self, auth: &AuthService) -> Result<SessionView, AuthError> {
         let request = auth.begin_sign_in(RedirectMode::DeepLink).unwrap();
         let location = self.browse(&request.url).await;
         auth.complete_sign_in(&location, RedirectTransport::DeepLink)
             .await
-            .unwrap();
+    }
+
+    pub async fn sign_in(&self, auth: &AuthService) {
+        self.try_sign_in(auth).await.unwrap();
+    }
+
+    /// HTTP status of users/me with `token`: what the embedded client would get.
+    pub async fn users_me_status(&self, token: &AccessToken) -> u16 {
+        let me = format!("{}/api/v2/users/me", self.emulator.urls().api);
+        let response = self.http.get(&me).bearer_auth(token.expose()).send().await;
+        response.unwrap().status().as_u16()
     }
 }
