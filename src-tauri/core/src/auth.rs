@@ -508,6 +508,13 @@ impl AuthService {
         Some(due.duration_since(now).unwrap_or(Duration::ZERO))
     }
 
+    /// True when the access token is inside its renewal margin and a refresh token can renew
+    /// it: what a client's token-expiring and a client (re)initialisation act on. Never true
+    /// for an unrenewable session (its expiry is handled by [`Self::check_unrenewable_expiry`]).
+    pub fn renewal_due(&self, now: SystemTime) -> bool {
+        self.refresh_due_in(now).is_some_and(|due| due.is_zero()) && self.view().refreshable
+    }
+
     /// For sessions without a refresh token: warn ahead of expiry, and end the session (asking
     /// for a new sign-in) once it has expired. Returns true when the view changed.
     pub fn check_unrenewable_expiry(&self, now: SystemTime) -> bool {

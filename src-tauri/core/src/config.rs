@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
 use crate::error::ErrorCode;
+use crate::links::{CrmTemplate, HostPattern, DEFAULT_ALLOWED_HOSTS};
 use crate::refresh::RefreshPolicy;
 use std::time::Duration;
 
@@ -229,6 +230,22 @@ pub struct RawConfig {
     pub local_emulator: Option<RawLocalEmulator>,
     #[serde(default)]
     pub session: RawSession,
+    #[serde(default)]
+    pub links: RawLinks,
+    #[serde(default)]
+    pub crm: RawCrm,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLinks {
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCrm {
+    pub interaction_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -284,6 +301,9 @@ pub struct RawLocalEmulator {
     pub login: String,
     pub api: String,
     pub media: String,
+    /// WebKit's fake microphone and camera, for machines without audio hardware (CI, demos).
+    #[serde(default)]
+    pub mock_media_devices: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,6 +320,17 @@ pub struct ShellConfig {
     pub embed: EmbedSettings,
     pub endpoints: Endpoints,
     pub refresh: RefreshPolicy,
+    pub links: LinkSettings,
+    /// Local emulator only: WebKit's fake capture devices stand in for a microphone.
+    pub mock_media_devices: bool,
+}
+
+/// `[links]` and `[crm]`: what the embedded client may open in the system browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSettings {
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Opened in the system browser after each interaction; off when unset.
+    pub crm_interaction_url: Option<CrmTemplate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -541,6 +572,11 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         redirect: validate_redirect(raw.redirect)?,
         sso: validate_sso(raw.sso)?,
         refresh: validate_session(&raw.session)?,
+        links: validate_links(raw.links, raw.crm)?,
+        mock_media_devices: raw
+            .local_emulator
+            .as_ref()
+            .is_some_and(|e| e.mock_media_devices),
         embed: EmbedSettings {
             show_queue_position: raw.embed.show_queue_position.unwrap_or(true),
             show_call_controls: raw.embed.show_call_controls.unwrap_or(true),
@@ -549,6 +585,39 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
             allow_conference: raw.embed.allow_conference.unwrap_or(true),
         },
         endpoints,
+    })
+}
+
+fn validate_links(links: RawLinks, crm: RawCrm) -> Result<LinkSettings, ConfigError> {
+    let allowed_hosts = match links.allowed_hosts {
+        None => DEFAULT_ALLOWED_HOSTS
+            .iter()
+            .map(|h| HostPattern::Exact((*h).to_string()))
+            .collect(),
+        Some(list) => list
+            .iter()
+            .map(|value| {
+                HostPattern::parse(value).map_err(|reason| ConfigError::InvalidValue {
+                    key: "links.allowed_hosts".into(),
+                    value: value.clone(),
+                    reason,
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let crm_interaction_url = crm
+        .interaction_url
+        .map(|value| {
+            CrmTemplate::parse(&value).map_err(|reason| ConfigError::InvalidValue {
+                key: "crm.interaction_url".into(),
+                value,
+                reason,
+            })
+        })
+        .transpose()?;
+    Ok(LinkSettings {
+        allowed_hosts,
+        crm_interaction_url,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod embed;
 pub mod environment;
 pub mod error;
 pub mod keychain;
+pub mod links;
 pub mod loopback;
 pub mod oauth;
 pub mod refresh;

@@ -1,0 +1,520 @@
+//! Where the webview may navigate, and which links leave it for the system browser.
+//!
+//! The main webview shows the app's own page and, in its iframe, the embedded client; nothing
+//! else. Any other navigation is cancelled. Links the client opens (window.open,
+//! target=_blank) never become webview windows: https links on allowed hosts go to the system
+//! browser, everything else is refused with a reason. The optional CRM hook builds its URL
+//! from a template the admin configured, once per interaction.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use url::{Host, Url};
+
+use crate::config::ShellConfig;
+use crate::error::ErrorCode;
+
+/// Hosts the embedded client may open in the system browser when the config names none: the
+/// Genesys Cloud Resource Center, which the client links to from its help menu.
+pub const DEFAULT_ALLOWED_HOSTS: [&str; 1] = ["help.mypurecloud.com"];
+
+/// Where the app's own page is served from: the custom protocol is `tauri://localhost` on
+/// Linux and macOS and `http(s)://tauri.localhost` on Windows.
+const APP_ORIGINS: [&str; 3] = [
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+];
+
+/// The placeholder a CRM URL template must contain.
+pub const INTERACTION_ID_PLACEHOLDER: &str = "{interactionId}";
+
+/// At most this many CRM pages per [`CRM_WINDOW`]: a client that floods interaction-end
+/// messages cannot flood the agent's browser.
+const CRM_MAX_OPENS: usize = 6;
+const CRM_WINDOW: Duration = Duration::from_secs(60);
+/// Interaction ids remembered so a repeated interaction-end opens nothing.
+const CRM_REMEMBERED_IDS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("the link is not a valid URL")]
+    Invalid,
+    #[error("only https links open in the browser; this one is {scheme}")]
+    NotHttps { scheme: String },
+    #[error("links with a user name or password are never opened")]
+    HasCredentials,
+    #[error("{host} is not on the list of sites Agent Shell may open (links.allowed_hosts)")]
+    HostNotAllowed { host: String },
+}
+
+impl ErrorCode for LinkError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid => "link_invalid",
+            Self::NotHttps { .. } => "link_not_https",
+            Self::HasCredentials => "link_has_credentials",
+            Self::HostNotAllowed { .. } => "link_host_not_allowed",
+        }
+    }
+}
+
+/// One entry of `links.allowed_hosts`: `help.example.com`, or `*.example.com` for any
+/// subdomain (not example.com itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    Exact(String),
+    Subdomains(String),
+}
+
+impl HostPattern {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        let (wildcard, host) = match value.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, value),
+        };
+        if host.contains('*') {
+            return Err("a wildcard is allowed only as a leading \"*.\"".into());
+        }
+        let not_a_host =
+            || "give only a host name such as help.example.com, without scheme, port or path";
+        let host = match Host::parse(host) {
+            Ok(Host::Domain(domain)) if !domain.is_empty() => domain,
+            Ok(Host::Ipv4(ip)) if !wildcard => ip.to_string(),
+            Ok(Host::Ipv6(ip)) if !wildcard => format!("[{ip}]"),
+            _ => return Err(not_a_host().into()),
+        };
+        if wildcard && host.split('.').filter(|l| !l.is_empty()).count() < 2 {
+            return Err(
+                "\"*.\" must be followed by a domain of at least two labels, e.g. *.example.com"
+                    .into(),
+            );
+        }
+        Ok(if wildcard {
+            Self::Subdomains(host)
+        } else {
+            Self::Exact(host)
+        })
+    }
+
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            Self::Exact(exact) => host == exact,
+            Self::Subdomains(domain) => host
+                .strip_suffix(domain.as_str())
+                .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+        }
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(host) => f.write_str(host),
+            Self::Subdomains(domain) => write!(f, "*.{domain}"),
+        }
+    }
+}
+
+/// `crm.interaction_url`: an https URL with `{interactionId}` in its path, query or fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmTemplate {
+    template: String,
+    host: String,
+}
+
+impl CrmTemplate {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let template = value.trim().to_string();
+        if !template.contains(INTERACTION_ID_PLACEHOLDER) {
+            return Err(format!("must contain {INTERACTION_ID_PLACEHOLDER}"));
+        }
+        if template
+            .replace(INTERACTION_ID_PLACEHOLDER, "")
+            .contains(['{', '}'])
+        {
+            return Err(format!(
+                "unknown placeholder: only {INTERACTION_ID_PLACEHOLDER} is supported"
+            ));
+        }
+        let sample_id = "00000000-0000-4000-8000-000000000000";
+        let sample = Url::parse(&template.replace(INTERACTION_ID_PLACEHOLDER, sample_id))
+            .map_err(|e| format!("not a URL: {e}"))?;
+        if sample.scheme() != "https" {
+            return Err("must be an https URL".into());
+        }
+        if !sample.username().is_empty() || sample.password().is_some() {
+            return Err("credentials in a URL are not allowed".into());
+        }
+        let host = match sample.host() {
+            Some(Host::Domain(domain)) => domain.to_string(),
+            _ => return Err("must name the CRM by its host name".into()),
+        };
+        if host.contains(sample_id) {
+            return Err(format!(
+                "{INTERACTION_ID_PLACEHOLDER} may appear only in the path, query or fragment"
+            ));
+        }
+        Ok(Self { template, host })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The URL for one interaction, the id percent-encoded.
+    pub fn render(&self, interaction_id: &str) -> Result<Url, LinkError> {
+        let encoded: String =
+            url::form_urlencoded::byte_serialize(interaction_id.as_bytes()).collect::<String>();
+        Url::parse(&self.template.replace(INTERACTION_ID_PLACEHOLDER, &encoded))
+            .map_err(|_| LinkError::Invalid)
+    }
+}
+
+impl fmt::Display for CrmTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.template)
+    }
+}
+
+/// What may be shown in the webview and what may leave it for the system browser.
+#[derive(Debug, Clone)]
+pub struct LinkPolicy {
+    client_origins: Vec<String>,
+    allowed_hosts: Vec<HostPattern>,
+}
+
+impl LinkPolicy {
+    pub fn for_config(config: &ShellConfig) -> Self {
+        let mut allowed_hosts = config.links.allowed_hosts.clone();
+        if let Some(crm) = &config.links.crm_interaction_url {
+            allowed_hosts.push(HostPattern::Exact(crm.host().to_string()));
+        }
+        Self {
+            client_origins: config.endpoints.client_origins(),
+            allowed_hosts,
+        }
+    }
+
+    /// Whether the webview may load `url` in the main frame or a subframe. WebKitGTK does not
+    /// say which frame is navigating, so this admits the union: the app page, the embedded
+    /// client's exact origins (the iframe, which cannot navigate the top window: it is
+    /// sandboxed without allow-top-navigation) and blank frames.
+    pub fn allows_navigation(&self, url: &Url) -> bool {
+        match url.scheme() {
+            "about" => matches!(url.path(), "blank" | "srcdoc"),
+            "tauri" | "http" | "https" => {
+                let origin = scheme_host_port(url);
+                APP_ORIGINS.contains(&origin.as_str()) || self.client_origins.contains(&origin)
+            }
+            _ => false,
+        }
+    }
+
+    /// Checks a link the embedded client wants opened; the URL to hand to the system browser.
+    pub fn external_link(&self, url: &Url) -> Result<Url, LinkError> {
+        if url.scheme() != "https" {
+            return Err(LinkError::NotHttps {
+                scheme: url.scheme().to_string(),
+            });
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(LinkError::HasCredentials);
+        }
+        let host = match url.host() {
+            Some(Host::Domain(domain)) => domain.to_string(),
+            Some(Host::Ipv4(ip)) => ip.to_string(),
+            Some(Host::Ipv6(ip)) => format!("[{ip}]"),
+            None => return Err(LinkError::Invalid),
+        };
+        if self.allowed_hosts.iter().any(|p| p.matches(&host)) {
+            Ok(url.clone())
+        } else {
+            Err(LinkError::HostNotAllowed { host })
+        }
+    }
+
+    /// Before any configuration: the app page and nothing else.
+    pub fn app_only() -> Self {
+        Self {
+            client_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+        }
+    }
+
+    /// Microphone and camera for the softphone. The platform's request names no origin, so the
+    /// decision rests on what can be loaded at all (the app page, and in its iframe only the
+    /// client's origins): granted while the main frame is the app page, an embedded client is
+    /// configured and a session is active; refused otherwise.
+    pub fn allows_media(&self, main_frame: &Url, session_active: bool) -> bool {
+        session_active
+            && !self.client_origins.is_empty()
+            && APP_ORIGINS.contains(&scheme_host_port(main_frame).as_str())
+    }
+}
+
+/// `scheme://host[:port]`, like `Origin` serialisation but also for the app's own `tauri:`
+/// scheme, whose URL origin is opaque ("null").
+fn scheme_host_port(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+        (Some(host), None) => format!("{}://{host}", url.scheme()),
+        _ => String::new(),
+    }
+}
+
+/// The scheme and host of a URL, for logs: paths and queries can carry personal data.
+pub fn redacted(url: &Url) -> String {
+    match url.host_str() {
+        Some(host) => format!("{}://{host}/…", url.scheme()),
+        None => format!("{}:…", url.scheme()),
+    }
+}
+
+/// What the CRM hook does with one interaction-end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrmAction {
+    Open(Url),
+    /// This interaction already opened its page.
+    Duplicate,
+    /// Too many pages in the last minute; this one is skipped (and logged).
+    RateLimited,
+}
+
+/// The post-interaction hook: one CRM page per interaction, rate limited.
+#[derive(Debug)]
+pub struct CrmHook {
+    template: CrmTemplate,
+    recent_ids: Mutex<VecDeque<String>>,
+    recent_opens: Mutex<VecDeque<Instant>>,
+}
+
+impl CrmHook {
+    pub fn new(template: CrmTemplate) -> Self {
+        Self {
+            template,
+            recent_ids: Mutex::new(VecDeque::new()),
+            recent_opens: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn for_config(config: &ShellConfig) -> Option<Self> {
+        config.links.crm_interaction_url.clone().map(Self::new)
+    }
+
+    pub fn on_interaction_end(&self, interaction_id: &str, now: Instant) -> CrmAction {
+        let mut ids = self
+            .recent_ids
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if ids.iter().any(|id| id == interaction_id) {
+            return CrmAction::Duplicate;
+        }
+        let mut opens = self
+            .recent_opens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while opens
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= CRM_WINDOW)
+        {
+            opens.pop_front();
+        }
+        if opens.len() >= CRM_MAX_OPENS {
+            return CrmAction::RateLimited;
+        }
+        let Ok(url) = self.template.render(interaction_id) else {
+            return CrmAction::RateLimited;
+        };
+        opens.push_back(now);
+        ids.push_back(interaction_id.to_string());
+        if ids.len() > CRM_REMEMBERED_IDS {
+            ids.pop_front();
+        }
+        CrmAction::Open(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+
+    const BASE: &str = "environment = \"mypurecloud.ie\"\nclient_id = \"abc\"\n";
+
+    fn policy(extra: &str) -> LinkPolicy {
+        LinkPolicy::for_config(&parse_str(&format!("{BASE}{extra}")).unwrap())
+    }
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn navigation_stays_on_the_app_page_and_the_client_origins() {
+        let p = policy("");
+        for ok in [
+            "tauri://localhost/index.html",
+            "http://tauri.localhost/",
+            "https://tauri.localhost/x",
+            "about:blank",
+            "about:srcdoc",
+            "https://api.mypurecloud.ie/embedded-client/",
+            "https://media.mypurecloud.ie/anything?x=1",
+        ] {
+            assert!(p.allows_navigation(&url(ok)), "{ok} refused");
+        }
+        for bad in [
+            "https://api.mypurecloud.com/embedded-client/",
+            "https://evil.example.net/",
+            "http://api.mypurecloud.ie/",
+            "https://api.mypurecloud.ie:8443/",
+            "https://login.mypurecloud.ie/oauth/authorize",
+            "tauri://evil/",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "about:config",
+        ] {
+            assert!(!p.allows_navigation(&url(bad)), "{bad} allowed");
+        }
+    }
+
+    #[test]
+    fn media_only_for_the_app_page_with_a_client_and_a_session() {
+        let p = policy("");
+        let app = url("tauri://localhost/index.html");
+        assert!(p.allows_media(&app, true));
+        assert!(!p.allows_media(&app, false));
+        assert!(!p.allows_media(&url("https://api.mypurecloud.ie/embedded-client/"), true));
+        assert!(!p.allows_media(&url("https://evil.example.net/"), true));
+        assert!(!LinkPolicy::app_only().allows_media(&app, true));
+    }
+
+    #[test]
+    fn external_links_must_be_https_on_an_allowed_host() {
+        let p = policy("[links]\nallowed_hosts = [\"help.example.com\", \"*.crm.example.org\"]\n");
+        assert!(p
+            .external_link(&url("https://help.example.com/a?b=c"))
+            .is_ok());
+        assert!(p
+            .external_link(&url("https://eu.crm.example.org/case/1"))
+            .is_ok());
+        assert_eq!(
+            p.external_link(&url("https://crm.example.org/")),
+            Err(LinkError::HostNotAllowed {
+                host: "crm.example.org".into()
+            })
+        );
+        assert_eq!(
+            p.external_link(&url("http://help.example.com/")),
+            Err(LinkError::NotHttps {
+                scheme: "http".into()
+            })
+        );
+        assert_eq!(
+            p.external_link(&url("https://user:pw@help.example.com/")),
+            Err(LinkError::HasCredentials)
+        );
+        for bad in [
+            "https://help.example.com.evil.net/",
+            "https://evilhelp.example.com/",
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "https://help.mypurecloud.com/", // the default list is replaced, not extended
+        ] {
+            assert!(p.external_link(&url(bad)).is_err(), "{bad} allowed");
+        }
+        let defaults = policy("");
+        assert!(defaults
+            .external_link(&url("https://help.mypurecloud.com/articles/x"))
+            .is_ok());
+    }
+
+    #[test]
+    fn host_patterns_are_plain_hosts_or_a_leading_wildcard() {
+        assert_eq!(
+            HostPattern::parse("Help.Example.COM"),
+            Ok(HostPattern::Exact("help.example.com".into()))
+        );
+        assert_eq!(
+            HostPattern::parse("*.example.com"),
+            Ok(HostPattern::Subdomains("example.com".into()))
+        );
+        for bad in [
+            "https://help.example.com",
+            "help.example.com/path",
+            "help.example.com:443",
+            "*.com",
+            "a.*.example.com",
+            "*",
+            "",
+            "*.10.0.0.1",
+        ] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad} accepted");
+        }
+        let any_sub = HostPattern::Subdomains("example.com".into());
+        assert!(any_sub.matches("a.example.com"));
+        assert!(any_sub.matches("a.b.example.com"));
+        assert!(!any_sub.matches("example.com"));
+        assert!(!any_sub.matches("badexample.com"));
+    }
+
+    #[test]
+    fn crm_template_renders_an_encoded_id_and_adds_its_host() {
+        let template =
+            CrmTemplate::parse("https://crm.example.com/case?interaction={interactionId}&src=gc")
+                .unwrap();
+        assert_eq!(template.host(), "crm.example.com");
+        assert_eq!(
+            template.render("a1:b2@c").unwrap().as_str(),
+            "https://crm.example.com/case?interaction=a1%3Ab2%40c&src=gc"
+        );
+        let p =
+            policy("[crm]\ninteraction_url = \"https://crm.example.com/case/{interactionId}\"\n");
+        assert!(p
+            .external_link(&url("https://crm.example.com/case/1"))
+            .is_ok());
+        for bad in [
+            "https://crm.example.com/case",
+            "http://crm.example.com/{interactionId}",
+            "https://{interactionId}.example.com/",
+            "https://crm.example.com/{interactionId}/{userId}",
+            "https://user:pw@crm.example.com/{interactionId}",
+            "https://10.0.0.1/{interactionId}",
+            "crm.example.com/{interactionId}",
+        ] {
+            assert!(CrmTemplate::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn crm_hook_opens_once_per_interaction_and_at_most_six_a_minute() {
+        let hook =
+            CrmHook::new(CrmTemplate::parse("https://crm.example.com/{interactionId}").unwrap());
+        let start = Instant::now();
+        assert_eq!(
+            hook.on_interaction_end("i-1", start),
+            CrmAction::Open(url("https://crm.example.com/i-1"))
+        );
+        assert_eq!(hook.on_interaction_end("i-1", start), CrmAction::Duplicate);
+        for n in 2..=6 {
+            assert!(matches!(
+                hook.on_interaction_end(&format!("i-{n}"), start),
+                CrmAction::Open(_)
+            ));
+        }
+        assert_eq!(
+            hook.on_interaction_end("i-7", start + Duration::from_secs(10)),
+            CrmAction::RateLimited
+        );
+        // A minute later there is room again, and the skipped interaction can still open.
+        assert!(matches!(
+            hook.on_interaction_end("i-7", start + Duration::from_secs(61)),
+            CrmAction::Open(_)
+        ));
+    }
+}
