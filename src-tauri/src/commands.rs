@@ -5,9 +5,13 @@ use std::sync::Arc;
 use agent_shell_core::auth::{AuthError, AuthService, SessionView};
 use tauri::{AppHandle, Runtime, State};
 
+use agent_shell_core::embed::ClientEvent;
+use agent_shell_core::links::CrmAction;
+
 use crate::ipc_error::IpcError;
 use crate::session::{self, SignInStarted};
 use crate::state::{ShellInfo, ShellState};
+use crate::window;
 
 fn auth(state: &ShellState) -> Result<Arc<AuthService>, IpcError> {
     state
@@ -72,8 +76,7 @@ pub async fn report_token_expiring<R: Runtime>(
     // The client's own margin may be longer than the token's life: renew only when due, so a
     // client that repeats the message cannot cause a refresh storm.
     let auth = auth(&state)?;
-    let due = auth.refresh_due_in(std::time::SystemTime::now());
-    if due.is_some_and(|d| !d.is_zero()) {
+    if !auth.renewal_due(std::time::SystemTime::now()) {
         return Ok(auth.view());
     }
     session::refresh(app, auth, "token-expiring").await
@@ -97,8 +100,7 @@ pub async fn get_embed_credentials<R: Runtime>(
     state: State<'_, ShellState>,
 ) -> Result<EmbedCredentials, IpcError> {
     let auth = auth(&state)?;
-    let due = auth.refresh_due_in(std::time::SystemTime::now());
-    if due.is_some_and(|d| d.is_zero()) && auth.view().refreshable {
+    if auth.renewal_due(std::time::SystemTime::now()) {
         session::refresh(app, auth.clone(), "before-client-init").await?;
     }
     let token = auth
@@ -116,17 +118,33 @@ pub async fn get_embed_credentials<R: Runtime>(
 }
 
 /// A message from the embedded client that passed the page's origin and source checks; parsed
-/// again here into a typed event (anything else is refused and logged).
+/// again here into a typed event (anything else is refused and logged). interaction-end opens
+/// the configured CRM page, once per interaction.
 #[tauri::command]
-pub fn report_client_event(event: serde_json::Value) -> Result<(), IpcError> {
-    match agent_shell_core::embed::ClientEvent::parse(event) {
-        Ok(event) => {
-            tracing::info!(?event, "embedded client event");
-            Ok(())
-        }
-        Err(error) => {
-            tracing::warn!(%error, "embedded client message dropped");
-            Err(IpcError::from_error(&error))
+pub fn report_client_event<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, ShellState>,
+    event: serde_json::Value,
+) -> Result<(), IpcError> {
+    let event = ClientEvent::parse(event).map_err(|error| {
+        tracing::warn!(%error, "embedded client message dropped");
+        IpcError::from_error(&error)
+    })?;
+    tracing::info!(?event, "embedded client event");
+    if let (ClientEvent::InteractionEnd { interaction_id }, Some(crm)) = (&event, &state.crm) {
+        match crm.on_interaction_end(interaction_id, std::time::Instant::now()) {
+            CrmAction::Open(url) => window::open_external(&app, &state.links, &url, "crm"),
+            CrmAction::Duplicate => {
+                tracing::info!(
+                    interaction_id,
+                    "CRM page already opened for this interaction"
+                )
+            }
+            CrmAction::RateLimited => tracing::warn!(
+                interaction_id,
+                "CRM page skipped: too many interactions ended in the last minute"
+            ),
         }
     }
+    Ok(())
 }

@@ -24,7 +24,7 @@ pub fn start() -> Result<ShellState, DemoError> {
         urls.login, urls.api, urls.media
     );
     let config = config::parse_str(&format!(
-        "client_id = \"{}\"\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\n",
+        "client_id = \"{}\"\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\nmock_media_devices = true\n",
         genesys_emulator::DEMO_CLIENT_ID,
         urls.login,
         urls.api,

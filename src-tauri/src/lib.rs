@@ -9,6 +9,8 @@ mod demo;
 mod ipc_error;
 mod session;
 pub mod state;
+mod tray;
+mod window;
 
 use agent_shell_core::csp::{self, CspError};
 use tauri::{Builder, Manager, Runtime};
@@ -66,6 +68,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
             commands::report_client_event
         ])
         .setup(|app| {
+            window::create_main_window(app.handle())?;
+            tray::install(app.handle());
             setup(app.handle());
             Ok(())
         })

@@ -37,6 +37,7 @@ pub fn emit<R: Runtime>(app: &AppHandle<R>, auth: &AuthService) {
 
 pub fn emit_view<R: Runtime>(app: &AppHandle<R>, view: SessionView) {
     draw_attention(app, &view);
+    crate::tray::show_session(app, &view);
     let _ = app.emit_to(MAIN_WINDOW, SESSION_CHANGED, view);
 }
 

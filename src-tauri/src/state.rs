@@ -6,6 +6,7 @@ use std::sync::Arc;
 use agent_shell_core::auth::AuthService;
 use agent_shell_core::config::{self, ConfigOrigin, ShellConfig};
 use agent_shell_core::keychain::KeyringStore;
+use agent_shell_core::links::{CrmHook, LinkPolicy};
 use serde::Serialize;
 
 use crate::ipc_error::IpcError;
@@ -34,6 +35,10 @@ pub struct ShellState {
     pub auth: Option<Arc<AuthService>>,
     /// A redirect URL given on the command line (cold start from a deep link).
     pub launch_redirect: Option<String>,
+    /// Where the webview may navigate and which links may leave it.
+    pub links: Arc<LinkPolicy>,
+    /// The post-interaction CRM page, when configured.
+    pub crm: Option<CrmHook>,
     /// Whatever must live as long as the app (the demo's emulator servers).
     _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -135,7 +140,17 @@ impl ShellState {
             }
             _ => None,
         };
+        let links = Arc::new(match &config {
+            ConfigState::Loaded { config, .. } => LinkPolicy::for_config(config),
+            _ => LinkPolicy::app_only(),
+        });
+        let crm = match &config {
+            ConfigState::Loaded { config, .. } => CrmHook::for_config(config),
+            _ => None,
+        };
         Self {
+            links,
+            crm,
             config,
             demo,
             auth,
