@@ -13,8 +13,8 @@ step() { printf '\n== %s\n' "$*"; }
 step "rustfmt"
 cargo fmt --all -- --check
 
-step "UI: TypeScript type check and bundle"
-(cd ui && npm run --silent typecheck && npm run --silent build)
+step "UI: TypeScript type check, unit tests (Node) and bundle"
+(cd ui && npm run --silent typecheck && npm test --silent && npm run --silent build)
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

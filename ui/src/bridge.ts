@@ -2,80 +2,25 @@
 //
 // A message is accepted only when it comes from the client iframe's window (event.source) AND
 // from one of the client's exact origins (event.origin), fits the size limit, and parses into
-// one of the known message types. Everything else is ignored and counted. Replies go to the
-// client's exact origin, never '*'. The access token is posted to the client only; the
-// refresh token never reaches this page (Rust owns refresh).
-import { getEmbedCredentials, reportClientEvent, reportTokenExpiring, refreshSession } from "./ipc";
+// one of the known message types (protocol.ts). Everything else is ignored and counted by
+// reason. Replies go to the client's exact origin, never '*'. The access token is posted to
+// the client only; the refresh token never reaches this page (Rust owns refresh).
+import { getEmbedCredentials, refreshSession, reportClientEvent, reportTokenExpiring } from "./ipc";
+import { classifyMessage, type ClientMessage, type IgnoredReason } from "./protocol";
 
-export const MAX_MESSAGE_BYTES = 16 * 1024;
-
-export type ClientMessage =
-  | { type: "genesys-cloud-embed:ready" }
-  | { type: "genesys-cloud-embed:session-start"; userId: string; name?: string }
-  | { type: "genesys-cloud-embed:queue-position"; position: number; total: number }
-  | { type: "genesys-cloud-embed:interaction-end"; interactionId: string }
-  | { type: "genesys-cloud-embed:token-expiring"; expiresIn?: number }
-  | { type: "genesys-cloud-embed:auth-error"; status?: number; message?: string };
-
-export type IgnoredReason = "foreign-source" | "foreign-origin" | "oversize" | "malformed" | "unknown-type";
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-const isCount = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
-const isId = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 128;
-
-/** Parses a message into the typed union; null when malformed, "unknown" for other types. */
-export function parseClientMessage(data: unknown): ClientMessage | "unknown" | null {
-  if (!isRecord(data) || typeof data["type"] !== "string") {
-    return null;
-  }
-  switch (data["type"]) {
-    case "genesys-cloud-embed:ready":
-      return { type: "genesys-cloud-embed:ready" };
-    case "genesys-cloud-embed:session-start": {
-      const name = data["name"];
-      if (!isId(data["userId"]) || (name !== undefined && typeof name !== "string")) {
-        return null;
-      }
-      return name === undefined
-        ? { type: data["type"], userId: data["userId"] }
-        : { type: data["type"], userId: data["userId"], name };
-    }
-    case "genesys-cloud-embed:queue-position": {
-      const { position, total } = data;
-      if (!isCount(position) || !isCount(total) || position > total) {
-        return null;
-      }
-      return { type: data["type"], position, total };
-    }
-    case "genesys-cloud-embed:interaction-end":
-      return isId(data["interactionId"]) ? { type: data["type"], interactionId: data["interactionId"] } : null;
-    case "genesys-cloud-embed:token-expiring": {
-      const expiresIn = data["expiresIn"];
-      if (expiresIn !== undefined && !isCount(expiresIn)) {
-        return null;
-      }
-      return expiresIn === undefined ? { type: data["type"] } : { type: data["type"], expiresIn };
-    }
-    case "genesys-cloud-embed:auth-error":
-      return { type: "genesys-cloud-embed:auth-error" };
-    default:
-      return "unknown";
-  }
-}
+export type { ClientMessage, IgnoredReason } from "./protocol";
 
 export interface BridgeCallbacks {
   onMessage(message: ClientMessage): void;
-  onIgnored(reason: IgnoredReason, total: number): void;
+  onIgnored(reason: IgnoredReason, countForReason: number): void;
   onError(message: string): void;
 }
 
 export class ClientBridge {
   private clientOrigin: string | null = null;
-  private ignored = 0;
-    private authRetried = false;
+  private readonly ignored = new Map<IgnoredReason, number>();
+  /** One renewal per handshake on auth-error: a client that keeps rejecting tokens must not loop. */
+  private authRetried = false;
   /** The token last posted: a renewal posts only a token the client does not have yet. */
   private postedToken: string | null = null;
   private readonly listener = (event: MessageEvent): void => this.receive(event);
@@ -98,7 +43,7 @@ export class ClientBridge {
   /** Removes the client: nothing stale stays on screen or keeps a token. */
   stop(): void {
     window.removeEventListener("message", this.listener);
-        this.clientOrigin = null;
+    this.clientOrigin = null;
     this.postedToken = null;
     this.frame.src = "about:blank";
   }
@@ -108,7 +53,7 @@ export class ClientBridge {
     if (this.clientOrigin === null) {
       return;
     }
-        const credentials = await getEmbedCredentials();
+    const credentials = await getEmbedCredentials();
     if (credentials.accessToken === this.postedToken) {
       return;
     }
@@ -116,44 +61,19 @@ export class ClientBridge {
     this.post({ type: "genesys-cloud-embed:token", accessToken: credentials.accessToken });
   }
 
-  private ignore(reason: IgnoredReason): void {
-    this.ignored += 1;
-    this.callbacks.onIgnored(reason, this.ignored);
-  }
-
   private receive(event: MessageEvent): void {
-    if (event.source !== this.frame.contentWindow) {
-      this.ignore("foreign-source");
+    const verdict = classifyMessage(event, this.frame.contentWindow, this.clientOrigins);
+    if (!verdict.accepted) {
+      const count = (this.ignored.get(verdict.reason) ?? 0) + 1;
+      this.ignored.set(verdict.reason, count);
+      console.warn(`embedded client: message ignored (${verdict.reason})`);
+      this.callbacks.onIgnored(verdict.reason, count);
       return;
     }
-    if (!this.clientOrigins.includes(event.origin)) {
-      this.ignore("foreign-origin");
-      return;
-    }
-    let size: number;
-    try {
-      size = JSON.stringify(event.data)?.length ?? 0;
-    } catch {
-      this.ignore("malformed");
-      return;
-    }
-    if (size > MAX_MESSAGE_BYTES) {
-      this.ignore("oversize");
-      return;
-    }
-    const message = parseClientMessage(event.data);
-    if (message === null) {
-      this.ignore("malformed");
-      return;
-    }
-    if (message === "unknown") {
-      this.ignore("unknown-type");
-      return;
-    }
-    this.handle(message, event.origin, event.data);
+    this.handle(verdict.message, event.origin);
   }
 
-  private handle(message: ClientMessage, origin: string, raw: unknown): void {
+  private handle(message: ClientMessage, origin: string): void {
     switch (message.type) {
       case "genesys-cloud-embed:ready":
         this.clientOrigin = origin;
@@ -167,7 +87,6 @@ export class ClientBridge {
           .catch((error: unknown) => this.callbacks.onError(String(error)));
         break;
       case "genesys-cloud-embed:auth-error":
-        // One renewal per handshake: a client that keeps rejecting tokens must not loop.
         if (!this.authRetried) {
           this.authRetried = true;
           void refreshSession()
@@ -176,14 +95,15 @@ export class ClientBridge {
         }
         break;
       default:
-        void reportClientEvent(raw).catch(() => undefined);
+        // Only the parsed message (known fields) crosses into Rust, which parses it again.
+        void reportClientEvent(message).catch(() => undefined);
     }
     this.callbacks.onMessage(message);
   }
 
   private async sendInit(): Promise<void> {
     try {
-            const credentials = await getEmbedCredentials();
+      const credentials = await getEmbedCredentials();
       this.postedToken = credentials.accessToken;
       this.post({
         type: "genesys-cloud-embed:init",

@@ -79,6 +79,15 @@ export interface SignInStarted {
 }
 
 export const SESSION_CHANGED = "session://changed";
+export const LINK_EVENT = "shell://link";
+
+/** What became of a link the embedded client tried to open (mirrors `LinkOutcome` in Rust). */
+export interface LinkOutcome {
+  opened: boolean;
+  host: string | null;
+  code: string | null;
+  message: string;
+}
 
 export function isIpcError(value: unknown): value is IpcError {
   return (
@@ -117,6 +126,10 @@ export const getEmbedCredentials = (): Promise<EmbedCredentials> =>
 
 export const reportClientEvent = (event: unknown): Promise<void> =>
   call<void>("report_client_event", { event });
+
+export function onLinkOutcome(handler: (outcome: LinkOutcome) => void): Promise<UnlistenFn> {
+  return listen<LinkOutcome>(LINK_EVENT, (event) => handler(event.payload));
+}
 
 export function onSessionChanged(handler: (view: SessionView) => void): Promise<UnlistenFn> {
   return listen<SessionView>(SESSION_CHANGED, (event) => handler(event.payload));

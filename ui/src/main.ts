@@ -1,15 +1,18 @@
 // Entry point of the local page: asks Rust what it is configured for, shows the right screen,
 // and follows the session through `session://changed` events.
 import { ClientBridge, type ClientMessage } from "./bridge";
+import { formatElapsed } from "./format";
 import {
   cancelSignIn,
   getSession,
   getShellInfo,
   isIpcError,
+  onLinkOutcome,
   onSessionChanged,
   signOut,
   startSignIn,
   type IpcError,
+  type LinkOutcome,
   type Notice,
   type SessionView,
   type ShellInfo,
@@ -24,6 +27,10 @@ let environmentLabel = "—";
 let shellInfo: ShellInfo | null = null;
 let bridge: ClientBridge | null = null;
 let lastExpiry: number | null = null;
+/** When the current interaction started (interaction-start), for the status bar's timer. */
+let interactionStartedAt: number | null = null;
+let interactionTimer: number | null = null;
+let linkNoticeTimer: number | null = null;
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -103,7 +110,7 @@ function renderSession(view: SessionView): void {
       byId("signed-in-expiry").textContent = view.refreshable
         ? `renews automatically (current token until ${expiry})`
         : `ends at ${expiry}; you will be asked to sign in again`;
-            byId("signed-in-notice").hidden = view.notice === null;
+      byId("signed-in-notice").hidden = view.notice === null;
       byId("signed-in-notice-message").textContent = sentence(view.notice?.message ?? "");
       // A session that cannot be renewed: one click starts the next sign-in before it ends.
       byId("renew-sign-in-button").hidden = view.notice?.code !== "session_ending";
@@ -121,6 +128,22 @@ function setStatusItem(id: string, text: string | null): void {
   byId(id).textContent = text ?? "";
 }
 
+function showInteractionTime(): void {
+  setStatusItem("status-call", interactionStartedAt === null ? null : formatElapsed(Date.now() - interactionStartedAt));
+}
+
+function setInteraction(startedAt: number | null): void {
+  interactionStartedAt = startedAt;
+  if (interactionTimer !== null) {
+    window.clearInterval(interactionTimer);
+    interactionTimer = null;
+  }
+  if (startedAt !== null) {
+    interactionTimer = window.setInterval(showInteractionTime, 1000);
+  }
+  showInteractionTime();
+}
+
 function onClientMessage(message: ClientMessage): void {
   switch (message.type) {
     case "genesys-cloud-embed:session-start":
@@ -130,12 +153,34 @@ function onClientMessage(message: ClientMessage): void {
     case "genesys-cloud-embed:queue-position":
       setStatusItem("status-queue", `${message.position} of ${message.total}`);
       break;
+    case "genesys-cloud-embed:interaction-start":
+      setInteraction(Date.now());
+      break;
     case "genesys-cloud-embed:interaction-end":
-      setStatusItem("status-interaction", new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+      setInteraction(null);
+      setStatusItem("status-interaction", formatTime(Date.now()));
       break;
     default:
       break;
   }
+}
+
+/** A link the client tried to open: say where it went, or why it did not. */
+function showLinkOutcome(outcome: LinkOutcome): void {
+  const notice = byId("link-notice");
+  // Short enough for the status bar; the full reason is in the tooltip.
+  const where = outcome.host ?? "a page";
+  notice.textContent = outcome.opened ? `Opened ${where} in your browser` : `Blocked a link to ${where}`;
+  notice.title = outcome.message;
+  notice.className = outcome.opened ? "link-notice" : "link-notice link-notice--blocked";
+  notice.dataset["code"] = outcome.code ?? "opened";
+  notice.hidden = false;
+  if (linkNoticeTimer !== null) {
+    window.clearTimeout(linkNoticeTimer);
+  }
+  linkNoticeTimer = window.setTimeout(() => {
+    notice.hidden = true;
+  }, 8000);
 }
 
 /** Hosts the client while signed in; posts the fresh token after every renewal. */
@@ -149,9 +194,11 @@ function startClient(view: SessionView): void {
     byId("client-loading").hidden = false;
     bridge = new ClientBridge(frame, info.clientOrigins, {
       onMessage: onClientMessage,
-      onIgnored: (reason, total) => {
+      // Counted where tests and support staff can read them (Web Inspector shows them too).
+      onIgnored: (reason, countForReason) => {
+        const total = Number(document.body.dataset["bridgeIgnored"] ?? "0") + 1;
         document.body.dataset["bridgeIgnored"] = String(total);
-        document.body.dataset["bridgeLastIgnored"] = reason;
+        document.body.setAttribute(`data-ignored-${reason}`, String(countForReason));
       },
       onError: (message) => console.warn("embedded client:", message),
     });
@@ -169,6 +216,7 @@ function stopClient(): void {
     bridge = null;
   }
   lastExpiry = null;
+  setInteraction(null);
   for (const id of ["status-agent", "status-queue", "status-interaction"]) {
     setStatusItem(id, null);
   }
@@ -235,7 +283,7 @@ function wireButtons(): void {
       });
   });
 
-    const renewButton = byId<HTMLButtonElement>("renew-sign-in-button");
+  const renewButton = byId<HTMLButtonElement>("renew-sign-in-button");
   renewButton.addEventListener("click", () => {
     renewButton.disabled = true;
     startSignIn()
@@ -275,13 +323,14 @@ function wireButtons(): void {
 
 async function start(): Promise<void> {
   try {
-        const info = await getShellInfo();
+    const info = await getShellInfo();
     shellInfo = info;
     renderInfo(info);
     if (info.status !== "configured") {
       return;
     }
     wireButtons();
+    await onLinkOutcome(showLinkOutcome);
     await onSessionChanged(renderSession);
     renderSession(await getSession());
   } catch (error) {
