@@ -6,83 +6,12 @@ mod support;
 
 use agent_shell_core::config::parse_str;
 use agent_shell_core::keychain::{KeyringStore, SecretStore};
-use genesys_emulator::{ClientRegistration, EmulatorConfig, RunningEmulator};
+use genesys_emulator::EmulatorConfig;
 use serde_json::Value;
-use support::{any_file_contains, browser_opens, free_port, write_test_browser, E2eApp, Launch};
-
-async fn emulator(loopback_port: u16) -> RunningEmulator {
-    emulator_with(loopback_port, EmulatorConfig::default()).await
-}
-
-async fn emulator_with(loopback_port: u16, base: EmulatorConfig) -> RunningEmulator {
-    genesys_emulator::start(EmulatorConfig {
-        auto_approve: true,
-        clients: vec![ClientRegistration {
-            client_id: genesys_emulator::DEMO_CLIENT_ID.into(),
-            secret: None,
-            redirect_uris: vec![
-                "com.agentshell.desktop:/oauth/callback".into(),
-                format!("http://127.0.0.1:{loopback_port}/oauth/callback"),
-            ],
-        }],
-        ..base
-    })
-    .await
-    .unwrap()
-}
-
-fn config_text(emulator: &RunningEmulator, extra: &str) -> String {
-    let urls = emulator.urls();
-    format!(
-        "client_id = \"{}\"\n{extra}\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\n",
-        genesys_emulator::DEMO_CLIENT_ID,
-        urls.login,
-        urls.api,
-        urls.media
-    )
-}
-
-async fn emulator_state(emulator: &RunningEmulator) -> Value {
-    let url = format!("{}/_emulator/state", emulator.urls().login);
-    reqwest::get(url).await.unwrap().json().await.unwrap()
-}
-
-/// POSTs to the emulator's control API (settings, faults, revoke) and checks it was accepted.
-async fn control(emulator: &RunningEmulator, path: &str, body: Value) {
-    let url = format!("{}/_emulator/{path}", emulator.urls().login);
-    let response = reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-}
-
-/// Launches the app with `config` in `home` (a fresh one, or an earlier run's to restart).
-async fn launch(config: &str, env: &[(String, String)], home: tempfile::TempDir) -> E2eApp {
-    E2eApp::launch(Launch {
-        config_toml: Some(config),
-        env: env.to_vec(),
-        home: Some(home),
-        ..Launch::default()
-    })
-    .await
-}
-
-/// A fresh HOME with the test browser in it, and the environment that names it.
-fn browser_home() -> (tempfile::TempDir, Vec<(String, String)>) {
-    let home = tempfile::tempdir().unwrap();
-    let browser = write_test_browser(home.path());
-    (
-        home,
-        vec![("BROWSER".to_string(), browser.display().to_string())],
-    )
-}
+use support::{
+    any_file_contains, browser_home, browser_opens, click_in_client, config_text, control,
+    emulator, emulator_state, emulator_with, free_port, launch, wait_for_open,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
@@ -371,15 +300,25 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
         serde_json::json!({"token_lifetime_secs": 3}),
     )
     .await;
-    let config = config_text(&emulator, "");
+    let config = config_text(
+        &emulator,
+        "[crm]\ninteraction_url = \"https://crm.example.com/case?interaction={interactionId}\"\n",
+    );
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
     app.click("#sign-in-button").await;
     app.wait_for_text("#status-agent", "Alex Agent").await;
     let queue = app.visible_text("#status-queue").await;
     assert!(queue.contains(" of "), "{queue}");
+    // Time in the interaction while one is active, then when the last one ended.
+    let elapsed = app.visible_text("#status-call").await;
+    assert!(elapsed.starts_with("0:0"), "{elapsed}");
+    app.screenshot("embedded-client-in-interaction").await;
     app.visible_text("#status-interaction").await;
     app.screenshot("embedded-client").await;
+    // The client's help link opens in the system browser (the default allowed host).
+    click_in_client(&app, "#help-link").await;
+    wait_for_open(app.home.path(), "https://help.mypurecloud.com/").await;
 
     // A right-looking message from the host page itself (not the client iframe) is ignored.
     let ignored = app
@@ -424,6 +363,16 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
     );
     assert_eq!(state["refresh_reuse_detected"], 0);
     assert_eq!(app.visible_text("#status-agent").await, "Alex Agent");
+
+    // The CRM page opened once per ended interaction, with the interaction's id.
+    let crm: Vec<String> = browser_opens(app.home.path())
+        .into_iter()
+        .filter(|u| u.starts_with("https://crm.example.com/case?interaction="))
+        .collect();
+    assert!(!crm.is_empty(), "no CRM page opened");
+    let unique: std::collections::BTreeSet<&String> = crm.iter().collect();
+    assert_eq!(unique.len(), crm.len(), "a CRM page opened twice: {crm:?}");
+    assert!(crm.iter().all(|u| u.len() == 41 + 36), "{crm:?}");
 
     // No credential ever appeared in a URL the emulator received.
     let url = format!("{}/_emulator/access-log", emulator.urls().login);

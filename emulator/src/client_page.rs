@@ -16,6 +16,15 @@ use crate::app::AppState;
 const INDEX_HTML: &str = include_str!("assets/embedded-client/index.html");
 const CLIENT_JS: &str = include_str!("assets/embedded-client/client.js");
 const CLIENT_CSS: &str = include_str!("assets/embedded-client/client.css");
+const PROBE_HTML: &str = include_str!("assets/probe/probe.html");
+const PROBE_JS: &str = include_str!("assets/probe/probe.js");
+const SPOOF_HTML: &str = include_str!("assets/probe/spoof.html");
+const SPOOF_JS: &str = include_str!("assets/probe/spoof.js");
+
+/// The probe pages are hostile on purpose: their policy lets them try any connection and
+/// frame, so what stops them is the desktop shell, not this header.
+pub const PROBE_CSP: &str = "default-src 'self'; script-src 'self'; object-src 'none'; \
+                             connect-src * ipc: http://ipc.localhost; frame-src *";
 
 /// The embedded client's own policy: nothing inline, nothing from elsewhere.
 pub const CLIENT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -35,6 +44,22 @@ pub fn routes() -> Router<AppState> {
         .route("/embedded-client/client.js", get(script))
         .route("/embedded-client/client.css", get(stylesheet))
         .route("/embedded-client/config.json", get(config))
+        .route(
+            "/embedded-client/probe/probe.html",
+            get(|| async { probe_asset("text/html; charset=utf-8", PROBE_HTML) }),
+        )
+        .route(
+            "/embedded-client/probe/probe.js",
+            get(|| async { probe_asset("text/javascript; charset=utf-8", PROBE_JS) }),
+        )
+        .route(
+            "/embedded-client/probe/spoof.html",
+            get(|| async { probe_asset("text/html; charset=utf-8", SPOOF_HTML) }),
+        )
+        .route(
+            "/embedded-client/probe/spoof.js",
+            get(|| async { probe_asset("text/javascript; charset=utf-8", SPOOF_JS) }),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -45,6 +70,19 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
             (header::CONTENT_SECURITY_POLICY, CLIENT_CSP),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn probe_asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, PROBE_CSP),
             (header::CACHE_CONTROL, "no-cache"),
         ],
         body,
@@ -73,6 +111,8 @@ async fn config(State(app): State<AppState>) -> Response {
         "interaction_interval_ms": u64::try_from(s.interaction_interval.as_millis()).unwrap_or(u64::MAX),
         "token_expiring_margin_secs": s.token_expiring_margin.as_secs_f64(),
         "embed_origins": app.embed_origins,
+        // For the isolation probe: an origin that is not the client's.
+        "login_origin": app.login_origin,
     }))
     .into_response();
     let headers = response.headers_mut();
@@ -148,5 +188,34 @@ mod tests {
         let tick = function_body("interactionTick");
         assert!(tick.contains("state.interaction === null"), "{tick}");
         assert!(tick.contains("tokenExpired()"), "{tick}");
+    }
+
+    #[test]
+    fn client_announces_interactions_and_asks_for_the_microphone_once() {
+        assert!(function_body("startInteraction").contains("TYPES.INTERACTION_START"));
+        let microphone = function_body("checkMicrophone");
+        assert!(microphone.contains("getUserMedia({ audio: true })"));
+        assert!(microphone.contains("state.microphone !== null"));
+    }
+
+    #[test]
+    fn probe_tries_every_route_out_of_the_frame_without_inline_script() {
+        for page in [PROBE_HTML, SPOOF_HTML] {
+            assert!(!page.contains("<script>") && !page.contains("onclick="));
+        }
+        for route in [
+            "__TAURI_INTERNALS__",
+            "ipc://localhost",
+            "http://ipc.localhost",
+            "messageHandlers",
+            "window.top.location",
+            "getUserMedia",
+            "spoof.html?from=login",
+            "spoof.html?from=client",
+        ] {
+            assert!(PROBE_JS.contains(route), "{route}");
+        }
+        assert!(SPOOF_JS.contains("window.top.postMessage"));
+        assert!(PROBE_CSP.contains("connect-src *"));
     }
 }

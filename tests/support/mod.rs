@@ -14,6 +14,9 @@ use tempfile::TempDir;
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, MutexGuard};
 
+use genesys_emulator::{ClientRegistration, EmulatorConfig, RunningEmulator};
+use serde_json::Value;
+
 /// One app at a time: the single-instance plugin would forward a second one to the first.
 static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
@@ -353,7 +356,7 @@ set -u
 echo "$1" >> "{log}"
 # The Location header verbatim, as a browser hands it to the OS (curl's redirect_url would
 # rewrite scheme:/path as scheme://path).
-location=$(curl -s -D - -o /dev/null "$1" | sed -n 's/^[Ll]ocation: //p' | tr -d '\r')
+location=$(curl -s --max-time 10 -D - -o /dev/null "$1" | sed -n 's/^[Ll]ocation: //p' | tr -d '\r')
 echo "redirect: ${{location%%\?*}}" >> "{log}"
 case "$location" in
   http://127.0.0.1*) curl -s -o "{dir}/loopback-page.html" "$location" ;;
@@ -402,4 +405,111 @@ pub fn any_file_contains(dir: &Path, needle: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+// ---------------------------------------------------------------------------------------------
+// The emulator and the app, as most end-to-end tests use them.
+
+pub async fn emulator(loopback_port: u16) -> RunningEmulator {
+    emulator_with(loopback_port, EmulatorConfig::default()).await
+}
+
+pub async fn emulator_with(loopback_port: u16, base: EmulatorConfig) -> RunningEmulator {
+    genesys_emulator::start(EmulatorConfig {
+        auto_approve: true,
+        clients: vec![ClientRegistration {
+            client_id: genesys_emulator::DEMO_CLIENT_ID.into(),
+            secret: None,
+            redirect_uris: vec![
+                "com.agentshell.desktop:/oauth/callback".into(),
+                format!("http://127.0.0.1:{loopback_port}/oauth/callback"),
+            ],
+        }],
+        ..base
+    })
+    .await
+    .unwrap()
+}
+
+pub fn config_text(emulator: &RunningEmulator, extra: &str) -> String {
+    let urls = emulator.urls();
+    format!(
+        "client_id = \"{}\"\n{extra}\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\nmock_media_devices = true\n",
+        genesys_emulator::DEMO_CLIENT_ID,
+        urls.login,
+        urls.api,
+        urls.media
+    )
+}
+
+pub async fn emulator_state(emulator: &RunningEmulator) -> Value {
+    let url = format!("{}/_emulator/state", emulator.urls().login);
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// POSTs to the emulator's control API (settings, faults, revoke) and checks it was accepted.
+pub async fn control(emulator: &RunningEmulator, path: &str, body: Value) {
+    let url = format!("{}/_emulator/{path}", emulator.urls().login);
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+}
+
+/// Launches the app with `config` in `home` (a fresh one, or an earlier run's to restart).
+pub async fn launch(config: &str, env: &[(String, String)], home: tempfile::TempDir) -> E2eApp {
+    E2eApp::launch(Launch {
+        config_toml: Some(config),
+        env: env.to_vec(),
+        home: Some(home),
+        ..Launch::default()
+    })
+    .await
+}
+
+/// A fresh HOME with the test browser in it, and the environment that names it.
+pub fn browser_home() -> (tempfile::TempDir, Vec<(String, String)>) {
+    let home = tempfile::tempdir().unwrap();
+    let browser = write_test_browser(home.path());
+    (
+        home,
+        vec![("BROWSER".to_string(), browser.display().to_string())],
+    )
+}
+
+/// Clicks an element inside the client iframe (a real click: popups need a user gesture).
+pub async fn click_in_client(app: &E2eApp, css: &str) {
+    let frame = app
+        .client
+        .find(Locator::Css("#client-frame"))
+        .await
+        .unwrap();
+    frame.enter_frame().await.unwrap();
+    app.client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    app.client.enter_parent_frame().await.unwrap();
+}
+
+pub async fn wait_for_open(home: &std::path::Path, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !browser_opens(home).iter().any(|u| u == url) {
+        assert!(
+            Instant::now() < deadline,
+            "{url} not opened: {:?}",
+            browser_opens(home)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -24,6 +24,7 @@
     TOKEN: 'genesys-cloud-embed:token',
     TOKEN_EXPIRING: 'genesys-cloud-embed:token-expiring',
     QUEUE_POSITION: 'genesys-cloud-embed:queue-position',
+    INTERACTION_START: 'genesys-cloud-embed:interaction-start',
     INTERACTION_END: 'genesys-cloud-embed:interaction-end'
   };
   var AUTH_ERROR_MESSAGE = 'AuthenticationError: 401 Unauthorized';
@@ -49,7 +50,8 @@
     queue: { position: 0, total: 0, start: 0, shown: 0 },
     interaction: null,
     muted: false,
-    held: false
+    held: false,
+    microphone: null
   };
 
   function $(id) {
@@ -381,6 +383,7 @@
     state.authFailed = false;
     state.sessionStarted = true;
     if (firstStart) {
+      checkMicrophone();
       postToHost({
         type: TYPES.SESSION_START,
         userId: String(result.user.id),
@@ -517,6 +520,7 @@
     state.muted = false;
     state.held = false;
     logLine('local', 'interaction started', state.interaction.caller);
+    postToHost({ type: TYPES.INTERACTION_START, interactionId: state.interaction.id });
     renderInteraction();
   }
 
@@ -568,6 +572,33 @@
         expiresIn: Math.max(0, Math.round(remainingMs / 1000))
       });
     }, Math.min(delay, MAX_TIMEOUT_MS));
+  }
+
+  // ----- softphone -----
+
+  // Asks for the microphone once per page, as the real client's WebRTC softphone does.
+  function checkMicrophone() {
+    if (state.microphone !== null) {
+      return;
+    }
+    state.microphone = 'checking';
+    $('microphone').textContent = 'Checking…';
+    var media = navigator.mediaDevices;
+    if (!media || typeof media.getUserMedia !== 'function') {
+      state.microphone = 'unsupported';
+      $('microphone').textContent = 'Not available in this webview';
+      return;
+    }
+    media.getUserMedia({ audio: true }).then(function (stream) {
+      state.microphone = 'ready';
+      stream.getTracks().forEach(function (track) { track.stop(); });
+      $('microphone').textContent = 'Ready';
+      logLine('local', 'microphone', 'ready');
+    }, function (err) {
+      state.microphone = 'blocked';
+      $('microphone').textContent = 'Unavailable (' + (err && err.name ? err.name : 'error') + ')';
+      logLine('local', 'microphone', err && err.name ? err.name : 'error');
+    });
   }
 
   // ----- local call controls (purely cosmetic) -----

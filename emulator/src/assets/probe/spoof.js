@@ -1,0 +1,14 @@
+// A window that is not the embedded client posts messages the host would act on if it only
+// looked at the payload (or only at the origin: this frame may share the client's origin).
+'use strict';
+(function () {
+  var messages = [
+    { type: 'genesys-cloud-embed:session-start', userId: 'spoofed', name: 'Spoofed Agent' },
+    { type: 'genesys-cloud-embed:queue-position', position: 0, total: 999 },
+    { type: 'genesys-cloud-embed:ready', version: 'spoof' }
+  ];
+  messages.forEach(function (message) {
+    window.top.postMessage(message, '*');
+  });
+  document.body.setAttribute('data-posted', String(messages.length));
+}());

@@ -1,0 +1,205 @@
+//! End to end: what the embedded client can and cannot do from inside its iframe, in the real
+//! webview. The emulator's isolation probe is loaded in place of the client: it tries every
+//! route to the shell's IPC, its window and its navigation, opens links, asks for the
+//! microphone, and spoofs messages from a frame that is not the client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use serde_json::Value;
+use support::{
+    browser_home, browser_opens, click_in_client, config_text, emulator, free_port, launch,
+    wait_for_open, E2eApp,
+};
+
+/// Reads the probe's report from inside the iframe.
+async fn probe_results(app: &E2eApp) -> Value {
+    let frame = app
+        .client
+        .find(Locator::Css("#client-frame"))
+        .await
+        .unwrap();
+    frame.enter_frame().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let report = loop {
+        let done = app
+            .client
+            .execute(
+                "const r = document.getElementById('results');\
+                 return r && r.dataset.done === 'true' ? r.textContent : null;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Some(text) = done.as_str() {
+            break serde_json::from_str(text).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the probe did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    app.client.enter_parent_frame().await.unwrap();
+    report
+}
+
+/// The code and full reason of the last link notice (its tooltip).
+async fn link_notice_reason(app: &E2eApp) -> String {
+    let value = app
+        .client
+        .execute(
+            "const n = document.getElementById('link-notice'); return n.dataset.code + ': ' + n.title;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    value.as_str().unwrap().to_string()
+}
+
+async fn body_attribute(app: &E2eApp, name: &str) -> u64 {
+    app.client
+        .execute(
+            "return Number(document.body.getAttribute(arguments[0]) || 0);",
+            vec![Value::from(name)],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn client_frame_cannot_reach_ipc_navigate_or_spoof_and_links_go_through_rust() {
+    let emulator = emulator(free_port()).await;
+    let urls = emulator.urls().clone();
+    let config = config_text(
+        &emulator,
+        &format!(
+            "[embed]\nclient_url = \"{}/embedded-client/probe/probe.html\"\n\
+             [links]\nallowed_hosts = [\"help.example.com\"]\n",
+            urls.api
+        ),
+    );
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+
+    // The control: the probe's own well-formed session-start is heard.
+    app.wait_for_text("#status-agent", "Probe Control").await;
+    let report = probe_results(&app).await;
+    eprintln!("isolation probe: {report:#}");
+    app.screenshot("isolation-probe").await;
+
+    // No route from the iframe reaches a command. sign_out is the canary: had any attempt
+    // reached it, the session would have ended.
+    let outcome = |key: &str| report[key].as_str().unwrap_or("<missing>").to_string();
+    assert!(
+        outcome("internals") == "absent" || !outcome("internalsInvoke").starts_with("resolved"),
+        "{report}"
+    );
+    for key in [
+        "parentDocument",
+        "topDocument",
+        "parentInternals",
+        "topInternals",
+    ] {
+        assert!(
+            outcome(key).starts_with("blocked"),
+            "{key}: {}",
+            outcome(key)
+        );
+    }
+    for key in ["fetchIpcScheme", "fetchIpcLocalhost"] {
+        assert!(
+            !outcome(key).starts_with("resolved: \"status 200"),
+            "{key}: {}",
+            outcome(key)
+        );
+    }
+    // The softphone's microphone (WebKit's mock device here) is granted to the client.
+    assert!(
+        outcome("microphone").starts_with("granted"),
+        "microphone: {}",
+        outcome("microphone")
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        app.visible_text("#status-session").await,
+        "Signed in as Alex Agent"
+    );
+    // The top window is still the app page: the client could not navigate it away.
+    let top = app
+        .client
+        .execute("return window.location.href;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        top.as_str().unwrap().starts_with("tauri://localhost"),
+        "{top}"
+    );
+
+    // Spoofing: a frame that is not the client (on the client's own origin) and bad payloads
+    // from the client itself are ignored and counted by reason; what the agent sees is unchanged.
+    assert!(body_attribute(&app, "data-ignored-foreign-source").await >= 3);
+    assert!(body_attribute(&app, "data-ignored-malformed").await >= 2);
+    assert!(body_attribute(&app, "data-ignored-oversize").await >= 1);
+    assert!(body_attribute(&app, "data-ignored-unknown-type").await >= 1);
+    assert_eq!(app.visible_text("#status-agent").await, "Probe Control");
+    assert!(!app.is_displayed("#status-queue").await);
+
+    // The navigation lock: the frame of a non-client origin was never even requested, while
+    // the same-origin spoofing frame (the control) was.
+    let log_url = format!("{}/_emulator/access-log", urls.login);
+    let log: Vec<Value> = reqwest::get(log_url).await.unwrap().json().await.unwrap();
+    let requested = |uri: &str| log.iter().any(|e| e["uri"] == uri);
+    assert!(requested("/embedded-client/probe/spoof.html?from=client"));
+    assert!(
+        !requested("/embedded-client/probe/spoof.html?from=login"),
+        "a non-client origin was loaded into the client frame"
+    );
+
+    // Links: only https on an allowed host reaches the system browser, from window.open and
+    // from target=_blank alike; the agent is told when one is blocked.
+    click_in_client(&app, "#open-allowed").await;
+    wait_for_open(app.home.path(), "https://help.example.com/article?id=42").await;
+    click_in_client(&app, "#link-blank").await;
+    wait_for_open(app.home.path(), "https://help.example.com/from-anchor").await;
+    click_in_client(&app, "#open-other").await;
+    app.wait_for_text("#link-notice", "Blocked a link to evil.example.net")
+        .await;
+    assert_eq!(
+        link_notice_reason(&app).await,
+        "link_host_not_allowed: evil.example.net is not on the list of sites Agent Shell may open (links.allowed_hosts)"
+    );
+    app.screenshot("link-blocked").await;
+    click_in_client(&app, "#open-http").await;
+    app.wait_for_text("#link-notice", "Blocked a link to help.example.com")
+        .await;
+    assert_eq!(
+        link_notice_reason(&app).await,
+        "link_not_https: only https links open in the browser; this one is http"
+    );
+    let opened = browser_opens(app.home.path());
+    assert_eq!(
+        opened
+            .iter()
+            .filter(|u| u.contains("help.example.com"))
+            .count(),
+        2,
+        "{opened:?}"
+    );
+    assert!(
+        !opened
+            .iter()
+            .any(|u| u.contains("evil.example.net") || u.contains("plain-http")),
+        "{opened:?}"
+    );
+    // No second webview window was ever created.
+    assert_eq!(app.client.windows().await.unwrap().len(), 1);
+    let log = app.quit().await;
+    assert!(log.contains("link refused"), "{log}");
+}
