@@ -1204,4 +1204,41 @@ mod tests {
         let text = include_str!("../../../docs/config.example.toml");
         parse_str(text).unwrap();
     }
+
+    #[test]
+    fn links_and_crm_are_validated_with_the_key_named() {
+        let config = parse_str(MINIMAL).unwrap();
+        assert_eq!(
+            config.links.allowed_hosts,
+            vec![HostPattern::Exact("help.mypurecloud.com".into())]
+        );
+        assert_eq!(config.links.crm_interaction_url, None);
+        assert!(!config.mock_media_devices);
+        for (extra, key) in [
+            (
+                "[links]\nallowed_hosts = [\"https://help.example.com\"]",
+                "links.allowed_hosts",
+            ),
+            (
+                "[links]\nallowed_hosts = [\"*.com\"]",
+                "links.allowed_hosts",
+            ),
+            (
+                "[crm]\ninteraction_url = \"https://crm.example.com/case\"",
+                "crm.interaction_url",
+            ),
+            (
+                "[crm]\ninteraction_url = \"http://crm.example.com/{interactionId}\"",
+                "crm.interaction_url",
+            ),
+        ] {
+            let e = parse_str(&format!("{MINIMAL}{extra}\n")).unwrap_err();
+            assert_eq!(e.code(), "config_invalid_value", "{extra}");
+            assert!(e.to_string().contains(key), "{e}");
+        }
+        let e = parse_str(&format!("{MINIMAL}[links]\nallowed_host = []\n")).unwrap_err();
+        assert_eq!(e.code(), "config_syntax");
+        let e = parse_str(&format!("{MINIMAL}[crm]\nurl = \"x\"\n")).unwrap_err();
+        assert_eq!(e.code(), "config_syntax");
+    }
 }
