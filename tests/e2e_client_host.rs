@@ -202,4 +202,7 @@ async fn client_frame_cannot_reach_ipc_navigate_or_spoof_and_links_go_through_ru
     assert_eq!(app.client.windows().await.unwrap().len(), 1);
     let log = app.quit().await;
     assert!(log.contains("link refused"), "{log}");
+    // The tray icon was built and follows the session (its state words are unit-tested).
+    assert!(log.contains("tray updated"), "{log}");
+    assert!(!log.contains("no tray icon"), "{log}");
 }

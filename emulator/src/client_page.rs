@@ -63,11 +63,19 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
+    asset_with_policy(content_type, body, CLIENT_CSP)
+}
+
+fn asset_with_policy(
+    content_type: &'static str,
+    body: &'static str,
+    csp: &'static str,
+) -> Response {
     (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_SECURITY_POLICY, CLIENT_CSP),
+            (header::CONTENT_SECURITY_POLICY, csp),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "no-referrer"),
             (header::CACHE_CONTROL, "no-cache"),
@@ -78,16 +86,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 fn probe_asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_SECURITY_POLICY, PROBE_CSP),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+    asset_with_policy(content_type, body, PROBE_CSP)
 }
 
 async fn index() -> Response {

@@ -140,6 +140,12 @@ pub fn report_client_event<R: Runtime>(
                     "CRM page already opened for this interaction"
                 )
             }
+            CrmAction::Invalid => {
+                tracing::warn!(
+                    interaction_id,
+                    "CRM page skipped: the id does not fit the template"
+                )
+            }
             CrmAction::RateLimited => tracing::warn!(
                 interaction_id,
                 "CRM page skipped: too many interactions ended in the last minute"

@@ -354,6 +354,12 @@ pub fn write_test_browser(dir: &Path) -> PathBuf {
             r#"#!/usr/bin/env bash
 set -u
 echo "$1" >> "{log}"
+# Only the emulator (loopback) is followed: other pages (help, CRM) are just recorded, so the
+# tests never depend on the network or on sites outside this machine.
+case "$1" in
+  http://127.0.0.1*) ;;
+  *) exit 0 ;;
+esac
 # The Location header verbatim, as a browser hands it to the OS (curl's redirect_url would
 # rewrite scheme:/path as scheme://path).
 location=$(curl -s --max-time 10 -D - -o /dev/null "$1" | sed -n 's/^[Ll]ocation: //p' | tr -d '\r')

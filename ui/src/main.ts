@@ -146,6 +146,10 @@ function setInteraction(startedAt: number | null): void {
 
 function onClientMessage(message: ClientMessage): void {
   switch (message.type) {
+    case "genesys-cloud-embed:ready":
+      // A (re)loaded client has no interaction in progress.
+      setInteraction(null);
+      break;
     case "genesys-cloud-embed:session-start":
       byId("client-loading").hidden = true;
       setStatusItem("status-agent", message.name ?? message.userId);
@@ -163,6 +167,12 @@ function onClientMessage(message: ClientMessage): void {
     default:
       break;
   }
+}
+
+/** The webview's view of the network: while it is down, say so (renewals will fail and lead to
+ * "Sign-in needed" after three tries, as the session engine documents). */
+function showNetworkState(): void {
+  setStatusItem("status-offline", navigator.onLine ? null : "Offline: waiting for the network");
 }
 
 /** A link the client tried to open: say where it went, or why it did not. */
@@ -331,6 +341,12 @@ async function start(): Promise<void> {
     }
     wireButtons();
     await onLinkOutcome(showLinkOutcome);
+    // The emulator is on loopback: the machine's network does not matter to it.
+    if (!info.localEmulator) {
+      window.addEventListener("online", showNetworkState);
+      window.addEventListener("offline", showNetworkState);
+      showNetworkState();
+    }
     await onSessionChanged(renderSession);
     renderSession(await getSession());
   } catch (error) {

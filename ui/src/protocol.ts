@@ -6,6 +6,7 @@ export const MAX_MESSAGE_BYTES = 16 * 1024;
 const MAX_QUEUE = 100_000;
 const MAX_NAME_CHARS = 200;
 const MAX_ERROR_CHARS = 500;
+const MAX_EXPIRES_IN_SECS = 86_400;
 
 export type ClientMessage =
   | { type: "genesys-cloud-embed:ready"; version?: string }
@@ -18,26 +19,21 @@ export type ClientMessage =
 
 export type IgnoredReason = "foreign-source" | "foreign-origin" | "oversize" | "malformed" | "unknown-type";
 
-export const IGNORED_REASONS: readonly IgnoredReason[] = [
-  "foreign-source",
-  "foreign-origin",
-  "oversize",
-  "malformed",
-  "unknown-type",
-];
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const isU16 = (v: unknown): v is number => isCount(v) && v <= 0xffff;
-/** Interaction and user ids: what Genesys uses (UUIDs, emails), nothing that could be markup. */
-const ID_PATTERN = /^[A-Za-z0-9\-_.:@]{1,128}$/;
+/** Interaction and user ids: what Genesys uses (UUIDs, emails), nothing that could be markup,
+ * starting with a letter or digit (so never "." or "..", path segments in a CRM URL). */
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9\-_.:@]{0,127}$/;
 const isId = (v: unknown): v is string => typeof v === "string" && ID_PATTERN.test(v);
 const charCount = (s: string): number => Array.from(s).length;
 const isText = (v: unknown, max: number): v is string => typeof v === "string" && charCount(v) <= max;
-const optional = (v: unknown, check: (v: unknown) => boolean): boolean => v === undefined || check(v);
+/** An optional field: absent, or null (as serde reads an Option), or valid. */
+const optional = (v: unknown, check: (v: unknown) => boolean): boolean =>
+  v === undefined || v === null || check(v);
 
 /** Parses a message into the typed union (known fields only); null when malformed, "unknown"
  * for other types. */
@@ -74,7 +70,7 @@ export function parseClientMessage(data: unknown): ClientMessage | "unknown" | n
     }
     case "genesys-cloud-embed:token-expiring": {
       const expiresIn = data["expiresIn"];
-      if (!optional(expiresIn, isCount)) {
+      if (!optional(expiresIn, (v) => isCount(v) && v <= MAX_EXPIRES_IN_SECS)) {
         return null;
       }
       return typeof expiresIn === "number" ? { type: data["type"], expiresIn } : { type: data["type"] };

@@ -13,12 +13,14 @@ const otherWindow = { name: "another frame" };
 const queue = { type: "genesys-cloud-embed:queue-position", position: 3, total: 12 };
 
 test("every valid fixture parses, keeping only the known fields", () => {
+  assert.ok(fixtures.valid.length >= 10, "fixtures not loaded");
   for (const data of fixtures.valid) {
     const parsed = parseClientMessage(data);
     assert.ok(parsed !== null && parsed !== "unknown", `rejected: ${JSON.stringify(data)}`);
     assert.equal(parsed.type, (data as { type: string }).type);
-    for (const key of Object.keys(parsed)) {
+    for (const [key, value] of Object.entries(parsed)) {
       assert.ok(key in (data as object), `invented field ${key}`);
+      assert.notEqual(value, null, `null kept in ${key}`);
     }
   }
   assert.deepEqual(
@@ -28,6 +30,7 @@ test("every valid fixture parses, keeping only the known fields", () => {
 });
 
 test("every invalid fixture is malformed, every unknown one is unknown", () => {
+  assert.ok(fixtures.invalid.length >= 10 && fixtures.unknown.length >= 3, "fixtures not loaded");
   for (const data of fixtures.invalid) {
     assert.equal(parseClientMessage(data), null, `accepted: ${JSON.stringify(data)}`);
   }

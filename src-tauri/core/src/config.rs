@@ -1210,7 +1210,10 @@ mod tests {
         let config = parse_str(MINIMAL).unwrap();
         assert_eq!(
             config.links.allowed_hosts,
-            vec![HostPattern::Exact("help.mypurecloud.com".into())]
+            vec![
+                HostPattern::Exact("help.mypurecloud.com".into()),
+                HostPattern::Exact("help.genesys.cloud".into())
+            ]
         );
         assert_eq!(config.links.crm_interaction_url, None);
         assert!(!config.mock_media_devices);

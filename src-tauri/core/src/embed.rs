@@ -9,6 +9,8 @@ use crate::error::ErrorCode;
 
 const MAX_ID_LEN: usize = 128;
 const MAX_QUEUE: u32 = 100_000;
+/// A token-expiring message never speaks of more than a day (tokens live hours at most).
+const MAX_EXPIRES_IN_SECS: u64 = 86_400;
 
 /// Messages from the client that the shell acts on (the guide's protocol). Fields beyond the
 /// known ones are ignored (clients add fields over time); the known ones are checked strictly.
@@ -96,9 +98,10 @@ impl ClientEvent {
         }
         let event: ClientEvent =
             serde_json::from_value(value).map_err(|e| EmbedError::Invalid(e.to_string()))?;
+        // Starts with a letter or digit, so "." and ".." (path segments in a CRM URL) never pass.
         let id_ok = |id: &str| {
-            !id.is_empty()
-                && id.len() <= MAX_ID_LEN
+            id.len() <= MAX_ID_LEN
+                && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
                 && id
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c))
@@ -115,7 +118,9 @@ impl ClientEvent {
             }
             ClientEvent::InteractionStart { interaction_id }
             | ClientEvent::InteractionEnd { interaction_id } => id_ok(interaction_id),
-            ClientEvent::TokenExpiring { .. } => true,
+            ClientEvent::TokenExpiring { expires_in } => {
+                expires_in.is_none_or(|secs| secs <= MAX_EXPIRES_IN_SECS)
+            }
             ClientEvent::AuthError { message, .. } => {
                 message.as_ref().is_none_or(|m| m.chars().count() <= 500)
             }
@@ -177,12 +182,52 @@ mod tests {
                 "{message} not rejected as invalid"
             );
         }
-        for message in fixtures("unknown") {
+        let unknown = fixtures("unknown");
+        assert!(unknown.len() >= 3, "fixtures not loaded");
+        for message in unknown {
             assert_eq!(
                 ClientEvent::parse(message.clone()),
                 Err(EmbedError::UnknownType),
                 "{message}"
             );
+        }
+    }
+
+    #[test]
+    fn every_variant_is_a_known_type() {
+        let samples = [
+            ClientEvent::Ready { version: None },
+            ClientEvent::SessionStart {
+                user_id: "u".into(),
+                name: None,
+            },
+            ClientEvent::QueuePosition {
+                position: 0,
+                total: 0,
+            },
+            ClientEvent::InteractionStart {
+                interaction_id: "i".into(),
+            },
+            ClientEvent::InteractionEnd {
+                interaction_id: "i".into(),
+            },
+            ClientEvent::TokenExpiring { expires_in: None },
+            ClientEvent::AuthError {
+                status: None,
+                message: None,
+            },
+        ];
+        assert_eq!(samples.len(), KNOWN_TYPES.len());
+        for sample in samples {
+            let value = serde_json::to_value(&sample).unwrap_or_default();
+            let kind = value["type"].as_str().unwrap_or_default();
+            assert!(
+                KNOWN_TYPES.contains(&kind),
+                "{kind} missing from KNOWN_TYPES"
+            );
+            // Every variant, with its optional fields left out, parses back (the match in
+            // ClientEvent::parse covers it).
+            assert_eq!(ClientEvent::parse(value), Ok(sample));
         }
     }
 

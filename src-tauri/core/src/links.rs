@@ -17,16 +17,17 @@ use crate::config::ShellConfig;
 use crate::error::ErrorCode;
 
 /// Hosts the embedded client may open in the system browser when the config names none: the
-/// Genesys Cloud Resource Center, which the client links to from its help menu.
-pub const DEFAULT_ALLOWED_HOSTS: [&str; 1] = ["help.mypurecloud.com"];
+/// Genesys Cloud Resource Center (old and new host), which the client links to from its help menu.
+pub const DEFAULT_ALLOWED_HOSTS: [&str; 2] = ["help.mypurecloud.com", "help.genesys.cloud"];
 
-/// Where the app's own page is served from: the custom protocol is `tauri://localhost` on
-/// Linux and macOS and `http(s)://tauri.localhost` on Windows.
-const APP_ORIGINS: [&str; 3] = [
-    "tauri://localhost",
-    "http://tauri.localhost",
-    "https://tauri.localhost",
-];
+/// Where the app's own page is served from on this platform: the custom protocol is
+/// `tauri://localhost` on Linux and macOS and `http://tauri.localhost` on Windows (Tauri's
+/// default; `useHttpsScheme` is not set). Only this platform's form is admitted: elsewhere
+/// `tauri.localhost` is an ordinary host name that may resolve to a local server.
+#[cfg(not(windows))]
+pub const APP_ORIGIN: &str = "tauri://localhost";
+#[cfg(windows)]
+pub const APP_ORIGIN: &str = "http://tauri.localhost";
 
 /// The placeholder a CRM URL template must contain.
 pub const INTERACTION_ID_PLACEHOLDER: &str = "{interactionId}";
@@ -83,8 +84,7 @@ impl HostPattern {
             || "give only a host name such as help.example.com, without scheme, port or path";
         let host = match Host::parse(host) {
             Ok(Host::Domain(domain)) if !domain.is_empty() => domain,
-            Ok(Host::Ipv4(ip)) if !wildcard => ip.to_string(),
-            Ok(Host::Ipv6(ip)) if !wildcard => format!("[{ip}]"),
+            Ok(ip @ (Host::Ipv4(_) | Host::Ipv6(_))) if !wildcard => ip.to_string(),
             _ => return Err(not_a_host().into()),
         };
         if wildcard && host.split('.').filter(|l| !l.is_empty()).count() < 2 {
@@ -208,7 +208,7 @@ impl LinkPolicy {
             "about" => matches!(url.path(), "blank" | "srcdoc"),
             "tauri" | "http" | "https" => {
                 let origin = scheme_host_port(url);
-                APP_ORIGINS.contains(&origin.as_str()) || self.client_origins.contains(&origin)
+                origin == APP_ORIGIN || self.client_origins.contains(&origin)
             }
             _ => false,
         }
@@ -224,11 +224,8 @@ impl LinkPolicy {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(LinkError::HasCredentials);
         }
-        let host = match url.host() {
-            Some(Host::Domain(domain)) => domain.to_string(),
-            Some(Host::Ipv4(ip)) => ip.to_string(),
-            Some(Host::Ipv6(ip)) => format!("[{ip}]"),
-            None => return Err(LinkError::Invalid),
+        let Some(host) = url.host().map(|h| h.to_string()) else {
+            return Err(LinkError::Invalid);
         };
         if self.allowed_hosts.iter().any(|p| p.matches(&host)) {
             Ok(url.clone())
@@ -252,7 +249,7 @@ impl LinkPolicy {
     pub fn allows_media(&self, main_frame: &Url, session_active: bool) -> bool {
         session_active
             && !self.client_origins.is_empty()
-            && APP_ORIGINS.contains(&scheme_host_port(main_frame).as_str())
+            && scheme_host_port(main_frame) == APP_ORIGIN
     }
 }
 
@@ -282,6 +279,9 @@ pub enum CrmAction {
     Duplicate,
     /// Too many pages in the last minute; this one is skipped (and logged).
     RateLimited,
+    /// The id does not make a valid URL with the template (cannot happen for ids that passed
+    /// `ClientEvent::parse`; logged if it does).
+    Invalid,
 }
 
 /// The post-interaction hook: one CRM page per interaction, rate limited.
@@ -327,7 +327,7 @@ impl CrmHook {
             return CrmAction::RateLimited;
         }
         let Ok(url) = self.template.render(interaction_id) else {
-            return CrmAction::RateLimited;
+            return CrmAction::Invalid;
         };
         opens.push_back(now);
         ids.push_back(interaction_id.to_string());
@@ -357,9 +357,7 @@ mod tests {
     fn navigation_stays_on_the_app_page_and_the_client_origins() {
         let p = policy("");
         for ok in [
-            "tauri://localhost/index.html",
-            "http://tauri.localhost/",
-            "https://tauri.localhost/x",
+            &format!("{APP_ORIGIN}/index.html"),
             "about:blank",
             "about:srcdoc",
             "https://api.mypurecloud.ie/embedded-client/",
@@ -374,6 +372,12 @@ mod tests {
             "https://api.mypurecloud.ie:8443/",
             "https://login.mypurecloud.ie/oauth/authorize",
             "tauri://evil/",
+            // The other platforms' app origins: ordinary hosts here.
+            #[cfg(not(windows))]
+            "http://tauri.localhost/",
+            "https://tauri.localhost/x",
+            #[cfg(windows)]
+            "tauri://localhost/",
             "file:///etc/passwd",
             "javascript:alert(1)",
             "data:text/html,hi",
@@ -386,11 +390,13 @@ mod tests {
     #[test]
     fn media_only_for_the_app_page_with_a_client_and_a_session() {
         let p = policy("");
-        let app = url("tauri://localhost/index.html");
+        let app = url(&format!("{APP_ORIGIN}/index.html"));
         assert!(p.allows_media(&app, true));
         assert!(!p.allows_media(&app, false));
         assert!(!p.allows_media(&url("https://api.mypurecloud.ie/embedded-client/"), true));
         assert!(!p.allows_media(&url("https://evil.example.net/"), true));
+        #[cfg(not(windows))]
+        assert!(!p.allows_media(&url("http://tauri.localhost/"), true));
         assert!(!LinkPolicy::app_only().allows_media(&app, true));
     }
 
@@ -425,6 +431,7 @@ mod tests {
             "javascript:alert(1)",
             "file:///etc/passwd",
             "https://help.mypurecloud.com/", // the default list is replaced, not extended
+            "https://help.genesys.cloud/",
         ] {
             assert!(p.external_link(&url(bad)).is_err(), "{bad} allowed");
         }
@@ -472,6 +479,13 @@ mod tests {
         assert_eq!(
             template.render("a1:b2@c").unwrap().as_str(),
             "https://crm.example.com/case?interaction=a1%3Ab2%40c&src=gc"
+        );
+        // Ids are whole path segments: dots inside one stay put.
+        let in_path =
+            CrmTemplate::parse("https://crm.example.com/t/acme/case/{interactionId}/view").unwrap();
+        assert_eq!(
+            in_path.render("a..b").unwrap().path(),
+            "/t/acme/case/a..b/view"
         );
         let p =
             policy("[crm]\ninteraction_url = \"https://crm.example.com/case/{interactionId}\"\n");
