@@ -8,21 +8,15 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use fantoccini::Locator;
 use serde_json::Value;
 use support::{
-    browser_home, browser_opens, click_in_client, config_text, emulator, free_port, launch,
-    wait_for_open, E2eApp,
+    browser_home, browser_opens, click_in_client, config_text, emulator, enter_client_frame,
+    free_port, launch, wait_for_open, E2eApp,
 };
 
 /// Reads the probe's report from inside the iframe.
 async fn probe_results(app: &E2eApp) -> Value {
-    let frame = app
-        .client
-        .find(Locator::Css("#client-frame"))
-        .await
-        .unwrap();
-    frame.enter_frame().await.unwrap();
+    enter_client_frame(app).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let report = loop {
         let done = app

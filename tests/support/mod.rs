@@ -490,21 +490,20 @@ pub fn browser_home() -> (tempfile::TempDir, Vec<(String, String)>) {
     )
 }
 
-/// Clicks an element inside the client iframe (a real click: popups need a user gesture).
-pub async fn click_in_client(app: &E2eApp, css: &str) {
+/// Switches WebDriver into the embedded client's iframe (back out with `enter_parent_frame`).
+pub async fn enter_client_frame(app: &E2eApp) {
     let frame = app
         .client
         .find(Locator::Css("#client-frame"))
         .await
         .unwrap();
     frame.enter_frame().await.unwrap();
-    app.client
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+}
+
+/// Clicks an element inside the client iframe (a real click: popups need a user gesture).
+pub async fn click_in_client(app: &E2eApp, css: &str) {
+    enter_client_frame(app).await;
+    app.click(css).await;
     app.client.enter_parent_frame().await.unwrap();
 }
 
