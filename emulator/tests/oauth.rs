@@ -79,9 +79,7 @@ async fn code_flow_through_the_login_form() {
     assert!(access.len() >= 43);
     assert_ne!(access, body["refresh_token"].as_str().unwrap());
 
-    let me = emu.users_me(access).await;
-    assert_eq!(me.status(), StatusCode::OK);
-    let me: Value = me.json().await.unwrap();
+    let me = emu.me(access).await;
     assert_eq!(
         me,
         json!({"id": DEFAULT_USER_ID, "name": "Alex Agent", "email": "agent@example.com",
@@ -140,12 +138,7 @@ async fn auto_approve_and_the_api_origin_token_alias() {
     let body: Value = res.json().await.unwrap();
     // No scope requested: the scopes Agent Shell needs are granted.
     assert_eq!(body["scope"], REQUIRED_SCOPES.join(" "));
-    let me: Value = emu
-        .users_me(body["access_token"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = emu.me(body["access_token"].as_str().unwrap()).await;
     assert_eq!(me["id"], DEFAULT_USER_ID);
     // Same state behind both token paths.
     assert_eq!(emu.state().await["codes_exchanged"], 1);
@@ -157,39 +150,15 @@ async fn login_form_other_user_deny_and_bad_submissions() {
     let p = pkce();
     let req = AuthRequest::demo(&p.challenge);
 
-    let code = emu.code_for(&req, "jane.doe@corp.example").await;
-    let tokens: Value = emu
-        .exchange(DEMO_CLIENT_ID, &code, REDIRECT, &p.verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let me: Value = emu
-        .users_me(tokens["access_token"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens = emu.tokens_for("jane.doe@corp.example").await;
+    let me = emu.me(tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(me["name"], "Jane Doe");
     assert_eq!(me["email"], "jane.doe@corp.example");
     let id = me["id"].as_str().unwrap().to_owned();
     assert_ne!(id, DEFAULT_USER_ID);
     // Deterministic: the same login gives the same id.
-    let p2 = pkce();
-    let req2 = AuthRequest::demo(&p2.challenge);
-    let code2 = emu.code_for(&req2, "jane.doe@corp.example").await;
-    let tokens2: Value = emu
-        .exchange(DEMO_CLIENT_ID, &code2, REDIRECT, &p2.verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let me2: Value = emu
-        .users_me(tokens2["access_token"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens2 = emu.tokens_for("jane.doe@corp.example").await;
+    let me2 = emu.me(tokens2["access_token"].as_str().unwrap()).await;
     assert_eq!(me2["id"], id.as_str());
 
     // Deny: access_denied back to the client, with the state.

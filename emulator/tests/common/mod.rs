@@ -197,9 +197,14 @@ impl Emu {
 
     /// A full demo-client login; returns the token response body.
     pub async fn demo_tokens(&self) -> Value {
+        self.tokens_for("agent@example.com").await
+    }
+
+    /// A full demo-client login as `username`; returns the token response body.
+    pub async fn tokens_for(&self, username: &str) -> Value {
         let p = pkce();
         let req = AuthRequest::demo(&p.challenge);
-        let code = self.code_for(&req, "agent@example.com").await;
+        let code = self.code_for(&req, username).await;
         let res = self
             .exchange(DEMO_CLIENT_ID, &code, REDIRECT, &p.verifier)
             .await;
@@ -214,6 +219,13 @@ impl Emu {
             .send()
             .await
             .unwrap()
+    }
+
+    /// `users/me` for a token that must be good; the user object.
+    pub async fn me(&self, token: &str) -> Value {
+        let res = self.users_me(token).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
     }
 
     pub async fn state(&self) -> Value {
