@@ -174,16 +174,7 @@ async fn faults_can_be_cleared_and_are_validated() {
 async fn revoke_by_user_and_all() {
     let emu = start_default().await;
     let agent = emu.demo_tokens().await;
-    let p = pkce();
-    let code = emu
-        .code_for(&AuthRequest::demo(&p.challenge), "other@example.com")
-        .await;
-    let other: Value = emu
-        .exchange(DEMO_CLIENT_ID, &code, REDIRECT, &p.verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let other = emu.tokens_for("other@example.com").await;
     let agent_token = agent["access_token"].as_str().unwrap();
     let other_token = other["access_token"].as_str().unwrap();
 
