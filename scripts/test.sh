@@ -33,5 +33,12 @@ cleanup() {
   rm -rf "$test_home" 2>/dev/null || true
 }
 trap cleanup EXIT
-HOME="$test_home" xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- \
-  bash scripts/with-test-keyring.sh cargo test --workspace --locked -- --include-ignored
+# Each end-to-end app has its own watchdog (tests/support); this outer limit is the last
+# resort that keeps a hang anywhere else from eating CI's 90 minutes without a word.
+status=0
+HOME="$test_home" timeout --kill-after=30s 45m xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- \
+  bash scripts/with-test-keyring.sh cargo test --workspace --locked -- --include-ignored || status=$?
+if [ "$status" -eq 124 ]; then
+  echo "test.sh: the test run passed its 45-minute limit and was stopped" >&2
+fi
+exit "$status"

@@ -4,13 +4,12 @@
 
 mod support;
 
-use agent_shell_core::config::parse_str;
-use agent_shell_core::keychain::{KeyringStore, SecretStore};
 use genesys_emulator::EmulatorConfig;
 use serde_json::Value;
 use support::{
     any_file_contains, browser_home, browser_opens, click_in_client, config_text, control,
-    emulator, emulator_state, emulator_with, free_port, launch, wait_for_open,
+    emulator, emulator_state, emulator_with, free_port, launch, stored_refresh_token,
+    wait_for_open,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -36,10 +35,7 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
     app.screenshot("signed-in").await;
 
     // The refresh token is in the Secret Service, and in no file under HOME.
-    let stored = KeyringStore::for_config(&parse_str(&config).unwrap())
-        .load()
-        .expect("Secret Service readable")
-        .expect("refresh token stored");
+    let stored = stored_refresh_token(&config).expect("refresh token stored");
     assert!(
         any_file_contains(app.home.path(), stored.expose()).is_none(),
         "refresh token found in a file"
@@ -86,10 +82,7 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
     // Sign-out: revoked, keychain entry gone, back to the sign-in screen.
     app.click("#sign-out-button").await;
     app.wait_for_text("#status-session", "Signed out").await;
-    assert!(KeyringStore::for_config(&parse_str(&config).unwrap())
-        .load()
-        .unwrap()
-        .is_none());
+    assert!(stored_refresh_token(&config).is_none());
     assert!(
         emulator_state(&emulator).await["families_revoked"]
             .as_u64()
@@ -137,10 +130,7 @@ async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
         "{message}"
     );
     app.screenshot("missing-scopes").await;
-    assert!(KeyringStore::for_config(&parse_str(&config).unwrap())
-        .load()
-        .unwrap()
-        .is_none());
+    assert!(stored_refresh_token(&config).is_none());
 
     // IdP refusal next, then a successful sign-in: the app recovered from both.
     control(
@@ -189,10 +179,7 @@ async fn unavailable_keychain_keeps_the_session_in_memory_and_says_so() {
     assert!(notice.contains("sign in again the next time"), "{notice}");
     app.screenshot("keychain-unavailable").await;
     assert!(
-        KeyringStore::for_config(&parse_str(&config).unwrap())
-            .load()
-            .unwrap()
-            .is_none(),
+        stored_refresh_token(&config).is_none(),
         "nothing reached the real keychain"
     );
 
@@ -266,10 +253,7 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
     app.click("#sign-in-button").await;
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
-    assert!(KeyringStore::for_config(&parse_str(&config).unwrap())
-        .load()
-        .unwrap()
-        .is_some());
+    assert!(stored_refresh_token(&config).is_some());
     // the embedded client was re-initialised with the fresh credentials
     app.wait_for_text("#status-agent", "Alex Agent").await;
     let log = app.quit().await;

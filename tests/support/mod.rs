@@ -14,6 +14,7 @@ use tempfile::TempDir;
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, MutexGuard};
 
+use agent_shell_core::secret::RefreshToken;
 use genesys_emulator::{ClientRegistration, EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 
@@ -25,7 +26,97 @@ pub struct E2eApp {
     pub home: TempDir,
     driver: Child,
     driver_log: PathBuf,
+    _watchdog: Watchdog,
     _guard: MutexGuard<'static, ()>,
+}
+
+/// How long one app may run in a test before the watchdog ends it: 180 s, or
+/// AGENT_SHELL_E2E_APP_LIMIT_SECS. The longest test needs well under a minute; a WebDriver
+/// command waits forever when the webview stops answering, and libtest has no per-test
+/// timeout, so without this a hang would stall CI until it is killed, with nothing printed.
+fn app_lifetime_limit() -> Duration {
+    let secs = std::env::var("AGENT_SHELL_E2E_APP_LIMIT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(180);
+    Duration::from_secs(secs)
+}
+
+/// Kills a hung app (and its tauri-driver) after [`app_lifetime_limit`], printing the driver
+/// log and the app's thread stacks first, so the WebDriver calls of the test fail and say why.
+/// Dropping it (the app was quit, or the test ended) disarms it.
+struct Watchdog {
+    _disarm: std::sync::mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn arm(driver_pid: Option<u32>, driver_log: PathBuf) -> Watchdog {
+        let (disarm, disarmed) = std::sync::mpsc::channel::<()>();
+        let limit = app_lifetime_limit();
+        std::thread::spawn(move || {
+            if disarmed.recv_timeout(limit) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                return;
+            }
+            let pids = app_pids();
+            eprintln!(
+                "watchdog: the app ran for more than {limit:?}: killing it (pids {pids:?})\n--- tauri-driver log ---\n{}",
+                std::fs::read_to_string(&driver_log).unwrap_or_default()
+            );
+            for pid in &pids {
+                eprintln!("--- threads of {pid} ---\n{}", thread_stacks(*pid));
+            }
+            // The driver's pid is only signalled while it still names tauri-driver (never a
+            // reused pid).
+            let driver = driver_pid.filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "tauri-driver")
+            });
+            for pid in pids.iter().copied().chain(driver) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        });
+        Watchdog { _disarm: disarm }
+    }
+}
+
+/// Backtraces of every thread of `pid` through gdb when it is installed (it is not needed
+/// otherwise), else each thread's name and wait channel from /proc.
+fn thread_stacks(pid: u32) -> String {
+    let gdb = std::process::Command::new("gdb")
+        .args([
+            "-p",
+            &pid.to_string(),
+            "-batch",
+            "-ex",
+            "thread apply all bt 25",
+        ])
+        .stdin(Stdio::null())
+        .output();
+    if let Ok(out) = gdb {
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+    }
+    let mut threads = String::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let read = |name: &str| {
+                std::fs::read_to_string(task.path().join(name))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            };
+            threads.push_str(&format!(
+                "{} {} wchan={}\n",
+                task.file_name().to_string_lossy(),
+                read("comm"),
+                read("wchan")
+            ));
+        }
+    }
+    threads
 }
 
 #[derive(Default)]
@@ -182,6 +273,7 @@ impl E2eApp {
         );
         // WebDriver is plain http on loopback: no TLS stack needed.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let watchdog = Watchdog::arm(driver.id(), driver_log.clone());
         let client = ClientBuilder::new(connector)
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
@@ -192,11 +284,22 @@ impl E2eApp {
                     std::fs::read_to_string(&driver_log).unwrap_or_default()
                 )
             });
+        // Bounded waits inside WebKit too: a page load or script that never ends fails the
+        // command instead of blocking it.
+        client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(Duration::from_secs(30)),
+                Some(Duration::from_secs(30)),
+                Some(Duration::ZERO),
+            ))
+            .await
+            .expect("WebDriver refused the timeouts");
         E2eApp {
             client,
             home,
             driver,
             driver_log,
+            _watchdog: watchdog,
             _guard: guard,
         }
     }
@@ -446,6 +549,24 @@ pub fn config_text(emulator: &RunningEmulator, extra: &str) -> String {
         urls.api,
         urls.media
     )
+}
+
+/// The refresh token the app stored in the Secret Service for `config`, read the way the app
+/// reads it. Bounded: a keyring that waits on an unlock prompt nobody can answer fails the
+/// test in seconds instead of blocking it (the reading thread is left behind).
+pub fn stored_refresh_token(config: &str) -> Option<RefreshToken> {
+    use agent_shell_core::keychain::{KeyringStore, SecretStore};
+    let store = KeyringStore::for_config(&agent_shell_core::config::parse_str(config).unwrap());
+    let (answer, answered) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = answer.send(store.load());
+    });
+    match answered.recv_timeout(Duration::from_secs(10)) {
+        Ok(loaded) => loaded.expect("Secret Service readable"),
+        Err(_) => panic!(
+            "the Secret Service did not answer within 10 s: is the test keyring still running and unlocked?"
+        ),
+    }
 }
 
 pub async fn emulator_state(emulator: &RunningEmulator) -> Value {
