@@ -1,7 +1,8 @@
 //! End to end: what the embedded client can and cannot do from inside its iframe, in the real
 //! webview. The emulator's isolation probe is loaded in place of the client: it tries every
 //! route to the shell's IPC, its window and its navigation, opens links, asks for the
-//! microphone, and spoofs messages from a frame that is not the client.
+//! microphone, spoofs messages from a frame that is not the client, and finally turns the client
+//! frame's own document into an opaque origin to post from the wrong origin.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -194,6 +195,37 @@ async fn client_frame_cannot_reach_ipc_navigate_or_spoof_and_links_go_through_ru
     );
     // No second webview window was ever created.
     assert_eq!(app.client.windows().await.unwrap().len(), 1);
+
+    // Wrong origin from the right window: the client frame's own document is replaced by a
+    // page that its policy sandboxes into an opaque origin ("null"). Its ready, session-start
+    // and queue position are all ignored by origin: no handshake, no token posted, nothing
+    // the agent sees changes.
+    assert_eq!(body_attribute(&app, "data-ignored-foreign-origin").await, 0);
+    let foreign_source_before = body_attribute(&app, "data-ignored-foreign-source").await;
+    click_in_client(&app, "#become-opaque").await;
+    enter_client_frame(&app).await;
+    let posted = app.visible_text("#status").await;
+    app.client.enter_parent_frame().await.unwrap();
+    assert_eq!(posted, "posted 3 messages from origin null");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while body_attribute(&app, "data-ignored-foreign-origin").await < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "opaque-origin messages not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        body_attribute(&app, "data-ignored-foreign-source").await,
+        foreign_source_before
+    );
+    assert_eq!(app.visible_text("#status-agent").await, "Probe Control");
+    assert!(!app.is_displayed("#status-queue").await);
+    assert_eq!(
+        app.visible_text("#status-session").await,
+        "Signed in as Alex Agent"
+    );
+
     let log = app.quit().await;
     assert!(log.contains("link refused"), "{log}");
     // The tray icon was built and follows the session (its state words are unit-tested).

@@ -20,11 +20,18 @@ const PROBE_HTML: &str = include_str!("assets/probe/probe.html");
 const PROBE_JS: &str = include_str!("assets/probe/probe.js");
 const SPOOF_HTML: &str = include_str!("assets/probe/spoof.html");
 const SPOOF_JS: &str = include_str!("assets/probe/spoof.js");
+const OPAQUE_HTML: &str = include_str!("assets/probe/opaque.html");
+const OPAQUE_JS: &str = include_str!("assets/probe/opaque.js");
 
 /// The probe pages are hostile on purpose: their policy lets them try any connection and
 /// frame, so what stops them is the desktop shell, not this header.
 pub const PROBE_CSP: &str = "default-src 'self'; script-src 'self'; object-src 'none'; \
                              connect-src * ipc: http://ipc.localhost; frame-src *";
+
+/// The opaque-origin probe: the probe's policy plus a sandbox without allow-same-origin, so the
+/// document in the client's frame has the origin "null".
+pub const OPAQUE_CSP: &str = "sandbox allow-scripts; default-src 'self'; script-src 'self'; \
+                              object-src 'none'";
 
 /// The embedded client's own policy: nothing inline, nothing from elsewhere.
 pub const CLIENT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -59,6 +66,16 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/embedded-client/probe/spoof.js",
             get(|| async { probe_asset("text/javascript; charset=utf-8", SPOOF_JS) }),
+        )
+        .route(
+            "/embedded-client/probe/opaque.html",
+            get(|| async {
+                asset_with_policy("text/html; charset=utf-8", OPAQUE_HTML, OPAQUE_CSP)
+            }),
+        )
+        .route(
+            "/embedded-client/probe/opaque.js",
+            get(|| async { probe_asset("text/javascript; charset=utf-8", OPAQUE_JS) }),
         )
 }
 
@@ -199,7 +216,7 @@ mod tests {
 
     #[test]
     fn probe_tries_every_route_out_of_the_frame_without_inline_script() {
-        for page in [PROBE_HTML, SPOOF_HTML] {
+        for page in [PROBE_HTML, SPOOF_HTML, OPAQUE_HTML] {
             assert!(!page.contains("<script>") && !page.contains("onclick="));
         }
         for route in [
@@ -216,5 +233,15 @@ mod tests {
         }
         assert!(SPOOF_JS.contains("window.top.postMessage"));
         assert!(PROBE_CSP.contains("connect-src *"));
+    }
+
+    #[test]
+    fn opaque_probe_is_sandboxed_out_of_its_origin_and_posts_to_its_parent() {
+        // No allow-same-origin: the document's origin is "null".
+        assert!(OPAQUE_CSP.starts_with("sandbox allow-scripts;"));
+        assert!(!OPAQUE_CSP.contains("allow-same-origin"));
+        assert!(OPAQUE_JS.contains("window.parent.postMessage"));
+        assert!(OPAQUE_HTML.contains("/embedded-client/probe/opaque.js"));
+        assert!(PROBE_HTML.contains("/embedded-client/probe/opaque.html"));
     }
 }
