@@ -27,6 +27,22 @@ fn local_config(emulator: &RunningEmulator) -> String {
     )
 }
 
+/// Makes the page's `navigator.onLine` say `online` and fires the matching event, as WebKit
+/// does when the machine's network goes away or comes back (this machine's own network cannot
+/// be switched off under a test).
+async fn set_network(app: &E2eApp, online: bool) {
+    app.client
+        .execute(
+            "window.__testOnline = arguments[0];\
+             Object.defineProperty(Navigator.prototype, 'onLine', \
+               { configurable: true, get: () => window.__testOnline });\
+             window.dispatchEvent(new Event(arguments[0] ? 'online' : 'offline'));",
+            vec![Value::from(online)],
+        )
+        .await
+        .unwrap();
+}
+
 async fn access_log(emulator: &RunningEmulator) -> Vec<Value> {
     let url = format!("{}/_emulator/access-log", emulator.urls().login);
     reqwest::get(url).await.unwrap().json().await.unwrap()
@@ -60,6 +76,42 @@ async fn window_shows_the_configured_environment_and_a_status_bar() {
     assert!(!app.is_displayed("#status-demo").await, "not a demo run");
     assert!(!app.is_displayed("#config-error").await);
     app.screenshot("sign-in-screen").await;
+    // The emulator is on loopback: the machine's network going away does not concern it.
+    set_network(&app, false).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!app.is_displayed("#status-offline").await);
+    app.quit().await;
+}
+
+/// A real environment: when the webview reports the network gone, the status bar says so
+/// (renewals would fail), and the notice goes when the network is back.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus and tauri-driver: run scripts/test.sh"]
+async fn a_real_environment_says_when_the_network_is_down() {
+    let app = E2eApp::launch(Launch {
+        config_toml: Some(
+            "environment = \"mypurecloud.com\"\nclient_id = \"00000000-0000-0000-0000-000000000000\"\n",
+        ),
+        ..Launch::default()
+    })
+    .await;
+    assert_eq!(
+        app.visible_text("#status-environment").await,
+        "mypurecloud.com"
+    );
+    set_network(&app, false).await;
+    app.wait_for_text("#status-offline", "Offline: waiting for the network")
+        .await;
+    app.screenshot("offline").await;
+    set_network(&app, true).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while app.is_displayed("#status-offline").await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "offline notice stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.quit().await;
 }
 
