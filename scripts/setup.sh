@@ -12,7 +12,8 @@ packages=(build-essential pkg-config curl file ca-certificates
           xdg-utils)
 if [ "$purpose" = test ]; then
   # Tests: a virtual display, the WebKit WebDriver, a D-Bus session and a real Secret Service.
-  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring)
+  # gdbus (libglib2.0-bin) reads the tray icon the way a desktop panel does.
+  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libglib2.0-bin)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -9,7 +9,7 @@ use serde_json::Value;
 use support::{
     any_file_contains, browser_home, browser_opens, click_in_client, config_text, control,
     emulator, emulator_state, emulator_with, free_port, launch, stored_refresh_token,
-    wait_for_open,
+    wait_for_open, wait_for_tray, TRAY_GREEN, TRAY_RED,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -222,8 +222,12 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
         .await
         .starts_with("Signed in as"));
 
+    wait_for_tray("Signed in as Alex Agent", TRAY_GREEN).await;
+
     control(&emulator, "revoke", serde_json::json!({"all": true})).await;
     app.wait_for_text("#status-session", "Sign-in needed").await;
+    // The tray says it too, in red, for an agent whose window is behind others.
+    wait_for_tray("Sign-in needed", TRAY_RED).await;
     assert_eq!(
         app.visible_text("#sign-in-title").await,
         "Please sign in again"

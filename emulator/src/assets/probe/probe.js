@@ -30,10 +30,14 @@
     }
   }
 
-  // A message shaped like the shell's own IPC calls, without the invoke key only the shell's
-  // page has.
+  // A message shaped exactly like the shell's own IPC calls, with a guessed invoke key: only
+  // the shell's page has the real one, and the key check is what must refuse it (a message
+  // without the key would already fail to parse, which would prove nothing).
   function ipcMessage(cmd) {
-    return JSON.stringify({ cmd: cmd, callback: 1, error: 2, payload: {}, options: {} });
+    return JSON.stringify({
+      cmd: cmd, callback: 1, error: 2, payload: {}, options: {},
+      __TAURI_INVOKE_KEY__: 'guessed-by-message-handler'
+    });
   }
 
   function probeInternals() {
@@ -73,7 +77,7 @@
           'Content-Type': 'application/json',
           'Tauri-Callback': '1',
           'Tauri-Error': '2',
-          'Tauri-Invoke-Key': 'guessed'
+          'Tauri-Invoke-Key': 'guessed-by-fetch'
         }
       }).then(function (res) {
         return res.text().then(function (body) {
