@@ -238,3 +238,67 @@ async fn client_frame_cannot_reach_ipc_navigate_or_spoof_and_links_go_through_ru
         "{log}"
     );
 }
+
+/// A client that never starts (here: a page that only ever posts from an opaque origin) does
+/// not leave the agent looking at a spinner: after embed.start_timeout_secs the overlay says
+/// what happened and offers Reload, which starts the client afresh.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn a_client_that_never_starts_gets_a_problem_and_a_reload_button() {
+    let emulator = emulator(free_port()).await;
+    let config = config_text(
+        &emulator,
+        &format!(
+            "[embed]\nclient_url = \"{}/embedded-client/probe/opaque.html\"\nstart_timeout_secs = 5\n",
+            emulator.urls().api
+        ),
+    );
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    app.wait_for_text("#client-loading-text", "Loading Genesys Cloud…")
+        .await;
+    assert!(!app.is_displayed("#client-reload-button").await);
+
+    app.wait_for_text("#client-loading-text", "Genesys Cloud did not start")
+        .await;
+    assert_eq!(
+        app.visible_text("#client-loading-detail").await,
+        "It did not finish loading within 5 seconds. Check the network connection, then reload it."
+    );
+    assert!(!app.is_displayed("#client-loading-spinner").await);
+    app.screenshot("client-did-not-start").await;
+    // The session itself is fine: only the client is in trouble.
+    assert_eq!(
+        app.visible_text("#status-session").await,
+        "Signed in as Alex Agent"
+    );
+
+    let loads = |log: &[Value]| {
+        log.iter()
+            .filter(|e| e["uri"] == "/embedded-client/probe/opaque.html")
+            .count()
+    };
+    let log_url = format!("{}/_emulator/access-log", emulator.urls().login);
+    let before: Vec<Value> = reqwest::get(&log_url).await.unwrap().json().await.unwrap();
+    app.click("#client-reload-button").await;
+    app.wait_for_text("#client-loading-text", "Loading Genesys Cloud…")
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let after: Vec<Value> = reqwest::get(&log_url).await.unwrap().json().await.unwrap();
+        if loads(&after) > loads(&before) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Reload did not load the client again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.wait_for_text("#client-loading-text", "Genesys Cloud did not start")
+        .await;
+    app.quit().await;
+}

@@ -78,6 +78,10 @@ pub struct ShellInfo {
     /// The embedded client page (no credentials in it) and the exact origins it may post from.
     pub client_url: Option<String>,
     pub client_origins: Vec<String>,
+    /// `embed.start_timeout_secs`: after this long without session-start the UI shows a problem.
+    pub client_start_timeout_ms: u64,
+    /// `embed.show_queue_position`: the status bar shows "N of M" only when it is on.
+    pub show_queue_position: bool,
 }
 
 impl ShellState {
@@ -180,6 +184,8 @@ impl ShellState {
             config_error: None,
             client_url: None,
             client_origins: Vec::new(),
+            client_start_timeout_ms: 0,
+            show_queue_position: false,
         };
         match &self.config {
             ConfigState::Loaded {
@@ -195,6 +201,9 @@ impl ShellState {
                 info.redirect_uris = config.redirect.all_uris();
                 info.client_url = Some(config.endpoints.client_page.to_string());
                 info.client_origins = config.endpoints.client_origins();
+                info.client_start_timeout_ms =
+                    u64::try_from(config.client_start_timeout.as_millis()).unwrap_or(u64::MAX);
+                info.show_queue_position = config.embed.show_queue_position;
             }
             ConfigState::NotConfigured { searched } => {
                 info.searched_paths = searched.iter().map(|p| p.display().to_string()).collect();

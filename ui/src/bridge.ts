@@ -5,7 +5,7 @@
 // one of the known message types (protocol.ts). Everything else is ignored and counted by
 // reason. Replies go to the client's exact origin, never '*'. The access token is posted to
 // the client only; the refresh token never reaches this page (Rust owns refresh).
-import { getEmbedCredentials, refreshSession, reportClientEvent, reportTokenExpiring } from "./ipc";
+import { describeError, getEmbedCredentials, refreshSession, reportClientEvent, reportTokenExpiring } from "./ipc";
 import { classifyMessage, type ClientMessage, type IgnoredReason } from "./protocol";
 
 export type { ClientMessage, IgnoredReason } from "./protocol";
@@ -84,14 +84,17 @@ export class ClientBridge {
       case "genesys-cloud-embed:token-expiring":
         void reportTokenExpiring()
           .then(() => this.sendToken())
-          .catch((error: unknown) => this.callbacks.onError(String(error)));
+          .catch((error: unknown) => this.callbacks.onError(describeError(error)));
         break;
       case "genesys-cloud-embed:auth-error":
         if (!this.authRetried) {
           this.authRetried = true;
           void refreshSession()
             .then(() => this.sendToken())
-            .catch((error: unknown) => this.callbacks.onError(String(error)));
+            .catch((error: unknown) => this.callbacks.onError(describeError(error)));
+        } else {
+          // Renewing once did not help: more renewals would not either. Say so, no storm.
+          this.callbacks.onError("Genesys Cloud refused the access token again after a renewal.");
         }
         break;
       default:
@@ -114,7 +117,7 @@ export class ClientBridge {
         allowedOrigins: [window.location.origin],
       });
     } catch (error) {
-      this.callbacks.onError(String(error));
+      this.callbacks.onError(`Could not hand the sign-in to Genesys Cloud: ${describeError(error)}`);
     }
   }
 

@@ -20,10 +20,14 @@ export interface ShellInfo {
   configPath: string | null;
   configOrigin: string | null;
   searchedPaths: string[];
-    redirectUris: string[];
+  redirectUris: string[];
   configError: IpcError | null;
   clientUrl: string | null;
   clientOrigins: string[];
+  /** `embed.start_timeout_secs` in ms: no session-start by then means a problem is shown. */
+  clientStartTimeoutMs: number;
+  /** `embed.show_queue_position`: "N of M" in the status bar only when on. */
+  showQueuePosition: boolean;
 }
 
 export interface EmbedSettings {
@@ -96,6 +100,14 @@ export function isIpcError(value: unknown): value is IpcError {
     typeof (value as Record<string, unknown>)["code"] === "string" &&
     typeof (value as Record<string, unknown>)["message"] === "string"
   );
+}
+
+/** Words for any failure, for logs and notices ("[object Object]" helps nobody). */
+export function describeError(error: unknown): string {
+  if (isIpcError(error)) {
+    return `${error.message} (${error.code})`;
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 function toIpcError(error: unknown): IpcError {

@@ -31,6 +31,7 @@ let lastExpiry: number | null = null;
 let interactionStartedAt: number | null = null;
 let interactionTimer: number | null = null;
 let linkNoticeTimer: number | null = null;
+let clientStartTimer: number | null = null;
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -151,11 +152,13 @@ function onClientMessage(message: ClientMessage): void {
       setInteraction(null);
       break;
     case "genesys-cloud-embed:session-start":
-      byId("client-loading").hidden = true;
+      clientStarted();
       setStatusItem("status-agent", message.name ?? message.userId);
       break;
     case "genesys-cloud-embed:queue-position":
-      setStatusItem("status-queue", `${message.position} of ${message.total}`);
+      if (shellInfo?.showQueuePosition === true) {
+        setStatusItem("status-queue", `${message.position} of ${message.total}`);
+      }
       break;
     case "genesys-cloud-embed:interaction-start":
       setInteraction(Date.now());
@@ -193,6 +196,50 @@ function showLinkOutcome(outcome: LinkOutcome): void {
   }, 8000);
 }
 
+/** The overlay over the client: a spinner while it starts; when it does not, what went wrong
+ * and a Reload button (never a spinner for ever, never a blank area). */
+function showClientOverlay(problem: string | null): void {
+  byId("client-loading").hidden = false;
+  byId("client-loading").dataset["state"] = problem === null ? "loading" : "problem";
+  byId("client-loading-spinner").hidden = problem !== null;
+  byId("client-loading-text").textContent = problem === null ? "Loading Genesys Cloud…" : "Genesys Cloud did not start";
+  byId("client-loading-detail").hidden = problem === null;
+  byId("client-loading-detail").textContent = problem ?? "";
+  byId("client-reload-button").hidden = problem === null;
+}
+
+function clearClientStartTimer(): void {
+  if (clientStartTimer !== null) {
+    window.clearTimeout(clientStartTimer);
+    clientStartTimer = null;
+  }
+}
+
+function clientStarted(): void {
+  clearClientStartTimer();
+  byId("client-loading").hidden = true;
+  setStatusItem("status-client-problem", null);
+}
+
+/** Something went wrong with the client: while it starts, the overlay says what; once it runs,
+ * the status bar does (the client stays usable), with the detail in the tooltip. */
+function clientProblem(message: string): void {
+  console.warn("embedded client:", message);
+  if (!byId("client-loading").hidden) {
+    clearClientStartTimer();
+    showClientOverlay(message);
+    return;
+  }
+  setStatusItem("status-client-problem", "Genesys Cloud needs attention");
+  byId("status-client-problem").title = message;
+}
+
+/** Starts the client afresh (the Reload button): a new frame, a new handshake. */
+function reloadClient(): void {
+  stopClient();
+  getSession().then(renderSession, showFatal);
+}
+
 /** Hosts the client while signed in; posts the fresh token after every renewal. */
 function startClient(view: SessionView): void {
   const info = shellInfo;
@@ -201,7 +248,13 @@ function startClient(view: SessionView): void {
   }
   if (bridge === null) {
     const frame = byId<HTMLIFrameElement>("client-frame");
-    byId("client-loading").hidden = false;
+    showClientOverlay(null);
+    const limitMs = info.clientStartTimeoutMs;
+    clientStartTimer = window.setTimeout(() => {
+      clientProblem(
+        `It did not finish loading within ${Math.round(limitMs / 1000)} seconds. Check the network connection, then reload it.`,
+      );
+    }, limitMs);
     bridge = new ClientBridge(frame, info.clientOrigins, {
       onMessage: onClientMessage,
       // Counted where tests and support staff can read them (Web Inspector shows them too).
@@ -210,7 +263,7 @@ function startClient(view: SessionView): void {
         document.body.dataset["bridgeIgnored"] = String(total);
         document.body.setAttribute(`data-ignored-${reason}`, String(countForReason));
       },
-      onError: (message) => console.warn("embedded client:", message),
+      onError: clientProblem,
     });
     bridge.start(info.clientUrl);
   } else if (view.expiresAtMs !== lastExpiry && bridge.connected) {
@@ -226,8 +279,9 @@ function stopClient(): void {
     bridge = null;
   }
   lastExpiry = null;
+  clearClientStartTimer();
   setInteraction(null);
-  for (const id of ["status-agent", "status-queue", "status-interaction"]) {
+  for (const id of ["status-agent", "status-queue", "status-interaction", "status-client-problem"]) {
     setStatusItem(id, null);
   }
 }
@@ -321,9 +375,14 @@ function wireButtons(): void {
     void cancelSignIn().catch(showNotice);
   });
 
+  byId("client-reload-button").addEventListener("click", reloadClient);
+
   const signOutButton = byId<HTMLButtonElement>("sign-out-button");
   signOutButton.addEventListener("click", () => {
     signOutButton.disabled = true;
+    // The client goes first, so nothing of it is still running while Rust clears the
+    // webview's data.
+    stopClient();
     signOut().then(renderSession, (error: unknown) => {
       signOutButton.disabled = false;
       showFatal(error);

@@ -283,6 +283,7 @@ pub struct RawEmbed {
     pub allow_park: Option<bool>,
     pub allow_conference: Option<bool>,
     pub client_url: Option<String>,
+    pub start_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -318,6 +319,9 @@ pub struct ShellConfig {
     pub redirect: RedirectConfig,
     pub sso: SsoHints,
     pub embed: EmbedSettings,
+    /// How long the embedded client may take from loading to session-start before the agent is
+    /// shown a problem and a Reload button instead of a spinner.
+    pub client_start_timeout: Duration,
     pub endpoints: Endpoints,
     pub refresh: RefreshPolicy,
     pub links: LinkSettings,
@@ -584,7 +588,34 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
             allow_park: raw.embed.allow_park.unwrap_or(false),
             allow_conference: raw.embed.allow_conference.unwrap_or(true),
         },
+        client_start_timeout: Duration::from_secs(ranged(
+            "embed.start_timeout_secs",
+            raw.embed.start_timeout_secs,
+            DEFAULT_CLIENT_START_TIMEOUT_SECS,
+            5..=600,
+        )?),
         endpoints,
+    })
+}
+
+/// Default for `embed.start_timeout_secs`: a slow VDI desktop loads the client in 10-20 s.
+pub const DEFAULT_CLIENT_START_TIMEOUT_SECS: u64 = 45;
+
+/// `value` (or `default`) when it lies in `range`; otherwise an error naming `key`.
+fn ranged<T: PartialOrd + Copy + std::fmt::Display>(
+    key: &str,
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    Err(ConfigError::InvalidValue {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: format!("must be from {} to {}", range.start(), range.end()),
     })
 }
 
@@ -622,50 +653,34 @@ fn validate_links(links: RawLinks, crm: RawCrm) -> Result<LinkSettings, ConfigEr
 }
 
 fn validate_session(raw: &RawSession) -> Result<RefreshPolicy, ConfigError> {
-    fn ranged<T: PartialOrd + Copy + std::fmt::Display>(
-        key: &str,
-        value: Option<T>,
-        default: T,
-        range: std::ops::RangeInclusive<T>,
-    ) -> Result<T, ConfigError> {
-        let value = value.unwrap_or(default);
-        if range.contains(&value) {
-            return Ok(value);
-        }
-        Err(ConfigError::InvalidValue {
-            key: format!("session.{key}"),
-            value: value.to_string(),
-            reason: format!("must be from {} to {}", range.start(), range.end()),
-        })
-    }
     let default = RefreshPolicy::default();
     let policy = RefreshPolicy {
         margin: Duration::from_secs(ranged(
-            "refresh_margin_secs",
+            "session.refresh_margin_secs",
             raw.refresh_margin_secs,
             default.margin.as_secs(),
             10..=3600,
         )?),
         max_attempts: ranged(
-            "max_attempts",
+            "session.max_attempts",
             raw.max_attempts,
             default.max_attempts,
             1..=3,
         )?,
         attempt_timeout: Duration::from_secs(ranged(
-            "attempt_timeout_secs",
+            "session.attempt_timeout_secs",
             raw.attempt_timeout_secs,
             default.attempt_timeout.as_secs(),
             1..=60,
         )?),
         first_delay: Duration::from_millis(ranged(
-            "first_retry_delay_ms",
+            "session.first_retry_delay_ms",
             raw.first_retry_delay_ms,
             500,
             50..=10_000,
         )?),
         max_retry_after: Duration::from_secs(ranged(
-            "max_retry_after_secs",
+            "session.max_retry_after_secs",
             raw.max_retry_after_secs,
             default.max_retry_after.as_secs(),
             0..=60,
@@ -911,6 +926,7 @@ mod tests {
         );
         assert_eq!(config.embed, EmbedSettings::default());
         assert!(!config.embed.allow_park);
+        assert_eq!(config.client_start_timeout, Duration::from_secs(45));
         assert_eq!(config.environment_label(), "mypurecloud.ie");
     }
 
@@ -933,6 +949,7 @@ mod tests {
             [embed]
             show_queue_position = false
             allow_park = true
+            start_timeout_secs = 90
             [endpoints]
             token = "https://broker.example.com/token"
             "#,
@@ -948,6 +965,7 @@ mod tests {
         assert_eq!(config.sso.provider.as_deref(), Some("okta"));
         assert!(config.sso.prompt_login);
         assert!(!config.embed.show_queue_position && config.embed.allow_park);
+        assert_eq!(config.client_start_timeout, Duration::from_secs(90));
         assert_eq!(
             config.endpoints.token.as_str(),
             "https://broker.example.com/token"
@@ -1141,6 +1159,22 @@ mod tests {
             e.to_string().contains("leaves no room for 3 attempts"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn client_start_timeout_is_bounded() {
+        for value in ["4", "601"] {
+            let e = err(&format!("{MINIMAL}[embed]\nstart_timeout_secs = {value}\n"));
+            assert!(
+                e.to_string().contains("`embed.start_timeout_secs`")
+                    && e.to_string().contains("must be from 5 to 600"),
+                "{e}"
+            );
+        }
+        let e = err(&format!(
+            "{MINIMAL}[embed]\nstart_timeout_secs = \"soon\"\n"
+        ));
+        assert_eq!(e.code(), "config_syntax", "{e}");
     }
 
     #[test]
