@@ -12,6 +12,23 @@ use support::{
     wait_for_open, wait_for_tray, TRAY_GREEN, TRAY_RED,
 };
 
+/// Nothing of the embedded client stays once the session ends: its frame is blank and the
+/// status bar no longer shows the agent, the queue or a running interaction.
+async fn assert_client_removed(app: &support::E2eApp) {
+    let src = app
+        .client
+        .execute(
+            "return document.getElementById('client-frame').getAttribute('src');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(src, Value::from("about:blank"));
+    for item in ["#status-agent", "#status-queue", "#status-call"] {
+        assert!(!app.is_displayed(item).await, "{item} still shown");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
 async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent() {
@@ -79,9 +96,11 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
     );
     assert_eq!(emulator_state(&emulator).await["refreshes_served"], 1);
 
-    // Sign-out: revoked, keychain entry gone, back to the sign-in screen.
+    // Sign-out: revoked, keychain entry gone, back to the sign-in screen, the client gone.
+    app.wait_for_text("#status-agent", "Alex Agent").await;
     app.click("#sign-out-button").await;
     app.wait_for_text("#status-session", "Signed out").await;
+    assert_client_removed(&app).await;
     assert!(stored_refresh_token(&config).is_none());
     assert!(
         emulator_state(&emulator).await["families_revoked"]
@@ -237,6 +256,7 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
         "token_invalid_grant"
     );
     app.screenshot("relogin-required").await;
+    assert_client_removed(&app).await;
     let requests = emulator_state(&emulator).await["token_requests"]
         .as_u64()
         .unwrap();
@@ -366,9 +386,13 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
     assert_eq!(unique.len(), crm.len(), "a CRM page opened twice: {crm:?}");
     assert!(crm.iter().all(|u| u.len() == 41 + 36), "{crm:?}");
 
-    // No credential ever appeared in a URL the emulator received.
+    // No credential ever appeared in a URL the emulator received: none of the tokens it
+    // issued (in any form or parameter) and no token-looking parameter.
     let url = format!("{}/_emulator/access-log", emulator.urls().login);
     let log: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let url = format!("{}/_emulator/issued-tokens", emulator.urls().login);
+    let issued: Vec<String> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    assert!(issued.len() >= 4, "renewals issued tokens: {issued:?}");
     assert!(
         log.iter().any(|entry| entry["uri"] == "/embedded-client/"),
         "client page loaded"
@@ -379,6 +403,9 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
             !uri.contains("access_token") && !uri.contains("token=") && !uri.contains("Bearer"),
             "credential in a URL: {uri}"
         );
+        for token in &issued {
+            assert!(!uri.contains(token.as_str()), "a token in a URL: {uri}");
+        }
     }
     app.quit().await;
 }

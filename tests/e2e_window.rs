@@ -266,10 +266,12 @@ async fn no_config_at_all_says_where_it_looked() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, D-Bus and tauri-driver: run scripts/test.sh"]
 async fn demo_runs_against_the_bundled_emulator() {
+    let (home, env) = support::browser_home();
     let app = E2eApp::launch(Launch {
         args: vec!["demo".into()],
         config_toml: None,
-        ..Launch::default()
+        env,
+        home: Some(home),
     })
     .await;
     assert_eq!(
@@ -278,9 +280,31 @@ async fn demo_runs_against_the_bundled_emulator() {
     );
     assert_eq!(app.visible_text("#status-demo").await, "Demo");
     app.screenshot("demo").await;
-    let log = app.quit().await;
-    assert!(
-        log.contains("Genesys Cloud emulator running: login http://127.0.0.1:"),
-        "{log}"
-    );
+
+    // The demo's emulator shows its sign-in page to a person; the test browser cannot press
+    // its button, so the test turns on auto-approve, as the emulator's control API allows.
+    let log = app.log();
+    let login = log
+        .split("Genesys Cloud emulator running: login ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no emulator line in the log:\n{log}"))
+        .to_string();
+    let response = reqwest::Client::new()
+        .post(format!("{login}/_emulator/settings"))
+        .json(&json!({"auto_approve": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+
+    // Done when: a signed-in agent with a live (emulated) client.
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    app.wait_for_text("#status-agent", "Alex Agent").await;
+    let queue = app.visible_text("#status-queue").await;
+    assert!(queue.contains(" of "), "{queue}");
+    app.screenshot("demo-signed-in").await;
+    app.quit().await;
 }

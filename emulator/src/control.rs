@@ -43,6 +43,7 @@ pub fn routes(app: AppState) -> Router<AppState> {
         )
         .route("/_emulator/state", get(state))
         .route("/_emulator/access-log", get(access_log))
+        .route("/_emulator/issued-tokens", get(issued_tokens))
         .route("/_emulator/reset", post(reset))
         .route_layer(middleware::from_fn_with_state(app, refuse_cross_site))
 }
@@ -294,6 +295,13 @@ async fn state(State(app): State<AppState>) -> Response {
 async fn access_log(State(app): State<AppState>) -> Response {
     let log = app.store().access_log();
     Json(log).into_response()
+}
+
+/// `GET /_emulator/issued-tokens`: every access and refresh token issued, oldest first, so a
+/// test can check that none of them ever appeared in a URL.
+async fn issued_tokens(State(app): State<AppState>) -> Response {
+    let tokens = app.store().issued_tokens();
+    Json(tokens).into_response()
 }
 
 /// `POST /_emulator/reset`: forget everything and restore the settings the emulator started with.

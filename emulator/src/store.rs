@@ -28,6 +28,8 @@ use crate::users::User;
 
 /// Upper bound of the access log; older entries are dropped first.
 pub const ACCESS_LOG_CAPACITY: usize = 10_000;
+/// Tokens remembered for `/_emulator/issued-tokens` (the most recent ones).
+pub const ISSUED_TOKENS_CAPACITY: usize = 10_000;
 /// A login page left open longer than this has to be started again.
 const PENDING_LIFETIME: Duration = Duration::from_secs(600);
 /// Used codes are remembered past their expiry so a late replay is still detected as reuse.
@@ -280,6 +282,9 @@ pub struct Store {
     sweep_mark: usize,
     faults: VecDeque<Fault>,
     log: VecDeque<LogEntry>,
+    /// Every access and refresh token issued (most recent last), so a test can prove none of
+    /// them ever appeared in a URL.
+    issued: VecDeque<String>,
 }
 
 impl Store {
@@ -302,6 +307,7 @@ impl Store {
             sweep_mark: limits.sweep_threshold,
             faults: VecDeque::new(),
             log: VecDeque::new(),
+            issued: VecDeque::new(),
         }
     }
 
@@ -566,6 +572,12 @@ impl Store {
             );
             token
         });
+        for token in std::iter::once(&access_token).chain(refresh_token.as_ref()) {
+            if self.issued.len() >= ISSUED_TOKENS_CAPACITY {
+                self.issued.pop_front();
+            }
+            self.issued.push_back(token.clone());
+        }
         IssuedTokens {
             access_token,
             expires_in: ceil_secs(lifetime),
@@ -731,6 +743,11 @@ impl Store {
 
     pub fn access_log(&self) -> Vec<LogEntry> {
         self.log.iter().cloned().collect()
+    }
+
+    /// Access and refresh tokens issued so far, oldest first (bounded).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.issued.iter().cloned().collect()
     }
 }
 
@@ -1012,6 +1029,24 @@ mod tests {
         assert_eq!(
             s.next_fault(FaultTarget::Authorize).unwrap().kind,
             FaultKind::AuthorizeError
+        );
+    }
+
+    #[test]
+    fn issued_tokens_are_remembered_through_rotation_and_sweeps() {
+        let mut s = store();
+        let first = login(&mut s);
+        let r1 = first.refresh_token.clone().unwrap();
+        let second = s.refresh("c", false, &r1, None).unwrap();
+        s.sweep(Instant::now() + Duration::from_secs(3600));
+        assert_eq!(
+            s.issued_tokens(),
+            vec![
+                first.access_token,
+                r1,
+                second.access_token,
+                second.refresh_token.unwrap()
+            ]
         );
     }
 

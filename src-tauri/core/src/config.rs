@@ -538,7 +538,11 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         None => join(&login, "endpoints.login", "/oauth/token")?,
     };
     let client_page = match &raw.embed.client_url {
-        Some(value) => endpoint_url("embed.client_url", value, local)?,
+        Some(value) => checked_client_url(
+            endpoint_url("embed.client_url", value, local)?,
+            &api,
+            &media,
+        )?,
         None => join(&api, "endpoints.api", "/embedded-client/")?,
     };
     let endpoints = Endpoints {
@@ -829,6 +833,53 @@ fn base_url(key: &str, value: &str, local: bool) -> Result<Url, ConfigError> {
 }
 
 /// Any endpoint URL: https only (http only on loopback in local-emulator mode), exact host.
+/// Query parameter names that would carry a credential in the client page's URL.
+const CREDENTIAL_PARAMETERS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "token",
+    "code",
+    "password",
+    "secret",
+    "client_secret",
+    "authorization",
+    "bearer",
+];
+
+/// `embed.client_url` may only point into the environment's own api or media origin (the CSP,
+/// the message checks and the navigation lock trust exactly those), and never carries a
+/// credential in its query.
+fn checked_client_url(url: Url, api: &Url, media: &Url) -> Result<Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidValue {
+        key: "embed.client_url".into(),
+        value: url.to_string(),
+        reason,
+    };
+    let (origin, api, media) = (origin_of(&url), origin_of(api), origin_of(media));
+    if origin != api && origin != media {
+        return Err(invalid(format!(
+            "must be on the environment's api or media origin ({api} or {media})"
+        )));
+    }
+    if let Some((name, _)) = url
+        .query_pairs()
+        .find(|(name, _)| CREDENTIAL_PARAMETERS.contains(&name.to_ascii_lowercase().as_str()))
+    {
+        // The value is reported without its query: it may hold a real secret.
+        let mut shown = url.clone();
+        shown.set_query(Some("[redacted]"));
+        return Err(ConfigError::InvalidValue {
+            key: "embed.client_url".into(),
+            value: shown.to_string(),
+            reason: format!(
+                "must not carry credentials: remove the `{name}` parameter (the client gets its token by message)"
+            ),
+        });
+    }
+    Ok(url)
+}
+
 fn endpoint_url(key: &str, value: &str, local: bool) -> Result<Url, ConfigError> {
     let invalid = |reason: &str| ConfigError::InvalidUrl {
         key: key.to_string(),
@@ -1159,6 +1210,43 @@ mod tests {
             e.to_string().contains("leaves no room for 3 attempts"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn client_url_stays_on_the_environments_origins_and_carries_no_credentials() {
+        let ok = parse_str(&format!(
+            "{MINIMAL}[embed]\nclient_url = \"https://apps.mypurecloud.ie/embedded-client/?lang=de\"\n"
+        ));
+        // apps.{env} is not the api or media origin of mypurecloud.ie.
+        let e = ok.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("must be on the environment's api or media origin"),
+            "{e}"
+        );
+        let config = parse_str(&format!(
+            "{MINIMAL}[embed]\nclient_url = \"https://api.mypurecloud.ie/embedded-client/v2/?lang=de\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.endpoints.client_page.as_str(),
+            "https://api.mypurecloud.ie/embedded-client/v2/?lang=de"
+        );
+        for name in ["access_token", "Token", "code"] {
+            let e = err(&format!(
+                "{MINIMAL}[embed]\nclient_url = \"https://api.mypurecloud.ie/embedded-client/?{name}=abc\"\n"
+            ));
+            assert_eq!(e.code(), "config_invalid_value");
+            assert!(
+                e.to_string()
+                    .contains(&format!("remove the `{name}` parameter")),
+                "{e}"
+            );
+            assert!(
+                !e.to_string().contains("abc"),
+                "the value is not echoed: {e}"
+            );
+        }
     }
 
     #[test]
