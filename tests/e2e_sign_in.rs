@@ -407,5 +407,10 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
             assert!(!uri.contains(token.as_str()), "a token in a URL: {uri}");
         }
     }
-    app.quit().await;
+    let log = app.quit().await;
+    // token-expiring reached Rust as a typed event (parsed again there) and drove renewals.
+    assert!(
+        log.contains("embedded client says its token is expiring"),
+        "{log}"
+    );
 }

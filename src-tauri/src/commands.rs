@@ -5,7 +5,7 @@ use std::sync::Arc;
 use agent_shell_core::auth::{AuthError, AuthService, SessionView};
 use tauri::{AppHandle, Runtime, State};
 
-use agent_shell_core::embed::ClientEvent;
+use agent_shell_core::embed::{ClientEvent, EmbedError};
 use agent_shell_core::links::CrmAction;
 
 use crate::ipc_error::IpcError;
@@ -67,12 +67,28 @@ pub async fn refresh_session<R: Runtime>(
     session::refresh(app, auth(&state)?, "ui").await
 }
 
-/// The embedded client said genesys-cloud-embed:token-expiring.
+/// The embedded client said genesys-cloud-embed:token-expiring. The message is parsed again
+/// here, like every client event; only a well-formed one can start a renewal.
 #[tauri::command]
 pub async fn report_token_expiring<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, ShellState>,
+    event: serde_json::Value,
 ) -> Result<SessionView, IpcError> {
+    let expires_in = match ClientEvent::parse(event) {
+        Ok(ClientEvent::TokenExpiring { expires_in }) => expires_in,
+        Ok(other) => {
+            tracing::warn!(?other, "not a token-expiring message");
+            return Err(IpcError::from_error(&EmbedError::Invalid(
+                "expected a token-expiring message".into(),
+            )));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "embedded client message dropped");
+            return Err(IpcError::from_error(&error));
+        }
+    };
+    tracing::info!(?expires_in, "embedded client says its token is expiring");
     // The client's own margin may be longer than the token's life: renew only when due, so a
     // client that repeats the message cannot cause a refresh storm.
     let auth = auth(&state)?;

@@ -82,7 +82,7 @@ export class ClientBridge {
         void this.sendInit();
         return;
       case "genesys-cloud-embed:token-expiring":
-        void reportTokenExpiring()
+        void reportTokenExpiring(message)
           .then(() => this.sendToken())
           .catch((error: unknown) => this.callbacks.onError(describeError(error)));
         break;

@@ -131,8 +131,9 @@ export const startSignIn = (): Promise<SignInStarted> => call<SignInStarted>("st
 export const cancelSignIn = (): Promise<void> => call<void>("cancel_sign_in");
 export const signOut = (): Promise<SessionView> => call<SessionView>("sign_out");
 export const refreshSession = (): Promise<SessionView> => call<SessionView>("refresh_session");
-export const reportTokenExpiring = (): Promise<SessionView> =>
-  call<SessionView>("report_token_expiring");
+/** The parsed token-expiring message: Rust parses it again before it may renew. */
+export const reportTokenExpiring = (event: unknown): Promise<SessionView> =>
+  call<SessionView>("report_token_expiring", { event });
 export const getEmbedCredentials = (): Promise<EmbedCredentials> =>
   call<EmbedCredentials>("get_embed_credentials");
 
