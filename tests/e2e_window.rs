@@ -80,7 +80,41 @@ async fn window_shows_the_configured_environment_and_a_status_bar() {
     set_network(&app, false).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!app.is_displayed("#status-offline").await);
-    app.quit().await;
+
+    // The navigation lock admits the client's origin (for the iframe); the main frame sent
+    // there comes straight back to the app page.
+    let client_page = format!("{}/embedded-client/", emulator.urls().api);
+    app.client
+        .execute(
+            "window.location.href = arguments[0];",
+            vec![Value::from(client_page)],
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let here = app.client.current_url().await.map(|u| u.to_string());
+        let home = here
+            .as_deref()
+            .is_ok_and(|u| u.starts_with("tauri://localhost"));
+        if home && app.is_displayed("#status-environment").await {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the main frame stayed on {here:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.visible_text("#status-environment").await,
+        "Local emulator (127.0.0.1)"
+    );
+    let log = app.quit().await;
+    assert!(
+        log.contains("main frame left the app page: going back"),
+        "{log}"
+    );
 }
 
 /// A real environment: when the webview reports the network gone, the status bar says so

@@ -9,7 +9,7 @@ use agent_shell_core::links::{self, LinkPolicy};
 use agent_shell_core::ErrorCode;
 use serde::Serialize;
 use tauri::utils::config::WindowConfig;
-use tauri::webview::{NewWindowResponse, PermissionKind, PermissionResponse, Url};
+use tauri::webview::{NewWindowResponse, PageLoadEvent, PermissionKind, PermissionResponse, Url};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewWindow, WebviewWindowBuilder};
 
 use crate::state::ShellState;
@@ -56,6 +56,22 @@ pub fn create_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Webvi
                 tracing::warn!(target = %links::redacted(url), "navigation blocked");
             }
             allowed
+        })
+        // The lock above admits the client's origins for the iframe; should the main frame
+        // ever start loading one, the window goes straight back to the app page.
+        .on_page_load(|webview, payload| {
+            if payload.event() != PageLoadEvent::Started || !links::main_frame_strayed(payload.url()) {
+                return;
+            }
+            tracing::warn!(target = %links::redacted(payload.url()), "main frame left the app page: going back");
+            match links::app_page() {
+                Ok(page) => {
+                    if let Err(error) = webview.navigate(page) {
+                        tracing::error!(%error, "could not return to the app page");
+                    }
+                }
+                Err(error) => tracing::error!(%error, "no app page URL"),
+            }
         })
         // Never a second webview window: the link goes to the system browser, or nowhere.
         .on_new_window(move |url, _features| {

@@ -263,6 +263,19 @@ fn scheme_host_port(url: &Url) -> String {
     }
 }
 
+/// Whether a page the main frame started loading is off the app's own origin. The navigation
+/// lock has to admit the client's origins for the iframe (WebKitGTK does not say which frame
+/// navigates); this catches the main frame landing on one of them, so the window can be sent
+/// back to the app page.
+pub fn main_frame_strayed(url: &Url) -> bool {
+    matches!(url.scheme(), "tauri" | "http" | "https") && scheme_host_port(url) != APP_ORIGIN
+}
+
+/// The app page, where a strayed main frame is sent back.
+pub fn app_page() -> Result<Url, url::ParseError> {
+    Url::parse(&format!("{APP_ORIGIN}/"))
+}
+
 /// The scheme and host of a URL, for logs: paths and queries can carry personal data.
 pub fn redacted(url: &Url) -> String {
     match url.host_str() {
@@ -351,6 +364,19 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_main_frame_off_the_app_origin_has_strayed() {
+        assert!(!main_frame_strayed(&url(&format!(
+            "{APP_ORIGIN}/index.html"
+        ))));
+        assert!(!main_frame_strayed(&app_page().unwrap()));
+        assert!(main_frame_strayed(&url(
+            "https://api.mypurecloud.ie/embedded-client/"
+        )));
+        assert!(main_frame_strayed(&url("http://127.0.0.1:8080/")));
+        assert!(!main_frame_strayed(&url("about:blank")));
     }
 
     #[test]
