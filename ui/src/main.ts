@@ -225,6 +225,10 @@ function clientStarted(): void {
  * the status bar does (the client stays usable), with the detail in the tooltip. */
 function clientProblem(message: string): void {
   console.warn("embedded client:", message);
+  if (bridge === null) {
+    // A late answer for a client that is already gone (signed out): nothing to show.
+    return;
+  }
   if (!byId("client-loading").hidden) {
     clearClientStartTimer();
     showClientOverlay(message);
