@@ -40,12 +40,17 @@ export class ClientBridge {
     this.frame.src = clientUrl;
   }
 
-  /** Removes the client: nothing stale stays on screen or keeps a token. */
+  /** Removes the client: nothing stale stays on screen or keeps a token. The frame element is
+   * replaced by a blank copy (same id and attributes): a new browsing context, so the next
+   * start really loads the client again. Setting src to about:blank and straight back to the
+   * same URL can leave WebKit on the old document, the client never starting again. */
   stop(): void {
     window.removeEventListener("message", this.listener);
     this.clientOrigin = null;
     this.postedToken = null;
-    this.frame.src = "about:blank";
+    const blank = this.frame.cloneNode(false) as HTMLIFrameElement;
+    blank.src = "about:blank";
+    this.frame.replaceWith(blank);
   }
 
   /** Posts the current access token (after every renewal). */
