@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    browser_home, browser_opens, click_in_client, config_text, emulator, enter_client_frame,
-    free_port, launch, wait_for_open, wait_for_tray, E2eApp, TRAY_GREEN,
+    browser_home, browser_opens, click_in_client, client_frame_src, config_text, emulator,
+    enter_client_frame, free_port, launch, wait_for_open, wait_for_tray, E2eApp, TRAY_GREEN,
 };
 
 /// Reads the probe's report from inside the iframe.
@@ -293,14 +293,7 @@ async fn a_client_that_never_starts_gets_a_problem_and_a_reload_button() {
     let deadline = Instant::now() + Duration::from_secs(15);
     while body_attribute(&app, "data-bridge-ignored").await < 2 * posted_per_load {
         if Instant::now() > deadline {
-            let src = app
-                .client
-                .execute(
-                    "return document.getElementById('client-frame').getAttribute('src');",
-                    vec![],
-                )
-                .await
-                .unwrap();
+            let src = client_frame_src(&app).await;
             panic!(
                 "Reload did not run the client page again (frame src {src})\n{}",
                 app.log()

@@ -15,15 +15,7 @@ use support::{
 /// Nothing of the embedded client stays once the session ends: its frame is blank and the
 /// status bar no longer shows the agent, the queue or a running interaction.
 async fn assert_client_removed(app: &support::E2eApp) {
-    let src = app
-        .client
-        .execute(
-            "return document.getElementById('client-frame').getAttribute('src');",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(src, Value::from("about:blank"));
+    assert_eq!(support::client_frame_src(app).await, "about:blank");
     for item in ["#status-agent", "#status-queue", "#status-call"] {
         assert!(!app.is_displayed(item).await, "{item} still shown");
     }

@@ -621,6 +621,19 @@ pub async fn enter_client_frame(app: &E2eApp) {
     frame.enter_frame().await.unwrap();
 }
 
+/// The client iframe's `src` attribute, as the page set it.
+pub async fn client_frame_src(app: &E2eApp) -> String {
+    let src = app
+        .client
+        .execute(
+            "return document.getElementById('client-frame').getAttribute('src');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    src.as_str().unwrap_or_default().to_string()
+}
+
 /// Clicks an element inside the client iframe (a real click: popups need a user gesture).
 pub async fn click_in_client(app: &E2eApp, css: &str) {
     enter_client_frame(app).await;
