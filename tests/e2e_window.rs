@@ -342,3 +342,95 @@ async fn demo_runs_against_the_bundled_emulator() {
     app.screenshot("demo-signed-in").await;
     app.quit().await;
 }
+
+/// Starts the app directly (not through WebDriver) with a fresh HOME and no configuration,
+/// its log going to `log`.
+fn direct_launch(home: &std::path::Path, log: &std::path::Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-shell"));
+    let log = std::fs::File::create(log).unwrap();
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env_remove("AGENT_SHELL_CONFIG")
+        .env("AGENT_SHELL_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true);
+    command
+}
+
+/// An agent starts Agent Shell again while the old one is still closing: the old one holds
+/// the single-instance lock but never answers the hand-over. The new launch does not stop with
+/// an error; it starts itself again and becomes the instance once the lock is free. When the
+/// lock is never freed it gives up after its retries and says what to do. The test holds the
+/// lock itself on the D-Bus session bus and refuses the hand-over, as a closing instance does.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus and a built app: run scripts/test.sh"]
+async fn a_launch_during_shutdown_of_the_old_instance_starts_once_it_is_gone() {
+    let _slot = support::exclusive_app_slot().await;
+    let bus = zbus::blocking::Connection::session().expect("a D-Bus session bus");
+    bus.request_name(support::SINGLE_INSTANCE_NAME).unwrap();
+    // An object server with nothing in it answers the hand-over call with an error at once,
+    // like an instance that is going away (a hung one would never answer at all).
+    let _answers_with_errors = bus.object_server();
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("app.log");
+
+    // Never freed: three relaunches, then a clear failure.
+    let finished = tokio::time::timeout(
+        Duration::from_secs(60),
+        direct_launch(home.path(), &log).status(),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "the launch did not give up within a minute\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    })
+    .unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(finished.code(), Some(1), "{text}");
+    assert_eq!(text.matches("starting again").count(), 3, "{text}");
+    assert!(
+        text.contains("another Agent Shell is running in this session but does not answer"),
+        "{text}"
+    );
+
+    // Freed while the launch waits: the relaunched process (same pid) becomes the instance.
+    let mut app = direct_launch(home.path(), &log).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("starting again")
+    {
+        assert!(std::time::Instant::now() < deadline, "no relaunch");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(bus.release_name(support::SINGLE_INSTANCE_NAME).unwrap());
+    let owner_pid = || -> Option<u32> {
+        let proxy = zbus::blocking::fdo::DBusProxy::new(&bus).ok()?;
+        let name = zbus::names::BusName::try_from(support::SINGLE_INSTANCE_NAME).ok()?;
+        proxy.get_connection_unix_process_id(name).ok()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while owner_pid() != app.id() {
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relaunched app never became the instance\n{text}"
+        );
+        assert!(app.try_wait().unwrap().is_none(), "the app stopped\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("does not answer"), "{text}");
+    if let Some(pid) = app.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), app.wait()).await;
+}

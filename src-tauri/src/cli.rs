@@ -71,10 +71,11 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    let handover_attempt = crate::handover::take_attempt();
     init_logging();
     match cli.command {
         Some(Command::Config { action }) => ExitCode::from(config_command(&action, cli.config)),
-        Some(Command::Demo) => ExitCode::from(run_demo()),
+        Some(Command::Demo) => ExitCode::from(run_demo(handover_attempt)),
         None => {
             let mut state = ShellState::from_files(cli.config.as_deref());
             if cli.redirect_url.is_some() {
@@ -82,7 +83,7 @@ pub fn main() -> ExitCode {
                 tracing::info!("started with a redirect URL argument");
                 state.launch_redirect = cli.redirect_url;
             }
-            ExitCode::from(run_window(state))
+            ExitCode::from(run_window(state, handover_attempt))
         }
     }
 }
@@ -120,7 +121,7 @@ fn no_display_message(command: &str) -> String {
     )
 }
 
-fn run_window(state: ShellState) -> u8 {
+fn run_window(state: ShellState, handover_attempt: u32) -> u8 {
     if !display_available() {
         eprint!("{}", no_display_message("agent-shell"));
         return EXIT_NO_DISPLAY;
@@ -128,6 +129,9 @@ fn run_window(state: ShellState) -> u8 {
     match crate::run_gui(state) {
         Ok(()) => EXIT_OK,
         Err(error) => {
+            if let Some(detail) = crate::handover::failed_handover(&error) {
+                return handover_failed(detail, handover_attempt);
+            }
             tracing::error!(%error, "agent-shell stopped");
             eprintln!("agent-shell: {error}");
             EXIT_FAILURE
@@ -135,14 +139,40 @@ fn run_window(state: ShellState) -> u8 {
     }
 }
 
+/// The running instance holds the lock but did not answer: start again (it is probably closing),
+/// and after the last try say plainly what to do.
+fn handover_failed(detail: &str, attempt: u32) -> u8 {
+    use crate::handover;
+    if handover::may_relaunch(attempt) {
+        tracing::warn!(
+            error = detail,
+            attempt = attempt + 1,
+            "the running Agent Shell did not answer; starting again"
+        );
+        match handover::relaunch(attempt) {
+            Ok(()) => return EXIT_OK,
+            Err(relaunch_error) => {
+                tracing::error!(error = %relaunch_error, "could not start again");
+            }
+        }
+    }
+    tracing::error!(error = detail, "agent-shell stopped");
+    eprintln!(
+        "agent-shell: another Agent Shell is running in this session but does not answer.\n\
+         Close it (or end the agent-shell process) and start Agent Shell again.\n\
+         Detail: {detail}"
+    );
+    EXIT_FAILURE
+}
+
 #[cfg(feature = "demo")]
-fn run_demo() -> u8 {
+fn run_demo(handover_attempt: u32) -> u8 {
     if !display_available() {
         eprint!("{}", no_display_message("agent-shell demo"));
         return EXIT_NO_DISPLAY;
     }
     match crate::demo::start() {
-        Ok(state) => run_window(state),
+        Ok(state) => run_window(state, handover_attempt),
         Err(error) => {
             eprintln!("agent-shell demo: {error}");
             EXIT_FAILURE
@@ -151,7 +181,7 @@ fn run_demo() -> u8 {
 }
 
 #[cfg(not(feature = "demo"))]
-fn run_demo() -> u8 {
+fn run_demo(_handover_attempt: u32) -> u8 {
     eprintln!("agent-shell demo: this build does not include the Genesys Cloud emulator (cargo feature `demo`).");
     EXIT_FAILURE
 }

@@ -6,6 +6,7 @@ pub mod cli;
 mod commands;
 #[cfg(feature = "demo")]
 mod demo;
+mod handover;
 mod ipc_error;
 mod session;
 pub mod state;

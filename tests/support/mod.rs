@@ -178,8 +178,25 @@ fn app_pids() -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// The D-Bus name the single-instance plugin owns for the app (its identifier + suffix).
+pub const SINGLE_INSTANCE_NAME: &str = "com.agentshell.desktop.SingleInstance";
+
+/// Whether some process owns [`SINGLE_INSTANCE_NAME`] on the session bus (false without one).
+pub fn single_instance_name_owned() -> bool {
+    let Ok(connection) = zbus::blocking::Connection::session() else {
+        return false;
+    };
+    zbus::blocking::fdo::DBusProxy::new(&connection)
+        .and_then(|bus| {
+            let name = zbus::names::BusName::try_from(SINGLE_INSTANCE_NAME)?;
+            Ok(bus.name_has_owner(name)?)
+        })
+        .unwrap_or(false)
+}
+
 /// The next app must not start while the last one still owns the single-instance D-Bus name:
-/// it would hand itself over to the dying instance and wait for an answer that never comes.
+/// it would hand itself over to the dying instance. The process going away is not enough - the
+/// bus releases the name a moment later - so both are waited for.
 async fn wait_for_app_exit() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !app_pids().is_empty() {
@@ -192,6 +209,33 @@ async fn wait_for_app_exit() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while single_instance_name_owned() {
+        assert!(
+            Instant::now() < deadline,
+            "{SINGLE_INSTANCE_NAME} is still owned 10 s after the last app exited"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Holds the one-app slot (and waits until the last app is gone) for a test that starts the
+/// app itself instead of through [`E2eApp::launch`].
+pub async fn exclusive_app_slot() -> MutexGuard<'static, ()> {
+    let guard = ONE_APP_AT_A_TIME.lock().await;
+    wait_for_app_exit().await;
+    guard
+}
+
+/// Resolves once the app's log (in the driver log) says it stopped.
+async fn app_stopped(driver_log: &Path) {
+    loop {
+        if std::fs::read_to_string(driver_log).is_ok_and(|log| log.contains("agent-shell stopped"))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -274,16 +318,24 @@ impl E2eApp {
         // WebDriver is plain http on loopback: no TLS stack needed.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let watchdog = Watchdog::arm(driver.id(), driver_log.clone());
-        let client = ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap_or_else(|e| {
+        // WebKitWebDriver keeps waiting for a window when the app stops at start-up: watch the
+        // app's log as well, so such a start fails at once and says why.
+        let mut builder = ClientBuilder::new(connector);
+        builder.capabilities(capabilities);
+        let webdriver_url = format!("http://127.0.0.1:{port}");
+        let session = builder.connect(&webdriver_url);
+        let client = tokio::select! {
+            connected = session => connected.unwrap_or_else(|e| {
                 panic!(
                     "WebDriver session failed: {e}\n--- tauri-driver log ---\n{}",
                     std::fs::read_to_string(&driver_log).unwrap_or_default()
                 )
-            });
+            }),
+            () = app_stopped(&driver_log) => panic!(
+                "the app stopped while starting\n--- tauri-driver log ---\n{}",
+                std::fs::read_to_string(&driver_log).unwrap_or_default()
+            ),
+        };
         // Bounded waits inside WebKit too: a page load or script that never ends fails the
         // command instead of blocking it.
         client
