@@ -9,7 +9,7 @@ use serde_json::Value;
 use support::{
     any_file_contains, browser_home, browser_opens, click_in_client, config_text, control,
     emulator, emulator_state, emulator_with, free_port, launch, stored_refresh_token,
-    wait_for_open, wait_for_tray, TRAY_GREEN, TRAY_RED,
+    wait_for_emulator_state, wait_for_open, wait_for_tray, TRAY_GREEN, TRAY_RED,
 };
 
 /// Nothing of the embedded client stays once the session ends: its frame is blank and the
@@ -405,4 +405,86 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
         log.contains("embedded client says its token is expiring"),
         "{log}"
     );
+}
+
+/// Genesys Cloud refuses the running client's access token (the emulator's users/me fault hits
+/// the client alone: the app calls users/me only at sign-in). The first refusal gets one
+/// renewal and the client carries on with the new token; a second refusal right after is not
+/// renewed again (no storm) but shown as "Genesys Cloud needs attention" with the reason, and
+/// the status bar's Reload starts the client afresh.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn a_refused_client_token_is_renewed_once_then_reported_with_a_reload() {
+    let emulator = emulator_with(
+        free_port(),
+        EmulatorConfig {
+            queue_interval: std::time::Duration::from_millis(300),
+            ..EmulatorConfig::default()
+        },
+    )
+    .await;
+    let config = config_text(&emulator, "");
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#status-agent", "Alex Agent").await;
+    let refreshes = |state: &Value| state["refreshes_served"].as_u64().unwrap();
+    let users_me_ok = |state: &Value| state["users_me_ok"].as_u64().unwrap();
+    let before = emulator_state(&emulator).await;
+
+    // One refusal: one renewal, and the client's checks succeed again with the new token.
+    control(
+        &emulator,
+        "faults",
+        serde_json::json!({"kind": "users_me_unauthorized"}),
+    )
+    .await;
+    let renewed = wait_for_emulator_state(&emulator, "renewed once", |state| {
+        refreshes(state) == refreshes(&before) + 1
+    })
+    .await;
+    wait_for_emulator_state(&emulator, "the client checking again", |state| {
+        users_me_ok(state) >= users_me_ok(&renewed) + 3
+    })
+    .await;
+    assert!(!app.is_displayed("#status-client-problem-item").await);
+    assert_eq!(app.visible_text("#status-agent").await, "Alex Agent");
+
+    // Refused again straight after: reported, not renewed.
+    control(
+        &emulator,
+        "faults",
+        serde_json::json!({"kind": "users_me_unauthorized"}),
+    )
+    .await;
+    app.wait_for_text("#status-client-problem", "Genesys Cloud needs attention")
+        .await;
+    let reason = app
+        .client
+        .find(fantoccini::Locator::Css("#status-client-problem"))
+        .await
+        .unwrap()
+        .attr("title")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("refused the access token again"),
+        "{reason}"
+    );
+    app.screenshot("client-needs-attention").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let reported = emulator_state(&emulator).await;
+    assert_eq!(refreshes(&reported), refreshes(&before) + 1, "{reported}");
+    assert_eq!(reported["faults_pending"], 0);
+
+    // Reload: a fresh client, a fresh handshake, and the problem is gone.
+    app.click("#status-client-reload").await;
+    wait_for_emulator_state(&emulator, "the reloaded client checking", |state| {
+        users_me_ok(state) >= users_me_ok(&reported) + 3
+    })
+    .await;
+    app.wait_for_text("#status-agent", "Alex Agent").await;
+    assert!(!app.is_displayed("#status-client-problem-item").await);
+    app.quit().await;
 }

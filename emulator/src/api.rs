@@ -9,11 +9,18 @@ use axum::Json;
 use serde_json::json;
 
 use crate::app::{header_value, AppState};
+use crate::store::FaultTarget;
 
 /// `GET /api/v2/users/me`.
 pub async fn users_me(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let token = bearer_token(&headers);
     let mut store = app.store();
+    if store.next_fault(FaultTarget::UsersMe).is_some() {
+        store.counters.users_me_unauthorized += 1;
+        drop(store);
+        tracing::info!("injecting users/me fault");
+        return unauthorized(token.is_some());
+    }
     let info = token.and_then(|t| store.authenticate(t));
     match info {
         Some(info) => {

@@ -119,7 +119,7 @@ async fn add_fault(
     let request: FaultRequest = parse_json(body)?;
     let kind = FaultKind::parse(&request.kind).ok_or_else(|| {
         ControlError::bad_request(format!(
-            "unknown fault kind '{}'; expected server_error, service_unavailable, rate_limited, hang, malformed, invalid_grant or authorize_error",
+            "unknown fault kind '{}'; expected server_error, service_unavailable, rate_limited, hang, malformed, invalid_grant, authorize_error or users_me_unauthorized",
             request.kind
         ))
     })?;

@@ -654,10 +654,11 @@ async fn fault_response(app: &AppState, fault: &Fault) -> Response {
             "invalid_grant",
             "injected fault: the grant is invalid",
         ),
-        FaultKind::AuthorizeError => oauth_error(
+        // Unreachable: next_fault(Token) only hands out token faults.
+        FaultKind::AuthorizeError | FaultKind::UsersMeUnauthorized => oauth_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
-            "authorize fault reached the token endpoint",
+            "a fault for another endpoint reached the token endpoint",
         ),
     }
 }

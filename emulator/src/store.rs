@@ -95,8 +95,10 @@ pub enum FaultKind {
     Hang,
     Malformed,
     InvalidGrant,
-    /// Applies to authorize requests; every other kind applies to token requests.
+    /// Applies to authorize requests.
     AuthorizeError,
+    /// Applies to `users/me`: a 401 whatever the token (what the embedded client checks).
+    UsersMeUnauthorized,
 }
 
 impl FaultKind {
@@ -109,6 +111,7 @@ impl FaultKind {
             "malformed" => Self::Malformed,
             "invalid_grant" => Self::InvalidGrant,
             "authorize_error" => Self::AuthorizeError,
+            "users_me_unauthorized" => Self::UsersMeUnauthorized,
             _ => return None,
         })
     }
@@ -122,6 +125,16 @@ impl FaultKind {
             Self::Malformed => "malformed",
             Self::InvalidGrant => "invalid_grant",
             Self::AuthorizeError => "authorize_error",
+            Self::UsersMeUnauthorized => "users_me_unauthorized",
+        }
+    }
+
+    /// The endpoint this kind of fault applies to.
+    pub fn target(self) -> FaultTarget {
+        match self {
+            Self::AuthorizeError => FaultTarget::Authorize,
+            Self::UsersMeUnauthorized => FaultTarget::UsersMe,
+            _ => FaultTarget::Token,
         }
     }
 }
@@ -142,6 +155,7 @@ pub struct Fault {
 pub enum FaultTarget {
     Authorize,
     Token,
+    UsersMe,
 }
 
 /// One request as received, for `GET /_emulator/access-log`.
@@ -720,9 +734,7 @@ impl Store {
 
     /// Consumes one application of the oldest fault queued for `target`.
     pub fn next_fault(&mut self, target: FaultTarget) -> Option<Fault> {
-        let index = self.faults.iter().position(|f| {
-            (f.kind == FaultKind::AuthorizeError) == (target == FaultTarget::Authorize)
-        })?;
+        let index = self.faults.iter().position(|f| f.kind.target() == target)?;
         let fault = self.faults.get_mut(index)?;
         let applied = fault.clone();
         fault.remaining = fault.remaining.saturating_sub(1);
@@ -1030,6 +1042,20 @@ mod tests {
             s.next_fault(FaultTarget::Authorize).unwrap().kind,
             FaultKind::AuthorizeError
         );
+        s.push_fault(Fault {
+            kind: FaultKind::UsersMeUnauthorized,
+            remaining: 1,
+            retry_after_secs: 2,
+            hang_secs: 1,
+            error: String::new(),
+        });
+        assert!(s.next_fault(FaultTarget::Token).is_none());
+        assert!(s.next_fault(FaultTarget::Authorize).is_some());
+        assert_eq!(
+            s.next_fault(FaultTarget::UsersMe).unwrap().kind,
+            FaultKind::UsersMeUnauthorized
+        );
+        assert!(s.next_fault(FaultTarget::UsersMe).is_none());
     }
 
     #[test]

@@ -125,6 +125,31 @@ async fn authorize_faults_redirect_with_the_chosen_error() {
     assert_eq!(emu.authorize(&req).await.status(), StatusCode::OK);
 }
 
+/// users/me faults reject a valid token `count` times, and leave the token endpoint alone.
+#[tokio::test]
+async fn users_me_faults_reject_a_valid_token_then_pass() {
+    let emu = start_default().await;
+    let tokens = emu.demo_tokens().await;
+    let access = tokens["access_token"].as_str().unwrap();
+    queue_fault(&emu, json!({"kind": "users_me_unauthorized", "count": 2})).await;
+    assert_oauth_error(
+        probe_token(&emu, emu.login()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            emu.users_me(access).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(emu.users_me(access).await.status(), StatusCode::OK);
+    let state = emu.state().await;
+    assert_eq!(state["faults_pending"], 0);
+    assert_eq!(state["users_me_unauthorized"], 2);
+}
+
 #[tokio::test]
 async fn faults_can_be_cleared_and_are_validated() {
     let emu = start_default().await;

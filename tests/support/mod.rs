@@ -626,6 +626,23 @@ pub async fn emulator_state(emulator: &RunningEmulator) -> Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
+/// Polls the emulator's state until `holds` is true for it (20 s at most) and returns it.
+pub async fn wait_for_emulator_state(
+    emulator: &RunningEmulator,
+    what: &str,
+    holds: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = emulator_state(emulator).await;
+        if holds(&state) {
+            return state;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// POSTs to the emulator's control API (settings, faults, revoke) and checks it was accepted.
 pub async fn control(emulator: &RunningEmulator, path: &str, body: Value) {
     let url = format!("{}/_emulator/{path}", emulator.urls().login);

@@ -5,6 +5,7 @@
 // one of the known message types (protocol.ts). Everything else is ignored and counted by
 // reason. Replies go to the client's exact origin, never '*'. The access token is posted to
 // the client only; the refresh token never reaches this page (Rust owns refresh).
+import { AuthRenewalGate } from "./authRenewal";
 import { describeError, getEmbedCredentials, refreshSession, reportClientEvent, reportTokenExpiring } from "./ipc";
 import { classifyMessage, type ClientMessage, type IgnoredReason } from "./protocol";
 
@@ -19,8 +20,8 @@ export interface BridgeCallbacks {
 export class ClientBridge {
   private clientOrigin: string | null = null;
   private readonly ignored = new Map<IgnoredReason, number>();
-  /** One renewal per handshake on auth-error: a client that keeps rejecting tokens must not loop. */
-  private authRetried = false;
+  /** Renewals on auth-error: one answers a refused token; one refused again is reported, no loop. */
+  private readonly authRenewals = new AuthRenewalGate();
   /** The token last posted: a renewal posts only a token the client does not have yet. */
   private postedToken: string | null = null;
   private readonly listener = (event: MessageEvent): void => this.receive(event);
@@ -48,6 +49,7 @@ export class ClientBridge {
     window.removeEventListener("message", this.listener);
     this.clientOrigin = null;
     this.postedToken = null;
+    this.authRenewals.reset();
     const blank = this.frame.cloneNode(false) as HTMLIFrameElement;
     blank.src = "about:blank";
     this.frame.replaceWith(blank);
@@ -82,7 +84,7 @@ export class ClientBridge {
     switch (message.type) {
       case "genesys-cloud-embed:ready":
         this.clientOrigin = origin;
-        this.authRetried = false;
+        this.authRenewals.reset();
         this.post({ type: "ack", status: "received" });
         void this.sendInit();
         return;
@@ -92,8 +94,7 @@ export class ClientBridge {
           .catch((error: unknown) => this.callbacks.onError(describeError(error)));
         break;
       case "genesys-cloud-embed:auth-error":
-        if (!this.authRetried) {
-          this.authRetried = true;
+        if (this.authRenewals.tryStart(Date.now())) {
           void refreshSession()
             .then(() => this.sendToken())
             .catch((error: unknown) => this.callbacks.onError(describeError(error)));

@@ -222,7 +222,8 @@ function clientStarted(): void {
 }
 
 /** Something went wrong with the client: while it starts, the overlay says what; once it runs,
- * the status bar does (the client stays usable), with the detail in the tooltip. */
+ * the status bar does (the client stays usable), with the detail in the tooltip and a Reload
+ * action next to it. */
 function clientProblem(message: string): void {
   console.warn("embedded client:", message);
   if (bridge === null) {
@@ -380,6 +381,7 @@ function wireButtons(): void {
   });
 
   byId("client-reload-button").addEventListener("click", reloadClient);
+  byId("status-client-reload").addEventListener("click", reloadClient);
 
   const signOutButton = byId<HTMLButtonElement>("sign-out-button");
   signOutButton.addEventListener("click", () => {
