@@ -488,3 +488,60 @@ async fn a_refused_client_token_is_renewed_once_then_reported_with_a_reload() {
     assert!(!app.is_displayed("#status-client-problem-item").await);
     app.quit().await;
 }
+
+/// The session needs a new sign-in while the agent works in another window: a native
+/// notification says so, once. In view, the screen itself says it and nothing pops up. The
+/// test is the desktop's notification daemon (it owns org.freedesktop.Notifications on its
+/// D-Bus session), so it receives what the agent would.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn relogin_needed_while_the_window_is_out_of_view_sends_one_notification() {
+    let emulator = emulator(free_port()).await;
+    control(
+        &emulator,
+        "settings",
+        serde_json::json!({"token_lifetime_secs": 3}),
+    )
+    .await;
+    let config = config_text(&emulator, "");
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    let notifications = support::NotificationServer::start();
+
+    // In view: the screen says it, no notification.
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    control(&emulator, "revoke", serde_json::json!({"all": true})).await;
+    app.wait_for_text("#status-session", "Sign-in needed").await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(
+        notifications.received().is_empty(),
+        "{:?}",
+        notifications.received()
+    );
+
+    // Out of view (minimised): one notification with the reason.
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    app.client.minimize_window().await.unwrap();
+    control(&emulator, "revoke", serde_json::json!({"all": true})).await;
+    let notification = notifications.first().await;
+    assert_eq!(notification.summary, "Agent Shell: please sign in again");
+    assert!(
+        notification.body.contains("sign in again"),
+        "{notification:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        notifications.received().len(),
+        1,
+        "{:?}",
+        notifications.received()
+    );
+    assert!(app
+        .log()
+        .contains("re-login needed while the window is not in view"));
+    app.quit().await;
+}
