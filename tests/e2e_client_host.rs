@@ -7,19 +7,19 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::{
     browser_home, browser_opens, click_in_client, client_frame_src, config_text, emulator,
-    enter_client_frame, free_port, launch, wait_for_open, wait_for_tray, E2eApp, TRAY_GREEN,
+    enter_client_frame, free_port, launch, wait_for_open, wait_for_tray, wait_until, E2eApp,
+    TRAY_GREEN,
 };
 
 /// Reads the probe's report from inside the iframe.
 async fn probe_results(app: &E2eApp) -> Value {
     enter_client_frame(app).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let report = loop {
+    let report = wait_until(Duration::from_secs(20), "the probe to finish", async || {
         let done = app
             .client
             .execute(
@@ -29,12 +29,12 @@ async fn probe_results(app: &E2eApp) -> Value {
             )
             .await
             .unwrap();
-        if let Some(text) = done.as_str() {
-            break serde_json::from_str(text).unwrap();
+        match done.as_str() {
+            Some(text) => Ok(serde_json::from_str(text).unwrap()),
+            None => Err("no results yet".into()),
         }
-        assert!(Instant::now() < deadline, "the probe did not finish");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     app.client.enter_parent_frame().await.unwrap();
     report
 }
@@ -209,14 +209,15 @@ async fn client_frame_cannot_reach_ipc_navigate_or_spoof_and_links_go_through_ru
     let posted = app.visible_text("#status").await;
     app.client.enter_parent_frame().await.unwrap();
     assert_eq!(posted, "posted 3 messages from origin null");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while body_attribute(&app, "data-ignored-foreign-origin").await < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "opaque-origin messages not counted"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        Duration::from_secs(10),
+        "3 opaque-origin messages counted",
+        async || match body_attribute(&app, "data-ignored-foreign-origin").await {
+            counted if counted >= 3 => Ok(()),
+            counted => Err(format!("{counted} counted")),
+        },
+    )
+    .await;
     assert_eq!(
         body_attribute(&app, "data-ignored-foreign-source").await,
         foreign_source_before
@@ -290,17 +291,19 @@ async fn a_client_that_never_starts_gets_a_problem_and_a_reload_button() {
     app.click("#client-reload-button").await;
     app.wait_for_text("#client-loading-text", "Loading Genesys Cloud…")
         .await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while body_attribute(&app, "data-bridge-ignored").await < 2 * posted_per_load {
-        if Instant::now() > deadline {
-            let src = client_frame_src(&app).await;
-            panic!(
-                "Reload did not run the client page again (frame src {src})\n{}",
+    wait_until(
+        Duration::from_secs(15),
+        "Reload to run the client page again",
+        async || match body_attribute(&app, "data-bridge-ignored").await {
+            ignored if ignored >= 2 * posted_per_load => Ok(()),
+            ignored => Err(format!(
+                "{ignored} ignored, frame src {}\n{}",
+                client_frame_src(&app).await,
                 app.log()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            )),
+        },
+    )
+    .await;
     app.wait_for_text("#client-loading-text", "Genesys Cloud did not start")
         .await;
     app.quit().await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use genesys_emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::{json, Value};
-use support::{E2eApp, ForbiddenOrigin, Launch};
+use support::{wait_until, E2eApp, ForbiddenOrigin, Launch};
 
 async fn emulator() -> RunningEmulator {
     genesys_emulator::start(EmulatorConfig::default())
@@ -91,21 +91,21 @@ async fn window_shows_the_configured_environment_and_a_status_bar() {
         )
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let here = app.client.current_url().await.map(|u| u.to_string());
-        let home = here
-            .as_deref()
-            .is_ok_and(|u| u.starts_with("tauri://localhost"));
-        if home && app.is_displayed("#status-environment").await {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the main frame stayed on {here:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        Duration::from_secs(10),
+        "the main frame back on the app page",
+        async || {
+            let here = app.client.current_url().await.map(|u| u.to_string());
+            let home = here
+                .as_deref()
+                .is_ok_and(|u| u.starts_with("tauri://localhost"));
+            match home && app.is_displayed("#status-environment").await {
+                true => Ok(()),
+                false => Err(format!("on {here:?}")),
+            }
+        },
+    )
+    .await;
     assert_eq!(
         app.visible_text("#status-environment").await,
         "Local emulator (127.0.0.1)"
@@ -138,14 +138,15 @@ async fn a_real_environment_says_when_the_network_is_down() {
         .await;
     app.screenshot("offline").await;
     set_network(&app, true).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while app.is_displayed("#status-offline").await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "offline notice stayed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        Duration::from_secs(5),
+        "the offline notice to go",
+        async || match app.is_displayed("#status-offline").await {
+            true => Err("still shown".into()),
+            false => Ok(()),
+        },
+    )
+    .await;
     app.quit().await;
 }
 
@@ -231,20 +232,20 @@ async fn csp_blocks_other_origins_and_inline_script() {
         );
     }
     // Positive control: the configured client origin is framed, so the probe above was real.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let served = access_log(&emulator).await.iter().any(|entry| {
-            entry["origin"] == "api" && entry["uri"] == "/embedded-client/?csp-probe=1"
-        });
-        if served {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the allowed client frame never reached the emulator\n{log}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        Duration::from_secs(5),
+        "the allowed client frame to reach the emulator",
+        async || {
+            let served = access_log(&emulator).await.iter().any(|entry| {
+                entry["origin"] == "api" && entry["uri"] == "/embedded-client/?csp-probe=1"
+            });
+            match served {
+                true => Ok(()),
+                false => Err(log.clone()),
+            }
+        },
+    )
+    .await;
     assert!(
         log.contains("content security policy"),
         "CSP not logged:\n{log}"
@@ -401,30 +402,33 @@ async fn a_launch_during_shutdown_of_the_old_instance_starts_once_it_is_gone() {
 
     // Freed while the launch waits: the relaunched process (same pid) becomes the instance.
     let mut app = direct_launch(home.path(), &log).spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_to_string(&log)
-        .unwrap()
-        .contains("starting again")
-    {
-        assert!(std::time::Instant::now() < deadline, "no relaunch");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(Duration::from_secs(30), "a relaunch", async || {
+        let text = std::fs::read_to_string(&log).unwrap();
+        match text.contains("starting again") {
+            true => Ok(()),
+            false => Err(text),
+        }
+    })
+    .await;
     assert!(bus.release_name(support::SINGLE_INSTANCE_NAME).unwrap());
     let owner_pid = || -> Option<u32> {
         let proxy = zbus::blocking::fdo::DBusProxy::new(&bus).ok()?;
         let name = zbus::names::BusName::try_from(support::SINGLE_INSTANCE_NAME).ok()?;
         proxy.get_connection_unix_process_id(name).ok()
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while owner_pid() != app.id() {
-        let text = std::fs::read_to_string(&log).unwrap();
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the relaunched app never became the instance\n{text}"
-        );
-        assert!(app.try_wait().unwrap().is_none(), "the app stopped\n{text}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        Duration::from_secs(30),
+        "the relaunched app to become the instance",
+        async || {
+            let text = std::fs::read_to_string(&log).unwrap();
+            assert!(app.try_wait().unwrap().is_none(), "the app stopped\n{text}");
+            match owner_pid() == app.id() {
+                true => Ok(()),
+                false => Err(text),
+            }
+        },
+    )
+    .await;
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains("does not answer"), "{text}");
     if let Some(pid) = app.id() {

@@ -154,6 +154,25 @@ fn find_tauri_driver() -> PathBuf {
         .expect("tauri-driver not found: run scripts/test.sh (it installs it), or set TAURI_DRIVER")
 }
 
+/// Polls `probe` every 100 ms until it returns `Ok`, and returns that value. After `limit` the
+/// test fails, naming what it waited for and what `probe` last saw (its `Err`).
+pub async fn wait_until<T>(
+    limit: Duration,
+    what: &str,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(seen) if Instant::now() >= deadline => {
+                panic!("waited {limit:?} for {what}; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -210,14 +229,15 @@ async fn wait_for_app_exit() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while single_instance_name_owned() {
-        assert!(
-            Instant::now() < deadline,
-            "{SINGLE_INSTANCE_NAME} is still owned 10 s after the last app exited"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        Duration::from_secs(10),
+        "the bus to release the last app's single-instance name",
+        async || match single_instance_name_owned() {
+            true => Err(format!("{SINGLE_INSTANCE_NAME} owned")),
+            false => Ok(()),
+        },
+    )
+    .await;
 }
 
 /// Holds the one-app slot (and waits until the last app is gone) for a test that starts the
@@ -632,15 +652,14 @@ pub async fn wait_for_emulator_state(
     what: &str,
     holds: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    wait_until(Duration::from_secs(20), what, async || {
         let state = emulator_state(emulator).await;
-        if holds(&state) {
-            return state;
+        match holds(&state) {
+            true => Ok(state),
+            false => Err(state.to_string()),
         }
-        assert!(Instant::now() < deadline, "never {what}: {state}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// POSTs to the emulator's control API (settings, faults, revoke) and checks it was accepted.
@@ -711,15 +730,15 @@ pub async fn click_in_client(app: &E2eApp, css: &str) {
 }
 
 pub async fn wait_for_open(home: &std::path::Path, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !browser_opens(home).iter().any(|u| u == url) {
-        assert!(
-            Instant::now() < deadline,
-            "{url} not opened: {:?}",
-            browser_opens(home)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = format!("the browser to open {url}");
+    wait_until(Duration::from_secs(10), &what, async || {
+        let opened = browser_opens(home);
+        match opened.iter().any(|u| u == url) {
+            true => Ok(()),
+            false => Err(format!("opened {opened:?}")),
+        }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -846,18 +865,14 @@ pub async fn wait_for_tray(status: &str, dot_rgb: [u8; 3]) {
         status: status.to_string(),
         dot_rgb,
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    wait_until(Duration::from_secs(10), "the tray", async || {
         let shown = tokio::task::spawn_blocking(tray_view).await.unwrap();
-        if shown.as_ref() == Some(&expected) {
-            return;
+        match shown.as_ref() == Some(&expected) {
+            true => Ok(()),
+            false => Err(format!("tray shows {shown:?}, expected {expected:?}")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "tray shows {shown:?}, expected {expected:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
 }
 
 /// One notification as a desktop's notification daemon receives it.
@@ -947,13 +962,12 @@ impl NotificationServer {
 
     /// Waits (20 s at most) for the first notification.
     pub async fn first(&self) -> ReceivedNotification {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(first) = self.received().into_iter().next() {
-                return first;
-            }
-            assert!(Instant::now() < deadline, "no notification within 20 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until(Duration::from_secs(20), "a notification", async || {
+            self.received()
+                .into_iter()
+                .next()
+                .ok_or_else(|| "none".to_string())
+        })
+        .await
     }
 }
