@@ -103,9 +103,9 @@ pub async fn report_token_expiring<R: Runtime>(
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmbedCredentials {
-    access_token: String,
+    pub(crate) access_token: String,
     #[serde(flatten)]
-    init: agent_shell_core::embed::EmbedInit,
+    pub(crate) init: agent_shell_core::embed::EmbedInit,
 }
 
 /// Credentials for (re)initialising the embedded client. A token about to expire is renewed

@@ -8,6 +8,7 @@ mod commands;
 mod demo;
 mod handover;
 mod ipc_error;
+mod ipc_shapes;
 mod session;
 pub mod state;
 mod tray;

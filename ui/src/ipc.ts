@@ -1,5 +1,6 @@
 // The only module that calls into Rust. Types mirror src-tauri/src/{state,session}.rs and
-// src-tauri/core/src/auth.rs; a change there must be made here too.
+// src-tauri/core/src/auth.rs; a change there must be made here too. ui/test/ipcShapes.test.ts
+// checks them against samples the Rust types produce (src-tauri/fixtures/ipc-shapes.json).
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
@@ -9,7 +10,8 @@ export interface IpcError {
   message: string;
 }
 
-export type ConfigStatus = "configured" | "not-configured" | "invalid";
+export const CONFIG_STATUSES = ["configured", "not-configured", "invalid"] as const;
+export type ConfigStatus = (typeof CONFIG_STATUSES)[number];
 
 export interface ShellInfo {
   version: string;
@@ -46,13 +48,15 @@ export interface EmbedCredentials {
   embeddedClientSettings: EmbedSettings;
 }
 
-export type Phase =
-  | "signed-out"
-  | "restoring"
-  | "signing-in"
-  | "signed-in"
-  | "refreshing"
-  | "relogin-required";
+export const PHASES = [
+  "signed-out",
+  "restoring",
+  "signing-in",
+  "signed-in",
+  "refreshing",
+  "relogin-required",
+] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface UserInfo {
   id: string;

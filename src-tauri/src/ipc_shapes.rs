@@ -1,0 +1,144 @@
+//! The JSON that crosses IPC, written out as samples in src-tauri/fixtures/ipc-shapes.json and
+//! type-checked there against the page's hand-written mirror (ui/src/ipc.ts) by
+//! ui/test/ipcShapes.test.ts. The samples are built from the real Rust types, so a field
+//! added, renamed or retyped fails a check: here when the file no longer matches, in the page's
+//! type check when the types no longer fit. After a deliberate change, refresh the file with
+//! `UPDATE_IPC_SHAPES=1 cargo test -p agent-shell --lib ipc_shapes` and update ui/src/ipc.ts.
+#![cfg(test)]
+#![allow(clippy::unwrap_used)]
+
+use agent_shell_core::auth::{Notice, Phase, SessionView, UserInfo};
+use agent_shell_core::embed::EmbedInit;
+use serde_json::{json, Value};
+
+use crate::commands::EmbedCredentials;
+use crate::ipc_error::IpcError;
+use crate::session::SignInStarted;
+use crate::state::{ConfigStatus, ShellState};
+use crate::window::LinkOutcome;
+
+const SHAPES_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/src-tauri/fixtures/ipc-shapes.json"
+);
+
+/// Every phase; the match makes a new variant a compile error here until it is listed.
+fn all_phases() -> Vec<Phase> {
+    let all = vec![
+        Phase::SignedOut,
+        Phase::Restoring,
+        Phase::SigningIn,
+        Phase::SignedIn,
+        Phase::Refreshing,
+        Phase::ReloginRequired,
+    ];
+    for phase in &all {
+        match phase {
+            Phase::SignedOut
+            | Phase::Restoring
+            | Phase::SigningIn
+            | Phase::SignedIn
+            | Phase::Refreshing
+            | Phase::ReloginRequired => {}
+        }
+    }
+    all
+}
+
+fn all_config_statuses() -> Vec<ConfigStatus> {
+    let all = vec![
+        ConfigStatus::Configured,
+        ConfigStatus::NotConfigured,
+        ConfigStatus::Invalid,
+    ];
+    for status in &all {
+        match status {
+            ConfigStatus::Configured | ConfigStatus::NotConfigured | ConfigStatus::Invalid => {}
+        }
+    }
+    all
+}
+
+/// ShellInfo as the app builds it for a loaded configuration, with the machine-specific
+/// values (version, file path) made stable.
+fn shell_info_sample() -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent-shell.toml");
+    std::fs::write(
+        &path,
+        "environment = \"mypurecloud.ie\"\nclient_id = \"sample-client-id\"\n",
+    )
+    .unwrap();
+    let mut info = ShellState::from_files(Some(&path)).info();
+    info.version = "0.0.0-sample";
+    info.config_path = Some("/etc/agent-shell/agent-shell.toml".into());
+    serde_json::to_value(info).unwrap()
+}
+
+fn samples() -> Value {
+    let session = SessionView {
+        phase: Phase::SignedIn,
+        user: Some(UserInfo {
+            id: "a1b2c3d4-0000-4000-8000-000000000001".into(),
+            name: Some("Alex Agent".into()),
+            email: Some("agent@example.com".into()),
+        }),
+        expires_at_ms: Some(1_790_000_000_000),
+        refreshable: true,
+        persisted: true,
+        notice: Some(Notice {
+            code: "keychain_unavailable".into(),
+            message: "The OS keychain is not available.".into(),
+        }),
+    };
+    let credentials = EmbedCredentials {
+        access_token: "sample-access-token".into(),
+        init: EmbedInit {
+            environment: "mypurecloud.ie".into(),
+            client_id: "sample-client-id".into(),
+            embedded_client_settings: Default::default(),
+        },
+    };
+    let sign_in = SignInStarted {
+        url: "https://login.mypurecloud.ie/oauth/authorize?client_id=sample-client-id".into(),
+        redirect_uri: "com.agentshell.desktop:/oauth/callback".into(),
+        browser_opened: true,
+        browser_error: Some("no browser found".into()),
+    };
+    let link = LinkOutcome {
+        opened: false,
+        host: Some("evil.example".into()),
+        code: Some("link_host_not_allowed".into()),
+        message: "Links to evil.example are not opened.".into(),
+    };
+    let error = IpcError {
+        code: "not_signed_in".into(),
+        message: "You are not signed in.".into(),
+    };
+    json!({
+        "shellInfo": shell_info_sample(),
+        "sessionView": session,
+        "embedCredentials": credentials,
+        "signInStarted": sign_in,
+        "linkOutcome": link,
+        "ipcError": error,
+        "phases": all_phases(),
+        "configStatuses": all_config_statuses(),
+    })
+}
+
+#[test]
+fn the_ipc_samples_match_what_the_rust_types_produce() {
+    let expected = format!("{}\n", serde_json::to_string_pretty(&samples()).unwrap());
+    if std::env::var_os("UPDATE_IPC_SHAPES").is_some() {
+        std::fs::write(SHAPES_PATH, &expected).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(SHAPES_PATH).unwrap_or_default();
+    assert!(
+        committed == expected,
+        "{SHAPES_PATH} is out of date with the Rust types. Refresh it with \
+         UPDATE_IPC_SHAPES=1 cargo test -p agent-shell --lib ipc_shapes, then update \
+         ui/src/ipc.ts to match (npm run typecheck checks it).\nExpected:\n{expected}"
+    );
+}

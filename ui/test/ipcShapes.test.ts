@@ -1,0 +1,71 @@
+// The page's IPC types (src/ipc.ts) against samples the Rust types produce
+// (src-tauri/fixtures/ipc-shapes.json, kept current by a Rust test). Most of the check is at
+// compile time, in `npm run typecheck`: every field the page declares must be in the sample
+// with its type, and the sample may carry no field the page does not declare.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import shapes from "../../src-tauri/fixtures/ipc-shapes.json";
+import {
+  CONFIG_STATUSES,
+  PHASES,
+  type EmbedCredentials,
+  type EmbedSettings,
+  type IpcError,
+  type LinkOutcome,
+  type Notice,
+  type SessionView,
+  type ShellInfo,
+  type SignInStarted,
+  type UserInfo,
+} from "../src/ipc";
+
+/** JSON imports type string values as `string`: compare against the types with their string
+ * unions widened the same way (the unions themselves are checked at run time below). */
+type Wire<T> = T extends string
+  ? string
+  : T extends number | boolean | null
+    ? T
+    : T extends readonly (infer Item)[]
+      ? Wire<Item>[]
+      : { [K in keyof T]: Wire<T[K]> };
+
+/** true only when A and B have exactly the same keys. */
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never]
+  ? true
+  : false;
+
+// Every declared field present, with its type.
+const shellInfo: Wire<ShellInfo> = shapes.shellInfo;
+const sessionView: Wire<SessionView> = shapes.sessionView;
+const embedCredentials: Wire<EmbedCredentials> = shapes.embedCredentials;
+const signInStarted: Wire<SignInStarted> = shapes.signInStarted;
+const linkOutcome: Wire<LinkOutcome> = shapes.linkOutcome;
+const ipcError: Wire<IpcError> = shapes.ipcError;
+
+// No field the page does not know about (nested objects too).
+const sameKeys: true[] = [
+  true satisfies SameKeys<typeof shapes.shellInfo, ShellInfo>,
+  true satisfies SameKeys<typeof shapes.sessionView, SessionView>,
+  true satisfies SameKeys<typeof shapes.sessionView.user, UserInfo>,
+  true satisfies SameKeys<typeof shapes.sessionView.notice, Notice>,
+  true satisfies SameKeys<typeof shapes.embedCredentials, EmbedCredentials>,
+  true satisfies SameKeys<typeof shapes.embedCredentials.embeddedClientSettings, EmbedSettings>,
+  true satisfies SameKeys<typeof shapes.signInStarted, SignInStarted>,
+  true satisfies SameKeys<typeof shapes.linkOutcome, LinkOutcome>,
+  true satisfies SameKeys<typeof shapes.ipcError, IpcError>,
+];
+
+test("the samples were loaded and type-checked", () => {
+  assert.equal(sameKeys.length, 9);
+  assert.equal(shellInfo.status, "configured");
+  assert.equal(sessionView.phase, "signed-in");
+  assert.equal(typeof embedCredentials.accessToken, "string");
+  assert.equal(typeof signInStarted.browserOpened, "boolean");
+  assert.equal(linkOutcome.opened, false);
+  assert.equal(typeof ipcError.code, "string");
+});
+
+test("the page knows every phase and config status Rust sends, and no others", () => {
+  assert.deepEqual([...PHASES].sort(), [...shapes.phases].sort());
+  assert.deepEqual([...CONFIG_STATUSES].sort(), [...shapes.configStatuses].sort());
+});
