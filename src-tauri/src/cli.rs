@@ -149,12 +149,8 @@ fn handover_failed(detail: &str, attempt: u32) -> u8 {
             attempt = attempt + 1,
             "the running Agent Shell did not answer; starting again"
         );
-        match handover::relaunch(attempt) {
-            Ok(()) => return EXIT_OK,
-            Err(relaunch_error) => {
-                tracing::error!(error = %relaunch_error, "could not start again");
-            }
-        }
+        let relaunch_error = handover::relaunch(attempt);
+        tracing::error!(error = %relaunch_error, "could not start again");
     }
     tracing::error!(error = detail, "agent-shell stopped");
     eprintln!(

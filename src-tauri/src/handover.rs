@@ -1,8 +1,9 @@
-//! A second launch hands its arguments to the running instance (single-instance plugin). When
-//! that instance holds the lock but does not answer - it is closing as the agent starts the
-//! app again, or it just crashed - the hand-over fails. Instead of stopping with an error, the
-//! launch starts itself again after a pause, a few times, and becomes the instance once the
-//! old one is gone.
+//! A second launch hands its arguments to the running instance (single-instance plugin). On
+//! Linux, when that instance holds the D-Bus name but refuses the call or closes without
+//! answering - it is closing as the agent starts the app again - the hand-over fails and the
+//! plugin reports it as a setup error. Instead of stopping with that error, the launch starts
+//! itself again after a pause, a few times, and becomes the instance once the old one is gone.
+//! (On Windows and macOS the plugin does not report this failure: it exits or starts normally.)
 
 use std::time::Duration;
 
@@ -26,11 +27,13 @@ pub fn take_attempt() -> u32 {
     attempt
 }
 
-/// Why the running instance did not take the hand-over, when that is what stopped the app.
+/// Why the running instance did not take the hand-over, when that is what stopped the app
+/// (not any other single-instance setup error, such as no session bus).
 pub fn failed_handover(error: &AppError) -> Option<&str> {
     match error {
         AppError::Tauri(tauri::Error::PluginInitialization(plugin, detail))
-            if plugin == "single-instance" =>
+            if plugin == "single-instance"
+                && detail.starts_with("failed to forward arguments to the running instance") =>
         {
             Some(detail)
         }
@@ -43,23 +46,28 @@ pub fn may_relaunch(attempt: u32) -> bool {
     attempt < MAX_RELAUNCHES
 }
 
-/// Pauses, then starts this program again with the same arguments. On Unix the process image
-/// is replaced (same pid, so a launcher waiting on it keeps waiting) and this only returns on
-/// failure; elsewhere a new process is started and `Ok` means it took over.
-pub fn relaunch(attempt: u32) -> std::io::Result<()> {
+/// Pauses, then starts this program again with the same arguments. The process image is
+/// replaced (same pid, so a launcher waiting on it keeps waiting); this only returns on failure.
+pub fn relaunch(attempt: u32) -> std::io::Error {
     std::thread::sleep(PAUSE);
-    let mut command = std::process::Command::new(std::env::current_exe()?);
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(error) => return error,
+    };
+    let mut command = std::process::Command::new(exe);
     command
         .args(std::env::args_os().skip(1))
         .env(ATTEMPT_ENV, (attempt + 1).to_string());
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        Err(command.exec())
+        command.exec()
     }
+    // Only Linux reports a failed hand-over (see the module docs), so this is never reached.
     #[cfg(not(unix))]
     {
-        command.spawn().map(|_| ())
+        drop(command);
+        std::io::ErrorKind::Unsupported.into()
     }
 }
 
@@ -77,6 +85,11 @@ mod tests {
             failed_handover(&handover),
             Some("failed to forward arguments to the running instance: NoReply")
         );
+        let no_bus = AppError::Tauri(tauri::Error::PluginInitialization(
+            "single-instance".into(),
+            "org.freedesktop.DBus.Error.NoServer".into(),
+        ));
+        assert_eq!(failed_handover(&no_bus), None);
         let other_plugin = AppError::Tauri(tauri::Error::PluginInitialization(
             "deep-link".into(),
             "boom".into(),

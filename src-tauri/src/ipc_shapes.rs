@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::commands::EmbedCredentials;
 use crate::ipc_error::IpcError;
 use crate::session::SignInStarted;
-use crate::state::{ConfigStatus, ShellState};
+use crate::state::{ConfigState, ConfigStatus, ShellState};
 use crate::window::LinkOutcome;
 
 const SHAPES_PATH: &str = concat!(
@@ -59,20 +59,30 @@ fn all_config_statuses() -> Vec<ConfigStatus> {
     all
 }
 
-/// ShellInfo as the app builds it for a loaded configuration, with the machine-specific
-/// values (version, file path) made stable.
-fn shell_info_sample() -> Value {
+/// ShellInfo as the app builds it for a configuration file with `text`, with the
+/// machine-specific values (version, file path) made stable.
+fn shell_info_for_file(text: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent-shell.toml");
-    std::fs::write(
-        &path,
-        "environment = \"mypurecloud.ie\"\nclient_id = \"sample-client-id\"\n",
-    )
-    .unwrap();
-    let mut info = ShellState::from_files(Some(&path)).info();
+    std::fs::write(&path, text).unwrap();
+    stable(ShellState::from_files(Some(&path)).info())
+}
+
+fn stable(mut info: crate::state::ShellInfo) -> Value {
     info.version = "0.0.0-sample";
-    info.config_path = Some("/etc/agent-shell/agent-shell.toml".into());
+    if info.config_path.is_some() {
+        info.config_path = Some("/etc/agent-shell/agent-shell.toml".into());
+    }
     serde_json::to_value(info).unwrap()
+}
+
+fn shell_info_not_configured() -> Value {
+    stable(
+        ShellState::for_config_state(ConfigState::NotConfigured {
+            searched: vec!["/home/agent/.config/agent-shell/agent-shell.toml".into()],
+        })
+        .info(),
+    )
 }
 
 fn samples() -> Value {
@@ -115,9 +125,31 @@ fn samples() -> Value {
         code: "not_signed_in".into(),
         message: "You are not signed in.".into(),
     };
+    let signed_out = SessionView {
+        phase: Phase::SignedOut,
+        user: None,
+        expires_at_ms: None,
+        refreshable: false,
+        persisted: false,
+        notice: None,
+    };
+    let link_opened = LinkOutcome {
+        opened: true,
+        host: None,
+        code: None,
+        message: "Opened in your browser.".into(),
+    };
     json!({
-        "shellInfo": shell_info_sample(),
+        "shellInfo": shell_info_for_file(
+            "environment = \"mypurecloud.ie\"\nclient_id = \"sample-client-id\"\n"
+        ),
+        "shellInfoInvalid": shell_info_for_file(
+            "environment = \"nowhere.example\"\nclient_id = \"sample-client-id\"\n"
+        ),
+        "shellInfoNotConfigured": shell_info_not_configured(),
         "sessionView": session,
+        "sessionViewSignedOut": signed_out,
+        "linkOutcomeOpened": link_opened,
         "embedCredentials": credentials,
         "signInStarted": sign_in,
         "linkOutcome": link,

@@ -121,6 +121,12 @@ impl ShellState {
         Self::with_auth(config, true, Some(keep_alive))
     }
 
+    /// A state for a given configuration outcome, without reading any file or the environment.
+    #[cfg(test)]
+    pub(crate) fn for_config_state(config: ConfigState) -> Self {
+        Self::with_auth(config, false, None)
+    }
+
     fn with_auth(
         mut config: ConfigState,
         demo: bool,

@@ -20,7 +20,8 @@ export interface BridgeCallbacks {
 export class ClientBridge {
   private clientOrigin: string | null = null;
   private readonly ignored = new Map<IgnoredReason, number>();
-  /** Renewals on auth-error: one answers a refused token; one refused again is reported, no loop. */
+  /** Renewals on auth-error: one answers a refused token; refused again soon after is reported,
+   * no loop. Kept for the bridge's life (a Reload makes a new bridge). */
   private readonly authRenewals = new AuthRenewalGate();
   /** The token last posted: a renewal posts only a token the client does not have yet. */
   private postedToken: string | null = null;
@@ -49,7 +50,6 @@ export class ClientBridge {
     window.removeEventListener("message", this.listener);
     this.clientOrigin = null;
     this.postedToken = null;
-    this.authRenewals.reset();
     const blank = this.frame.cloneNode(false) as HTMLIFrameElement;
     blank.src = "about:blank";
     this.frame.replaceWith(blank);
@@ -84,7 +84,6 @@ export class ClientBridge {
     switch (message.type) {
       case "genesys-cloud-embed:ready":
         this.clientOrigin = origin;
-        this.authRenewals.reset();
         this.post({ type: "ack", status: "received" });
         void this.sendInit();
         return;
@@ -94,13 +93,20 @@ export class ClientBridge {
           .catch((error: unknown) => this.callbacks.onError(describeError(error)));
         break;
       case "genesys-cloud-embed:auth-error":
-        if (this.authRenewals.tryStart(Date.now())) {
-          void refreshSession()
-            .then(() => this.sendToken())
-            .catch((error: unknown) => this.callbacks.onError(describeError(error)));
-        } else {
-          // Renewing once did not help: more renewals would not either. Say so, no storm.
-          this.callbacks.onError("Genesys Cloud refused the access token again after a renewal.");
+        switch (this.authRenewals.onAuthError(Date.now())) {
+          case "renew":
+            void refreshSession()
+              .then(() => this.sendToken())
+              .catch((error: unknown) => this.callbacks.onError(describeError(error)))
+              .finally(() => this.authRenewals.finished(Date.now()));
+            break;
+          case "renewal-running":
+            // About the token being replaced right now: the renewal answers it.
+            break;
+          case "report":
+            // Renewing did not help: more renewals would not either. Say so, no storm.
+            this.callbacks.onError("Genesys Cloud refused the access token again after a renewal.");
+            break;
         }
         break;
       default:

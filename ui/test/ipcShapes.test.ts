@@ -34,9 +34,13 @@ type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] ext
   ? true
   : false;
 
-// Every declared field present, with its type.
+// Every declared field present, with its type; nullable where Rust sends null (the samples
+// cover the states that leave fields empty).
 const shellInfo: Wire<ShellInfo> = shapes.shellInfo;
+const shellInfoStates: Wire<ShellInfo>[] = [shapes.shellInfoInvalid, shapes.shellInfoNotConfigured];
 const sessionView: Wire<SessionView> = shapes.sessionView;
+const sessionViewSignedOut: Wire<SessionView> = shapes.sessionViewSignedOut;
+const linkOutcomeOpened: Wire<LinkOutcome> = shapes.linkOutcomeOpened;
 const embedCredentials: Wire<EmbedCredentials> = shapes.embedCredentials;
 const signInStarted: Wire<SignInStarted> = shapes.signInStarted;
 const linkOutcome: Wire<LinkOutcome> = shapes.linkOutcome;
@@ -45,6 +49,11 @@ const ipcError: Wire<IpcError> = shapes.ipcError;
 // No field the page does not know about (nested objects too).
 const sameKeys: true[] = [
   true satisfies SameKeys<typeof shapes.shellInfo, ShellInfo>,
+  true satisfies SameKeys<typeof shapes.shellInfoInvalid, ShellInfo>,
+  true satisfies SameKeys<typeof shapes.shellInfoInvalid.configError, IpcError>,
+  true satisfies SameKeys<typeof shapes.shellInfoNotConfigured, ShellInfo>,
+  true satisfies SameKeys<typeof shapes.sessionViewSignedOut, SessionView>,
+  true satisfies SameKeys<typeof shapes.linkOutcomeOpened, LinkOutcome>,
   true satisfies SameKeys<typeof shapes.sessionView, SessionView>,
   true satisfies SameKeys<typeof shapes.sessionView.user, UserInfo>,
   true satisfies SameKeys<typeof shapes.sessionView.notice, Notice>,
@@ -55,10 +64,15 @@ const sameKeys: true[] = [
   true satisfies SameKeys<typeof shapes.ipcError, IpcError>,
 ];
 
-test("the samples were loaded and type-checked", () => {
-  assert.equal(sameKeys.length, 9);
-  assert.equal(shellInfo.status, "configured");
+test("the samples cover each configuration state and both ends of the session", () => {
+  assert.ok(sameKeys.every((same) => same));
+  assert.deepEqual(
+    [shellInfo, ...shellInfoStates].map((info) => info.status).sort(),
+    [...CONFIG_STATUSES].sort(),
+  );
   assert.equal(sessionView.phase, "signed-in");
+  assert.equal(sessionViewSignedOut.user, null);
+  assert.equal(linkOutcomeOpened.opened, true);
   assert.equal(typeof embedCredentials.accessToken, "string");
   assert.equal(typeof signInStarted.browserOpened, "boolean");
   assert.equal(linkOutcome.opened, false);
