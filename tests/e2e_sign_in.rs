@@ -4,7 +4,7 @@
 
 mod support;
 
-use genesys_emulator::EmulatorConfig;
+use genesys_emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 use support::{
     any_file_contains, browser_home, browser_opens, click_in_client, config_text, control,
@@ -19,6 +19,25 @@ async fn assert_client_removed(app: &support::E2eApp) {
     for item in ["#status-agent", "#status-queue", "#status-call"] {
         assert!(!app.is_displayed(item).await, "{item} still shown");
     }
+}
+
+/// An emulator issuing 3-second tokens, and the app signed in against it through the test
+/// browser: the start of every test of the session engine. Returns the config text as well.
+async fn signed_in_with_short_tokens() -> (RunningEmulator, String, support::E2eApp) {
+    let emulator = emulator(free_port()).await;
+    control(
+        &emulator,
+        "settings",
+        serde_json::json!({"token_lifetime_secs": 3}),
+    )
+    .await;
+    let config = config_text(&emulator, "");
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    (emulator, config, app)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -209,20 +228,7 @@ async fn unavailable_keychain_keeps_the_session_in_memory_and_says_so() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
 async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
-    let emulator = emulator(free_port()).await;
-
-    control(
-        &emulator,
-        "settings",
-        serde_json::json!({"token_lifetime_secs": 3}),
-    )
-    .await;
-    let config = config_text(&emulator, "");
-    let (home, env) = browser_home();
-    let app = launch(&config, &env, home).await;
-    app.click("#sign-in-button").await;
-    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
-        .await;
+    let (emulator, config, app) = signed_in_with_short_tokens().await;
 
     tokio::time::sleep(std::time::Duration::from_secs(7)).await;
     let state = emulator_state(&emulator).await;
@@ -496,22 +502,10 @@ async fn a_refused_client_token_is_renewed_once_then_reported_with_a_reload() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
 async fn relogin_needed_while_the_window_is_out_of_view_sends_one_notification() {
-    let emulator = emulator(free_port()).await;
-    control(
-        &emulator,
-        "settings",
-        serde_json::json!({"token_lifetime_secs": 3}),
-    )
-    .await;
-    let config = config_text(&emulator, "");
-    let (home, env) = browser_home();
-    let app = launch(&config, &env, home).await;
+    let (emulator, _config, app) = signed_in_with_short_tokens().await;
     let notifications = support::NotificationServer::start();
 
     // In view: the screen says it, no notification.
-    app.click("#sign-in-button").await;
-    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
-        .await;
     control(&emulator, "revoke", serde_json::json!({"all": true})).await;
     app.wait_for_text("#status-session", "Sign-in needed").await;
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
