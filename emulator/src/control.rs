@@ -44,6 +44,7 @@ pub fn routes(app: AppState) -> Router<AppState> {
         .route("/_emulator/state", get(state))
         .route("/_emulator/access-log", get(access_log))
         .route("/_emulator/issued-tokens", get(issued_tokens))
+        .route("/_emulator/secrets", get(secrets))
         .route("/_emulator/reset", post(reset))
         .route_layer(middleware::from_fn_with_state(app, refuse_cross_site))
 }
@@ -119,7 +120,7 @@ async fn add_fault(
     let request: FaultRequest = parse_json(body)?;
     let kind = FaultKind::parse(&request.kind).ok_or_else(|| {
         ControlError::bad_request(format!(
-            "unknown fault kind '{}'; expected server_error, service_unavailable, rate_limited, hang, malformed, invalid_grant, authorize_error or users_me_unauthorized",
+            "unknown fault kind '{}'; expected server_error, service_unavailable, rate_limited, hang, slow, malformed, invalid_grant, authorize_error or users_me_unauthorized",
             request.kind
         ))
     })?;
@@ -302,6 +303,13 @@ async fn access_log(State(app): State<AppState>) -> Response {
 async fn issued_tokens(State(app): State<AppState>) -> Response {
     let tokens = app.store().issued_tokens();
     Json(tokens).into_response()
+}
+
+/// `GET /_emulator/secrets`: every secret of the sign-ins seen (issued tokens, authorization
+/// codes, PKCE verifiers, OAuth states), so a test can scan files, logs and process arguments
+/// for any of them.
+async fn secrets(State(app): State<AppState>) -> Response {
+    Json(app.store().all_secrets()).into_response()
 }
 
 /// `POST /_emulator/reset`: forget everything and restore the settings the emulator started with.

@@ -363,9 +363,17 @@ async fn token_response(
         store.counters.token_requests += 1;
         store.next_fault(FaultTarget::Token)
     };
-    if let Some(fault) = fault {
-        tracing::info!(kind = fault.kind.as_str(), "injecting token fault");
-        return fault_response(app, &fault).await;
+    match fault {
+        Some(fault) if fault.kind == FaultKind::Slow => {
+            tracing::info!(secs = fault.hang_secs, "injecting token fault: slow answer");
+            app.sleep_unless_shutdown(Duration::from_secs(fault.hang_secs))
+                .await;
+        }
+        Some(fault) => {
+            tracing::info!(kind = fault.kind.as_str(), "injecting token fault");
+            return fault_response(app, &fault).await;
+        }
+        None => {}
     }
     match grant(app, headers, body) {
         Ok(tokens) => (StatusCode::OK, Json(tokens)).into_response(),
@@ -654,12 +662,14 @@ async fn fault_response(app: &AppState, fault: &Fault) -> Response {
             "invalid_grant",
             "injected fault: the grant is invalid",
         ),
-        // Unreachable: next_fault(Token) only hands out token faults.
-        FaultKind::AuthorizeError | FaultKind::UsersMeUnauthorized => oauth_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "a fault for another endpoint reached the token endpoint",
-        ),
+        // Unreachable: next_fault(Token) only hands out token faults, and a slow one is served.
+        FaultKind::AuthorizeError | FaultKind::UsersMeUnauthorized | FaultKind::Slow => {
+            oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "a fault for another endpoint reached the token endpoint",
+            )
+        }
     }
 }
 

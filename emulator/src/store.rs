@@ -93,6 +93,8 @@ pub enum FaultKind {
     ServiceUnavailable,
     RateLimited,
     Hang,
+    /// Waits `hang_secs`, then answers the token request normally (a slow but working server).
+    Slow,
     Malformed,
     InvalidGrant,
     /// Applies to authorize requests.
@@ -108,6 +110,7 @@ impl FaultKind {
             "service_unavailable" => Self::ServiceUnavailable,
             "rate_limited" => Self::RateLimited,
             "hang" => Self::Hang,
+            "slow" => Self::Slow,
             "malformed" => Self::Malformed,
             "invalid_grant" => Self::InvalidGrant,
             "authorize_error" => Self::AuthorizeError,
@@ -122,6 +125,7 @@ impl FaultKind {
             Self::ServiceUnavailable => "service_unavailable",
             Self::RateLimited => "rate_limited",
             Self::Hang => "hang",
+            Self::Slow => "slow",
             Self::Malformed => "malformed",
             Self::InvalidGrant => "invalid_grant",
             Self::AuthorizeError => "authorize_error",
@@ -299,6 +303,9 @@ pub struct Store {
     /// Every access and refresh token issued (most recent last), so a test can prove none of
     /// them ever appeared in a URL.
     issued: VecDeque<String>,
+    /// The other secrets of a sign-in (authorization codes, PKCE verifiers, OAuth states), for
+    /// the same kind of check on files, logs and process arguments.
+    secrets: VecDeque<String>,
 }
 
 impl Store {
@@ -322,7 +329,28 @@ impl Store {
             faults: VecDeque::new(),
             log: VecDeque::new(),
             issued: VecDeque::new(),
+            secrets: VecDeque::new(),
         }
+    }
+
+    /// Remembers a sign-in secret for `/_emulator/secrets` (bounded like the issued tokens).
+    pub fn remember_secret(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        if self.secrets.len() >= ISSUED_TOKENS_CAPACITY {
+            self.secrets.pop_front();
+        }
+        self.secrets.push_back(secret.to_owned());
+    }
+
+    /// Every secret of the sign-ins seen: issued tokens, codes, verifiers and states.
+    pub fn all_secrets(&self) -> Vec<String> {
+        self.issued
+            .iter()
+            .chain(self.secrets.iter())
+            .cloned()
+            .collect()
     }
 
     fn seq(&mut self) -> u64 {
@@ -334,6 +362,9 @@ impl Store {
 
     /// Parks a validated authorize request and returns the id the login form posts back.
     pub fn add_pending(&mut self, pending: PendingAuthorization) -> String {
+        if let Some(state) = &pending.state {
+            self.remember_secret(state);
+        }
         let now = Instant::now();
         self.pending.retain(|_, p| p.expires_at > now);
         if self.pending.len() >= self.limits.max_records {
@@ -404,6 +435,7 @@ impl Store {
             },
         );
         self.counters.codes_issued += 1;
+        self.remember_secret(&code);
         code
     }
 
@@ -416,6 +448,9 @@ impl Store {
         redirect_uri: &str,
         code_verifier: Option<&str>,
     ) -> Result<IssuedTokens, GrantError> {
+        if let Some(verifier) = code_verifier {
+            self.remember_secret(verifier);
+        }
         let Some(record) = self.codes.get(code) else {
             return Err(GrantError::new(
                 "invalid_grant",
