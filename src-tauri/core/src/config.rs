@@ -579,7 +579,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         scopes: validate_scopes(raw.scopes)?,
         redirect: validate_redirect(raw.redirect)?,
         sso: validate_sso(raw.sso)?,
-        refresh: validate_session(&raw.session)?,
+        refresh: validate_session(&raw.session, local)?,
         links: validate_links(raw.links, raw.crm)?,
         mock_media_devices: raw
             .local_emulator
@@ -656,7 +656,9 @@ fn validate_links(links: RawLinks, crm: RawCrm) -> Result<LinkSettings, ConfigEr
     })
 }
 
-fn validate_session(raw: &RawSession) -> Result<RefreshPolicy, ConfigError> {
+/// `local_emulator`: the emulator compresses a shift into seconds, so its token lifetimes are
+/// believed from 1 s (a real environment's from 30 s: Genesys issues at least 300 s).
+fn validate_session(raw: &RawSession, local_emulator: bool) -> Result<RefreshPolicy, ConfigError> {
     let default = RefreshPolicy::default();
     let policy = RefreshPolicy {
         margin: Duration::from_secs(ranged(
@@ -690,6 +692,11 @@ fn validate_session(raw: &RawSession) -> Result<RefreshPolicy, ConfigError> {
             0..=60,
         )?),
         max_delay: default.max_delay,
+        min_lifetime: if local_emulator {
+            crate::refresh::EMULATOR_MIN_LIFETIME
+        } else {
+            default.min_lifetime
+        },
     };
     if policy.margin < policy.worst_case() {
         return Err(ConfigError::InvalidValue {

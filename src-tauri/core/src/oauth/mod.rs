@@ -6,4 +6,4 @@ pub mod token;
 
 pub use callback::{parse_redirect, Callback, CallbackError};
 pub use login::{AuthorizationRequest, LoginSlot, SignInError};
-pub use token::{TokenClient, TokenError, TokenSet};
+pub use token::{TokenClient, TokenError, TokenSet, UserInfo, UserLookupError};

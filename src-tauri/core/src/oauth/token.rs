@@ -15,10 +15,17 @@ use crate::error::ErrorCode;
 use crate::secret::{AccessToken, AuthCode, RefreshToken};
 
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+/// Sign-out must not wait long for a server that is down: the session ends locally anyway.
+const REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Used when a server omits expires_in (RFC 6749 only recommends it): assume a short life.
 const ASSUMED_LIFETIME: Duration = Duration::from_secs(300);
-/// Longest Retry-After honoured; a server cannot park the agent for an hour.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The longest token lifetime believed. Genesys Cloud lets an org set 300 s to 48 h; above
+/// 48 h the answer is wrong (and a huge value would overflow the expiry time). The floor is the
+/// refresh policy's `min_lifetime` (30 s; below it the session would renew in a loop).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(48 * 3600);
+/// A Retry-After beyond this is read as this (the refresh policy caps it far lower); it only
+/// keeps a silly header from overflowing anything.
+const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -135,16 +142,42 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp {
     }
 }
 
+/// Every call the shell makes to Genesys Cloud's API for the session, in one place: the token
+/// endpoint (code exchange, refresh), users/me and revocation. One HTTP client, one policy.
 #[derive(Debug, Clone)]
 pub struct TokenClient {
     http: TokenHttp,
     token_url: TokenUrl,
+    users_me_url: url::Url,
+    revoke_url: url::Url,
+    min_lifetime: Duration,
     client_id: ClientId,
     requested_scopes: Vec<String>,
 }
 
+/// The signed-in user, as users/me describes them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UserInfo {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// users/me did not give a user for a fresh token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Genesys Cloud did not accept the new sign-in when reading your user profile ({0})")]
+pub struct UserLookupError(pub String);
+
 impl TokenClient {
-    pub fn new(config: &ShellConfig, attempt_timeout: Duration) -> Result<Self, TokenError> {
+    /// A client for `config`'s endpoints under `policy`: each request is limited to the
+    /// policy's attempt timeout, and lifetimes are believed from its `min_lifetime`.
+    pub fn new(
+        config: &ShellConfig,
+        policy: &crate::refresh::RefreshPolicy,
+    ) -> Result<Self, TokenError> {
+        let attempt_timeout = policy.attempt_timeout;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(attempt_timeout)
@@ -155,14 +188,47 @@ impl TokenClient {
         Ok(Self {
             http: TokenHttp(http),
             token_url: TokenUrl::from_url(config.endpoints.token.clone()),
+            users_me_url: config.endpoints.users_me.clone(),
+            revoke_url: config.endpoints.tokens_me.clone(),
+            min_lifetime: policy.min_lifetime,
             client_id: ClientId::new(config.client_id.clone()),
             requested_scopes: config.scopes.clone(),
         })
     }
 
-    /// The HTTP client, for the other Genesys calls (users/me, revocation): same policy.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http.0
+    /// `GET users/me` with a fresh access token: who signed in.
+    pub async fn users_me(&self, token: &AccessToken) -> Result<UserInfo, UserLookupError> {
+        let response = self
+            .http
+            .0
+            .get(self.users_me_url.clone())
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|e| UserLookupError(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(UserLookupError(format!(
+                "HTTP {}",
+                response.status().as_u16()
+            )));
+        }
+        response
+            .json::<UserInfo>()
+            .await
+            .map_err(|_| UserLookupError("unexpected response".into()))
+    }
+
+    /// `DELETE tokens/me`: ends the login the access token belongs to (its refresh token too).
+    /// Best effort with a short limit; true when Genesys confirmed it.
+    pub async fn revoke(&self, token: &AccessToken) -> bool {
+        self.http
+            .0
+            .delete(self.revoke_url.clone())
+            .bearer_auth(token.expose())
+            .timeout(REVOKE_TIMEOUT)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
     }
 
     pub async fn exchange_code(
@@ -222,7 +288,7 @@ impl TokenClient {
         if !missing.is_empty() {
             return Err(TokenError::MissingScopes(missing));
         }
-        let lifetime = response.expires_in().unwrap_or(ASSUMED_LIFETIME);
+        let lifetime = clamp_lifetime(response.expires_in(), self.min_lifetime);
         Ok(TokenSet {
             access_token: AccessToken::new(access.clone()),
             refresh_token: response
@@ -230,10 +296,24 @@ impl TokenClient {
                 .map(|t| RefreshToken::new(t.secret().clone()))
                 .filter(|t| !t.expose().is_empty()),
             lifetime,
-            expires_at: started + lifetime,
+            expires_at: started.checked_add(lifetime).unwrap_or(started),
             granted_scopes: granted,
         })
     }
+}
+
+/// The lifetime believed for a token: `expires_in` inside `min_lifetime`..[`MAX_LIFETIME`].
+pub fn clamp_lifetime(expires_in: Option<Duration>, min_lifetime: Duration) -> Duration {
+    let lifetime = expires_in.unwrap_or(ASSUMED_LIFETIME);
+    let clamped = lifetime.clamp(min_lifetime, MAX_LIFETIME);
+    if clamped != lifetime {
+        tracing::warn!(
+            expires_in_secs = lifetime.as_secs(),
+            believed_secs = clamped.as_secs(),
+            "token lifetime out of range; clamped"
+        );
+    }
+    clamped
 }
 
 async fn send(
@@ -262,7 +342,7 @@ async fn send(
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+            .map(|secs| Duration::from_secs(secs).min(RETRY_AFTER_CEILING));
         return Err(HttpFailure::Status {
             status: status.as_u16(),
             retry_after,
@@ -336,4 +416,147 @@ pub fn remaining(tokens: &TokenSet, now: SystemTime) -> Duration {
         .expires_at
         .duration_since(now)
         .unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+
+    fn client() -> TokenClient {
+        let config = parse_str("environment = \"mypurecloud.ie\"\nclient_id = \"c-1\"\n").unwrap();
+        TokenClient::new(&config, &config.refresh).unwrap()
+    }
+
+    fn response(json: &str) -> oauth2::basic::BasicTokenResponse {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const SCOPES: &str = "client:read user:read embedded-client:configure telephony:read conversation:read organization:read";
+
+    #[test]
+    fn expires_in_is_clamped_and_never_overflows() {
+        let started = SystemTime::now();
+        for (expires_in, expected) in [
+            ("0", crate::refresh::MIN_LIFETIME),
+            ("1", crate::refresh::MIN_LIFETIME),
+            ("7200", Duration::from_secs(7200)),
+            ("18446744073709551615", MAX_LIFETIME),
+        ] {
+            let set = client()
+                .token_set(
+                    &response(&format!(
+                        r#"{{"access_token":"a","token_type":"bearer","expires_in":{expires_in},"scope":"{SCOPES}"}}"#
+                    )),
+                    started,
+                )
+                .unwrap();
+            assert_eq!(set.lifetime, expected, "expires_in {expires_in}");
+            assert_eq!(set.expires_at, started + expected);
+        }
+        let absent = client()
+            .token_set(
+                &response(&format!(
+                    r#"{{"access_token":"a","token_type":"bearer","scope":"{SCOPES}"}}"#
+                )),
+                started,
+            )
+            .unwrap();
+        assert_eq!(absent.lifetime, ASSUMED_LIFETIME);
+        // A negative expires_in is not a token response at all.
+        assert!(serde_json::from_str::<oauth2::basic::BasicTokenResponse>(
+            r#"{"access_token":"a","token_type":"bearer","expires_in":-5}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn token_set_checks_scopes_and_drops_empty_refresh_tokens() {
+        let now = SystemTime::now();
+        let missing = client()
+            .token_set(
+                &response(r#"{"access_token":"a","token_type":"bearer","expires_in":60,"scope":"user:read"}"#),
+                now,
+            )
+            .unwrap_err();
+        assert_eq!(missing.code(), "token_missing_scopes");
+        assert!(missing.to_string().contains("telephony:read"), "{missing}");
+        let empty_access = client()
+            .token_set(
+                &response(&format!(
+                    r#"{{"access_token":"","token_type":"bearer","scope":"{SCOPES}"}}"#
+                )),
+                now,
+            )
+            .unwrap_err();
+        assert_eq!(empty_access.code(), "token_malformed_response");
+        let set = client()
+            .token_set(
+                &response(r#"{"access_token":"a","token_type":"bearer","refresh_token":""}"#),
+                now,
+            )
+            .unwrap();
+        assert!(
+            set.refresh_token.is_none(),
+            "an empty refresh token is none"
+        );
+        assert_eq!(
+            set.granted_scopes.len(),
+            REQUIRED_SCOPES.len(),
+            "no scope: as requested"
+        );
+    }
+
+    #[test]
+    fn classify_yields_what_the_retry_policy_needs_and_never_the_body() {
+        use oauth2::basic::BasicErrorResponse;
+        let server = |json: &str| {
+            classify(RequestTokenError::ServerResponse(
+                serde_json::from_str::<BasicErrorResponse>(json).unwrap(),
+            ))
+        };
+        assert_eq!(
+            server(r#"{"error":"invalid_grant"}"#).code(),
+            "token_invalid_grant"
+        );
+        assert!(!server(r#"{"error":"invalid_grant"}"#).is_retryable());
+        assert_eq!(
+            server(r#"{"error":"invalid_client"}"#).code(),
+            "token_client_rejected"
+        );
+        assert_eq!(
+            server(r#"{"error":"unauthorized_client"}"#).code(),
+            "token_client_rejected"
+        );
+        assert_eq!(
+            server(r#"{"error":"invalid_scope"}"#).code(),
+            "token_invalid_scope"
+        );
+        assert_eq!(
+            server(r#"{"error":"invalid_request"}"#).code(),
+            "token_refused"
+        );
+        let busy = classify(RequestTokenError::Request(HttpFailure::Status {
+            status: 503,
+            retry_after: Some(Duration::from_secs(7)),
+        }));
+        assert!(busy.is_retryable());
+        assert_eq!(busy.retry_after(), Some(Duration::from_secs(7)));
+        assert!(classify(RequestTokenError::Request(HttpFailure::Timeout)).is_retryable());
+        assert!(classify(RequestTokenError::Request(HttpFailure::Transport(
+            "x".into()
+        )))
+        .is_retryable());
+        let too_large = classify(RequestTokenError::Request(HttpFailure::TooLarge));
+        assert!(!too_large.is_retryable());
+        let body = b"{\"access_token\":\"SECRET-IN-BODY\"".to_vec();
+        let parse_error = serde_path_to_error::deserialize::<_, oauth2::basic::BasicTokenResponse>(
+            &mut serde_json::Deserializer::from_slice(&body),
+        )
+        .map(|_| ())
+        .unwrap_err();
+        let parsed = classify(RequestTokenError::Parse(parse_error, body));
+        assert_eq!(parsed.code(), "token_malformed_response");
+        assert!(!parsed.to_string().contains("SECRET-IN-BODY"), "{parsed}");
+    }
 }
