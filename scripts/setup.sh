@@ -6,14 +6,16 @@ set -euo pipefail
 purpose=${1:-demo}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-# Build: Tauri's WebKitGTK stack. Run: xdg-utils opens the system browser.
+# Build: Tauri's WebKitGTK stack. Run: xdg-utils opens the system browser and, with
+# desktop-file-utils (update-desktop-database), hands the sign-in redirect back to the app on
+# desktops that go through xdg-open; gio (libglib2.0-bin) is how GNOME and KDE open it.
 packages=(build-essential pkg-config curl file ca-certificates
           libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
-          xdg-utils)
+          xdg-utils desktop-file-utils libglib2.0-bin)
 if [ "$purpose" = test ]; then
   # Tests: a virtual display, the WebKit WebDriver, a D-Bus session and a real Secret Service.
-  # gdbus (libglib2.0-bin) reads the tray icon the way a desktop panel does.
-  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libglib2.0-bin)
+  # gdbus (libglib2.0-bin, above) reads the tray icon the way a desktop panel does.
+  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

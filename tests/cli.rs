@@ -124,3 +124,103 @@ fn unknown_arguments_are_usage_errors() {
     let out = agent_shell(&["--no-such-flag"], home.path());
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_redirect_with_other_arguments_is_refused_before_anything_is_parsed() {
+    let home = tempfile::tempdir().unwrap();
+    let evil = home.path().join("evil.toml");
+    std::fs::write(
+        &evil,
+        "environment = \"mypurecloud.ie\"\nclient_id = \"x\"\n",
+    )
+    .unwrap();
+    for args in [
+        vec![
+            "com.agentshell.desktop:/oauth/callback?code=a&state=b",
+            "--config",
+            evil.to_str().unwrap(),
+        ],
+        vec![
+            "--config",
+            evil.to_str().unwrap(),
+            "com.agentshell.desktop:/oauth/callback?code=a&state=b",
+        ],
+    ] {
+        let out = agent_shell(&args, home.path());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("must be the only argument"), "{stderr}");
+        assert!(
+            !stderr.contains("code=a"),
+            "the redirect is never echoed: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "environment = \"mypurecloud.ie\"\nclient_id = \"abc\"\n",
+    )
+    .unwrap();
+    let doctor = |json: bool| {
+        let mut args = vec!["doctor", "--config", config.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        Command::new(env!("CARGO_BIN_EXE_agent-shell"))
+            .args(&args)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("XDG_DATA_HOME", home.path().join(".local/share"))
+            .env("XDG_DATA_DIRS", home.path().join("system"))
+            .output()
+            .unwrap()
+    };
+    // Nothing registered yet: the xdg-open route fails, with the one-line fix.
+    let out = doctor(false);
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
+    assert!(table.contains("FAIL  deep_link.xdg_open"), "{table}");
+    assert!(
+        table.contains("fix: sudo apt-get install desktop-file-utils xdg-utils && xdg-mime default agent-shell-handler.desktop x-scheme-handler/com.agentshell.desktop"),
+        "{table}"
+    );
+    assert!(table.contains("tauri://localhost"), "{table}");
+
+    // Registered the way the app does at start: both routes lead to this binary.
+    let dirs = agent_shell_core::desktop::XdgDirs {
+        data_home: home.path().join(".local/share"),
+        config_home: home.path().join(".config"),
+        data_dirs: vec![home.path().join("system")],
+    };
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_agent-shell"));
+    let registration =
+        agent_shell_core::desktop::register("com.agentshell.desktop", &binary, &dirs);
+    assert!(registration.xdg.resolves(), "{:?}", registration);
+    let out = doctor(true);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let check = |id: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no check {id}: {report:#}"))
+    };
+    for id in ["deep_link.xdg_open", "deep_link.gio"] {
+        let found = check(id);
+        assert_eq!(found["status"], "pass", "{found}");
+        let evidence = found["evidence"].as_str().unwrap();
+        assert!(
+            evidence.contains("agent-shell-handler.desktop"),
+            "{evidence}"
+        );
+        assert!(evidence.contains(binary.to_str().unwrap()), "{evidence}");
+    }
+}

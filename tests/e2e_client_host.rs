@@ -90,6 +90,35 @@ async fn client_frame_cannot_reach_ipc_navigate_or_spoof_and_links_go_through_ru
     eprintln!("isolation probe: {report:#}");
     app.screenshot("isolation-probe").await;
 
+    // The probe ran to the end: every attempt reported, none timed out, nothing failed. A
+    // missing key or a timeout would make the checks below prove nothing.
+    assert!(report.get("error").is_none(), "the probe failed: {report}");
+    let mut expected = vec![
+        "internals",
+        "tauriGlobal",
+        "parentDocument",
+        "topDocument",
+        "parentInternals",
+        "topInternals",
+        "webkitIpc",
+        "windowIpc",
+        "topNavigation",
+        "fetchIpcScheme",
+        "fetchIpcLocalhost",
+        "microphone",
+    ];
+    if report["internals"] == "present" {
+        expected.push("internalsInvoke");
+    }
+    for key in expected {
+        let value = report[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("probe key {key} missing: {report}"));
+        assert!(
+            !value.starts_with("no answer within"),
+            "{key} timed out: {value}"
+        );
+    }
     // No route from the iframe reaches a command. sign_out is the canary: had any attempt
     // reached it, the session would have ended.
     let outcome = |key: &str| report[key].as_str().unwrap_or("<missing>").to_string();

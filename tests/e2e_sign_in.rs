@@ -7,9 +7,10 @@ mod support;
 use genesys_emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 use support::{
-    any_file_contains, browser_home, browser_opens, click_in_client, config_text, control,
-    emulator, emulator_state, emulator_with, free_port, launch, stored_refresh_token,
-    wait_for_emulator_state, wait_for_open, wait_for_tray, TRAY_GREEN, TRAY_RED,
+    any_file_contains, assert_no_secret_in_home, browser_home, browser_opens, click_in_client,
+    config_text, control, emulator, emulator_state, emulator_with, free_port, launch,
+    stored_refresh_token, wait_for_emulator_state, wait_for_open, wait_for_tray, TRAY_GREEN,
+    TRAY_RED,
 };
 
 /// Nothing of the embedded client stays once the session ends: its frame is blank and the
@@ -71,18 +72,27 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
     assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
     assert_eq!(browser_opens(app.home.path()).len(), 1);
 
-    // A replayed redirect and junk deep links change nothing and crash nothing.
+    // The redirect came back the desktop's way: the browser handed it to xdg-open, which ran
+    // the handler the app registered.
     let log = std::fs::read_to_string(app.home.path().join("browser.log")).unwrap();
     assert!(
         log.contains("redirect: com.agentshell.desktop:/oauth/callback"),
         "{log}"
     );
-    for junk in [
+    assert!(log.contains("opener: xdg-open"), "{log}");
+    assert!(log.contains("opener exit: 0"), "{log}");
+
+    // The real redirect delivered a second time (a replay), and junk deep links, change
+    // nothing and crash nothing.
+    let real = std::fs::read_to_string(app.home.path().join("test-browser.redirect")).unwrap();
+    assert!(real.contains("code="), "the real redirect was kept");
+    for replay in [
+        real.as_str(),
         "com.agentshell.desktop:/oauth/callback?code=x&state=forged",
         "com.agentshell.desktop:%%%",
     ] {
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_agent-shell"))
-            .arg(junk)
+            .arg(replay)
             .env("HOME", app.home.path())
             .status()
             .unwrap();
@@ -93,7 +103,12 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
         app.visible_text("#status-session").await,
         "Signed in as Alex Agent"
     );
-    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    let state = emulator_state(&emulator).await;
+    assert_eq!(
+        state["codes_exchanged"], 1,
+        "the replayed code was never sent: {state}"
+    );
+    assert_eq!(state["families_revoked"], 0, "{state}");
 
     // Restart: signed in silently, no browser opened.
     let (_, home) = app.quit_keeping_home().await;
@@ -119,7 +134,10 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
             .unwrap()
             >= 1
     );
-    app.quit().await;
+    // No token, code, verifier or state the emulator issued or saw is in any file the app
+    // could have written (its log included), after two runs.
+    let (_, home) = app.quit_keeping_home().await;
+    assert_no_secret_in_home(&emulator, home.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -537,5 +555,192 @@ async fn relogin_needed_while_the_window_is_out_of_view_sends_one_notification()
     assert!(app
         .log()
         .contains("re-login needed while the window is not in view"));
+    app.quit().await;
+}
+
+/// Waits until the test browser holds the real redirect (the agent is "still in the browser").
+async fn held_redirect(home: &std::path::Path) -> String {
+    let path = home.join("test-browser.held");
+    support::wait_until(
+        std::time::Duration::from_secs(20),
+        "the browser to reach the redirect",
+        async || std::fs::read_to_string(&path).map_err(|e| e.to_string()),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn a_wrong_state_deep_link_while_signing_in_leaves_the_real_sign_in_pending() {
+    let emulator = emulator(free_port()).await;
+    let config = config_text(&emulator, "");
+    let (home, env) = browser_home();
+    std::fs::write(home.path().join("test-browser.hold"), "").unwrap();
+    let app = launch(&config, &env, home).await;
+    app.wait_for_text("#status-session", "Signed out").await;
+    app.click("#sign-in-button").await;
+    let real = held_redirect(app.home.path()).await;
+    assert!(app.is_displayed("#sign-in-waiting").await);
+
+    // A forged redirect through the desktop (what any page could make the browser open).
+    let forged = "com.agentshell.desktop:/oauth/callback?code=forged&state=forged";
+    let out = std::process::Command::new("xdg-open")
+        .arg(forged)
+        .env("HOME", app.home.path())
+        .env_remove("XDG_CURRENT_DESKTOP")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        app.is_displayed("#sign-in-waiting").await,
+        "still waiting for the real redirect"
+    );
+    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 0);
+
+    // The real one then signs in.
+    let out = std::process::Command::new("xdg-open")
+        .arg(&real)
+        .env("HOME", app.home.path())
+        .env_remove("XDG_CURRENT_DESKTOP")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    app.quit().await;
+}
+
+/// One GET to the loopback listener, as a browser or a web page's <img> would send it.
+async fn loopback_get(port: u16, target: &str) -> (u16, String) {
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{port}{target}"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn forged_loopback_requests_neither_end_the_listener_nor_the_sign_in() {
+    let port = free_port();
+    let emulator = emulator(port).await;
+    let config = config_text(
+        &emulator,
+        &format!("[redirect]\nprefer = \"loopback\"\nloopback_ports = [{port}]"),
+    );
+    let (home, env) = browser_home();
+    std::fs::write(home.path().join("test-browser.hold"), "").unwrap();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    let real = held_redirect(app.home.path()).await;
+    let real_target = real
+        .strip_prefix(&format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .to_string();
+
+    // <img src="http://127.0.0.1:PORT/oauth/callback?code=x&state=y"> from any web page.
+    let (status, page) = loopback_get(port, "/oauth/callback?code=x&state=y").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("does not belong to the sign-in"), "{page}");
+    let (status, _) = loopback_get(port, "/oauth/callbackX?code=x&state=y").await;
+    assert_eq!(
+        status, 404,
+        "a path that merely starts with the callback path"
+    );
+    assert!(app.is_displayed("#sign-in-waiting").await);
+
+    // The real redirect still reaches the app.
+    let (status, page) = loopback_get(port, &real_target).await;
+    assert_eq!(status, 200, "{page}");
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    // Replayed: the listener is gone, the code is not exchanged again.
+    let replay = reqwest::get(&real).await;
+    assert!(replay.is_err(), "the port is closed once signed in");
+    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn cancel_frees_the_loopback_port_for_the_next_sign_in() {
+    let port = free_port();
+    let emulator = emulator(port).await;
+    let config = config_text(
+        &emulator,
+        &format!("[redirect]\nprefer = \"loopback\"\nloopback_ports = [{port}]"),
+    );
+    let (home, env) = browser_home();
+    std::fs::write(home.path().join("test-browser.hold"), "").unwrap();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    held_redirect(app.home.path()).await;
+    app.click("#cancel-sign-in-button").await;
+    app.wait_for_text("#status-session", "Signed out").await;
+    std::fs::remove_file(app.home.path().join("test-browser.hold")).unwrap();
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn the_redirect_comes_back_through_gio_open() {
+    let emulator = emulator(free_port()).await;
+    let config = config_text(&emulator, "");
+    let (home, env) = browser_home();
+    std::fs::write(home.path().join("test-browser.opener"), "gio open").unwrap();
+    let app = launch(&config, &env, home).await;
+    app.wait_for_text("#status-session", "Signed out").await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    let log = std::fs::read_to_string(app.home.path().join("browser.log")).unwrap();
+    assert!(log.contains("opener: gio open"), "{log}");
+    assert!(log.contains("opener exit: 0"), "{log}");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn when_the_desktop_cannot_route_the_scheme_sign_in_falls_back_to_loopback_and_says_why() {
+    let port = free_port();
+    let emulator = emulator(port).await;
+    // Deep link preferred (the default), with a loopback port the emulator accepts as fallback.
+    let config = config_text(&emulator, &format!("[redirect]\nloopback_ports = [{port}]"));
+    let (home, env) = browser_home();
+    // A broken profile: a file where the applications directory belongs, so the handler entry
+    // cannot be written and the scheme does not resolve.
+    let data = home.path().join(".local/share");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("applications"), "").unwrap();
+    let app = launch(&config, &env, home).await;
+    app.wait_for_text("#status-session", "Signed out").await;
+    app.click("#sign-in-button").await;
+    let note = app.visible_text("#redirect-note").await;
+    assert!(note.contains("does not pass sign-in links"), "{note}");
+    assert!(note.contains("agent-shell doctor"), "{note}");
+    app.screenshot("loopback-fallback").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    let log = std::fs::read_to_string(app.home.path().join("browser.log")).unwrap();
+    assert!(log.contains("redirect: http://127.0.0.1:"), "{log}");
+    assert!(
+        app.log().contains("does not resolve to this app"),
+        "the log names the problem"
+    );
     app.quit().await;
 }

@@ -44,6 +44,13 @@ pub struct Cli {
 pub enum Command {
     /// Run against the bundled Genesys Cloud emulator: no org and no configuration needed.
     Demo,
+    /// Check this desktop for the known traps (no window): a table, or JSON with --json.
+    /// Exits 1 when a check fails.
+    Doctor {
+        /// Print the report as JSON for tools.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect the configuration (for IT).
     Config {
         #[command(subcommand)]
@@ -59,8 +66,65 @@ pub enum ConfigAction {
     Paths,
 }
 
+/// What the first argument says about the launch, before any option is parsed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LaunchArgs {
+    /// An ordinary command line: parse it.
+    Options,
+    /// The browser handed over a redirect URL as the one argument.
+    Redirect(String),
+    /// A redirect URL together with other arguments: refused, they are never parsed.
+    RedirectWithExtras,
+}
+
+/// A launch whose first argument is a URL is a redirect from the browser, and then nothing else
+/// may come with it: a launcher that passes an unescaped quote must not be able to add options
+/// such as `--config`. A URL is `scheme:...` with a scheme of two or more characters, so a
+/// Windows path such as `C:\x` is not one.
+pub fn classify_launch(args: &[std::ffi::OsString]) -> LaunchArgs {
+    let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
+        return LaunchArgs::Options;
+    };
+    let scheme_len = first
+        .find(':')
+        .filter(|&end| {
+            first[..end].chars().enumerate().all(|(i, c)| {
+                c.is_ascii_alphabetic() || (i > 0 && (c.is_ascii_digit() || "+.-".contains(c)))
+            })
+        })
+        .unwrap_or(0);
+    if scheme_len < 2 {
+        return LaunchArgs::Options;
+    }
+    if args.len() == 2 {
+        LaunchArgs::Redirect(first.to_string())
+    } else {
+        LaunchArgs::RedirectWithExtras
+    }
+}
+
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match classify_launch(&args) {
+        LaunchArgs::Options => {}
+        LaunchArgs::Redirect(url) => {
+            let handover_attempt = crate::handover::take_attempt();
+            init_logging();
+            // The redirect carries an authorization code: never log the URL itself.
+            tracing::info!("started with a redirect URL argument");
+            let mut state = ShellState::from_files(None);
+            state.launch_redirect = Some(url);
+            return ExitCode::from(run_window(state, handover_attempt));
+        }
+        LaunchArgs::RedirectWithExtras => {
+            eprintln!(
+                "agent-shell: a sign-in redirect must be the only argument; {} other argument(s) came with it, so nothing was done",
+                args.len() - 2
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -76,13 +140,14 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Config { action }) => ExitCode::from(config_command(&action, cli.config)),
         Some(Command::Demo) => ExitCode::from(run_demo(handover_attempt)),
+        Some(Command::Doctor { json }) => ExitCode::from(doctor_command(cli.config, json)),
+        None if cli.redirect_url.is_some() => {
+            // Only `classify_launch` accepts a redirect (alone); here options came first.
+            eprintln!("agent-shell: a sign-in redirect must be the only argument, without options");
+            ExitCode::from(EXIT_USAGE)
+        }
         None => {
-            let mut state = ShellState::from_files(cli.config.as_deref());
-            if cli.redirect_url.is_some() {
-                // The redirect carries an authorization code: never log the URL itself.
-                tracing::info!("started with a redirect URL argument");
-                state.launch_redirect = cli.redirect_url;
-            }
+            let state = ShellState::from_files(cli.config.as_deref());
             ExitCode::from(run_window(state, handover_attempt))
         }
     }
@@ -232,6 +297,97 @@ fn config_command(action: &ConfigAction, cli_path: Option<PathBuf>) -> u8 {
     }
 }
 
+/// `agent-shell doctor`. This version checks the configuration, the page origin and (Linux)
+/// how the deep-link scheme resolves; the remaining checks of the IT issue extend the report.
+fn doctor_command(cli_path: Option<PathBuf>, json: bool) -> u8 {
+    use agent_shell_core::doctor::{self, Check, Report, Status};
+    let mut report = Report::default();
+    let state = ShellState::from_files(cli_path.as_deref());
+    let scheme = match &state.config {
+        ConfigState::Loaded {
+            config,
+            origin,
+            path,
+        } => {
+            let source = match path {
+                Some(path) => format!("{} (from {origin})", path.display()),
+                None => origin.to_string(),
+            };
+            report.push(doctor::config_check(config, &source));
+            config.redirect.deep_link_scheme.clone()
+        }
+        ConfigState::Invalid { error, path, .. } => {
+            report.push(Check {
+                id: "config",
+                status: Status::Fail,
+                evidence: format!(
+                    "{}: error[{}] {}",
+                    path.display(),
+                    error.code,
+                    error.message
+                ),
+                fix: Some(
+                    "correct the key named above; `agent-shell config check` shows the whole file"
+                        .into(),
+                ),
+            });
+            config::DEFAULT_DEEP_LINK_SCHEME.to_string()
+        }
+        ConfigState::NotConfigured { searched } => {
+            report.push(Check {
+                id: "config",
+                status: Status::Fail,
+                evidence: format!(
+                    "no configuration file found (looked for {})",
+                    searched
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                fix: Some(format!(
+                    "write one (docs/config.example.toml) or name it with --config FILE or {}",
+                    config::CONFIG_ENV_VAR
+                )),
+            });
+            config::DEFAULT_DEEP_LINK_SCHEME.to_string()
+        }
+    };
+    report.push(doctor::page_origin_check());
+    #[cfg(target_os = "linux")]
+    match (
+        std::env::current_exe(),
+        agent_shell_core::desktop::XdgDirs::from_env(),
+    ) {
+        (Ok(exe), Some(dirs)) => {
+            for check in doctor::deep_link_checks(&scheme, &exe, &dirs) {
+                report.push(check);
+            }
+        }
+        _ => report.push(Check {
+            id: "deep_link.xdg_open",
+            status: Status::Fail,
+            evidence: "this program's path or HOME is unknown".into(),
+            fix: None,
+        }),
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = scheme;
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(error) => eprintln!("agent-shell doctor: {error}"),
+        }
+    } else {
+        print!("{}", report.table());
+    }
+    if report.failed() {
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    }
+}
+
 fn print_config_summary(
     config: &config::ShellConfig,
     origin: ConfigOrigin,
@@ -265,6 +421,44 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_redirect_is_accepted_only_as_the_lone_first_argument() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let url = "com.agentshell.desktop:/oauth/callback?code=abc&state=xyz";
+        assert_eq!(
+            classify_launch(&args(&["agent-shell", url])),
+            LaunchArgs::Redirect(url.into())
+        );
+        for extras in [
+            &["agent-shell", url, "--config", "/tmp/evil.toml"][..],
+            &["agent-shell", url, "demo"],
+            &[
+                "agent-shell",
+                "com.agentshell.desktop:/oauth/callback?code=a\"",
+                "--config=x",
+            ],
+        ] {
+            assert_eq!(
+                classify_launch(&args(extras)),
+                LaunchArgs::RedirectWithExtras,
+                "{extras:?}"
+            );
+        }
+        for options in [
+            &["agent-shell"][..],
+            &["agent-shell", "--config", "x.toml"],
+            &["agent-shell", "demo"],
+            &["agent-shell", "C:\\config.toml"],
+            &["agent-shell", "config", "check"],
+        ] {
+            assert_eq!(
+                classify_launch(&args(options)),
+                LaunchArgs::Options,
+                "{options:?}"
+            );
+        }
     }
 
     #[test]

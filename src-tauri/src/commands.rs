@@ -89,13 +89,7 @@ pub async fn report_token_expiring<R: Runtime>(
         }
     };
     tracing::info!(?expires_in, "embedded client says its token is expiring");
-    // The client's own margin may be longer than the token's life: renew only when due, so a
-    // client that repeats the message cannot cause a refresh storm.
-    let auth = auth(&state)?;
-    if !auth.renewal_due(std::time::SystemTime::now()) {
-        return Ok(auth.view());
-    }
-    session::refresh(app, auth, "token-expiring").await
+    session::renew_if_due(app, auth(&state)?, "token-expiring").await
 }
 
 /// What the page posts to the embedded client in genesys-cloud-embed:init / :token. The access
@@ -116,9 +110,7 @@ pub async fn get_embed_credentials<R: Runtime>(
     state: State<'_, ShellState>,
 ) -> Result<EmbedCredentials, IpcError> {
     let auth = auth(&state)?;
-    if auth.renewal_due(std::time::SystemTime::now()) {
-        session::refresh(app, auth.clone(), "before-client-init").await?;
-    }
+    session::renew_if_due(app, auth.clone(), "before-client-init").await?;
     let token = auth
         .access_token()
         .ok_or_else(|| IpcError::from_error(&AuthError::NotSignedIn))?;

@@ -114,6 +114,7 @@ fn samples() -> Value {
         redirect_uri: "com.agentshell.desktop:/oauth/callback".into(),
         browser_opened: true,
         browser_error: Some("no browser found".into()),
+        redirect_note: Some("This computer does not pass sign-in links to Agent Shell.".into()),
     };
     let link = LinkOutcome {
         opened: false,
@@ -162,11 +163,13 @@ fn samples() -> Value {
 #[test]
 fn the_ipc_samples_match_what_the_rust_types_produce() {
     let expected = format!("{}\n", serde_json::to_string_pretty(&samples()).unwrap());
-    if std::env::var_os("UPDATE_IPC_SHAPES").is_some() {
-        std::fs::write(SHAPES_PATH, &expected).unwrap();
-        return;
-    }
     let committed = std::fs::read_to_string(SHAPES_PATH).unwrap_or_default();
+    if std::env::var_os("UPDATE_IPC_SHAPES").is_some() && committed != expected {
+        std::fs::write(SHAPES_PATH, &expected).unwrap();
+        // Never a silent pass: a run that rewrote the file must not count as green (in CI it
+        // would hide the drift).
+        panic!("{SHAPES_PATH} was rewritten; review the change, update ui/src/ipc.ts, and run the tests again without UPDATE_IPC_SHAPES");
+    }
     assert!(
         committed == expected,
         "{SHAPES_PATH} is out of date with the Rust types. Refresh it with \

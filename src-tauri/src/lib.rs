@@ -83,7 +83,7 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     let Some(auth) = state.auth.clone() else {
         return;
     };
-    #[cfg(any(target_os = "linux", windows))]
+    #[cfg(windows)]
     {
         use tauri_plugin_deep_link::DeepLinkExt;
         // Registers the scheme for this user when the installer did not (dev runs, portable use).
@@ -94,6 +94,8 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
             tracing::warn!(%error, "could not register the deep-link scheme");
         }
     }
+    #[cfg(target_os = "linux")]
+    register_linux_scheme(auth.clone());
     #[cfg(target_os = "macos")]
     {
         use tauri_plugin_deep_link::DeepLinkExt;
@@ -127,6 +129,43 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
         if let Some(url) = launch_redirect {
             session::handle_deep_link(handle, auth, url);
         }
+    });
+}
+
+/// Registers the deep-link scheme for this user in a form both xdg-open and gio can run (the
+/// plugin's entry has a quoted Exec that xdg-open cannot), reads it back the way xdg-open
+/// will, and tells the session engine, which falls back to the loopback redirect when it does
+/// not resolve. Runs off the main thread: it starts a few small programs.
+#[cfg(target_os = "linux")]
+fn register_linux_scheme(auth: std::sync::Arc<agent_shell_core::auth::AuthService>) {
+    use agent_shell_core::auth::DeepLinkCheck;
+    use agent_shell_core::desktop;
+    auth.set_deep_link_check(DeepLinkCheck::Pending);
+    std::thread::spawn(move || {
+        let scheme = auth.config().redirect.deep_link_scheme.clone();
+        let check = match (std::env::current_exe(), desktop::XdgDirs::from_env()) {
+            (Ok(exe), Some(dirs)) => {
+                let registration = desktop::register(&scheme, &exe, &dirs);
+                for warning in &registration.warnings {
+                    tracing::warn!(%warning, "deep-link registration");
+                }
+                match registration.xdg.problem {
+                    None => {
+                        tracing::info!(entry = %registration.entry_path.display(), "deep-link scheme registered and resolves to this app");
+                        DeepLinkCheck::Works
+                    }
+                    Some(problem) => {
+                        tracing::warn!(%problem, fix = %desktop::fix_command(&scheme), "the deep-link scheme does not resolve to this app");
+                        DeepLinkCheck::Broken(problem)
+                    }
+                }
+            }
+            (Err(error), _) => {
+                DeepLinkCheck::Broken(format!("this program's path is unknown: {error}"))
+            }
+            (_, None) => DeepLinkCheck::Broken("HOME is not set".into()),
+        };
+        auth.set_deep_link_check(check);
     });
 }
 

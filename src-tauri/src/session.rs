@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use agent_shell_core::auth::{AuthService, Notice, Phase, RedirectTransport, SessionView};
 use agent_shell_core::config::RedirectMode;
-use agent_shell_core::loopback;
+use agent_shell_core::loopback::{self, Verdict};
 use agent_shell_core::ErrorCode;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -25,6 +25,9 @@ pub struct SignInStarted {
     pub redirect_uri: String,
     pub browser_opened: bool,
     pub browser_error: Option<String>,
+    /// Why this sign-in does not use the configured redirect (the deep link does not reach the
+    /// app on this desktop), for the waiting screen.
+    pub redirect_note: Option<String>,
 }
 
 /// How often the keep-alive loop re-reads the wall clock (bounds how late a refresh can be
@@ -105,64 +108,53 @@ pub async fn refresh<R: Runtime>(
     result.map_err(|e| IpcError::from_error(&e))
 }
 
+/// A renewal the embedded client asked for: the core decides whether one is due.
+pub async fn renew_if_due<R: Runtime>(
+    app: AppHandle<R>,
+    auth: Arc<AuthService>,
+    trigger: &'static str,
+) -> Result<SessionView, IpcError> {
+    let result = auth.renew_if_due().await;
+    tracing::info!(trigger, "renewal checked");
+    emit(&app, &auth);
+    result.map_err(|e| IpcError::from_error(&e))
+}
+
 pub async fn start_sign_in<R: Runtime>(
     app: AppHandle<R>,
     auth: Arc<AuthService>,
 ) -> Result<SignInStarted, IpcError> {
-    let mode = auth.config().redirect.prefer;
-    // The loopback port must be ours before the browser is sent to it.
-    let listener = match mode {
+    let (mode, redirect_note) = auth.sign_in_route().await;
+    let request = match mode {
         RedirectMode::Loopback => {
-            let port = auth
-                .config()
-                .redirect
-                .loopback_ports
-                .first()
-                .copied()
-                .unwrap_or(0);
-            Some(
-                loopback::bind(port)
-                    .await
-                    .map_err(|e| IpcError::from_error(&e))?,
-            )
+            // The loopback port must be ours before the browser is sent to it.
+            let listener = bind_loopback(&auth.config().redirect.loopback_ports).await?;
+            let request = auth
+                .begin_loopback_sign_in(listener.port())
+                .map_err(|e| IpcError::from_error(&e))?;
+            spawn_loopback_listener(app.clone(), auth.clone(), listener);
+            request
         }
-        RedirectMode::DeepLink => None,
-    };
-    let request = auth
-        .begin_sign_in(mode)
-        .map_err(|e| IpcError::from_error(&e))?;
-    emit(&app, &auth);
-
-    let timeout = auth.login_timeout();
-    if let Some(listener) = listener {
-        let (app, auth) = (app.clone(), auth.clone());
-        tauri::async_runtime::spawn(async move {
-            let handler = |target: String| {
-                let auth = auth.clone();
-                async move {
-                    auth.complete_sign_in(&target, RedirectTransport::Loopback)
-                        .await
-                        .map(|_| "You are signed in to Agent Shell.".to_string())
-                        .map_err(|e| e.to_string())
+        RedirectMode::DeepLink => {
+            let request = auth
+                .begin_sign_in(mode)
+                .map_err(|e| IpcError::from_error(&e))?;
+            let (app, auth) = (app.clone(), auth.clone());
+            let ended = auth.sign_in_ended();
+            tauri::async_runtime::spawn(async move {
+                tokio::select! {
+                    () = tokio::time::sleep(auth.login_timeout()) => {
+                        if auth.expire_sign_in() {
+                            emit(&app, &auth);
+                        }
+                    }
+                    () = ended => {}
                 }
-            };
-            if let Err(error) = loopback::serve_once(listener, timeout, handler).await {
-                auth.cancel_sign_in(Some(Notice {
-                    code: error.code().into(),
-                    message: error.to_string(),
-                }));
-            }
-            emit(&app, &auth);
-        });
-    } else {
-        let (app, auth) = (app.clone(), auth.clone());
-        tauri::async_runtime::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if auth.expire_sign_in() {
-                emit(&app, &auth);
-            }
-        });
-    }
+            });
+            request
+        }
+    };
+    emit(&app, &auth);
 
     let opened = crate::browser::open(&app, request.url.as_str());
     if let Err(error) = &opened {
@@ -173,7 +165,67 @@ pub async fn start_sign_in<R: Runtime>(
         redirect_uri: request.redirect_uri,
         browser_opened: opened.is_ok(),
         browser_error: opened.err(),
+        redirect_note,
     })
+}
+
+/// Binds a loopback port; briefly retries a busy one, which may be a cancelled sign-in's
+/// listener that is just letting go of it.
+async fn bind_loopback(ports: &[u16]) -> Result<loopback::Loopback, IpcError> {
+    let mut tries = 0;
+    loop {
+        match loopback::bind(ports).await {
+            Ok(listener) => return Ok(listener),
+            Err(_) if tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(error) => return Err(IpcError::from_error(&error)),
+        }
+    }
+}
+
+/// Serves the loopback redirect until the sign-in it belongs to is over: completed, timed out,
+/// cancelled or replaced. Redirects that do not complete it (a wrong state from some web page)
+/// get a neutral page and the listener keeps waiting for the real one.
+fn spawn_loopback_listener<R: Runtime>(
+    app: AppHandle<R>,
+    auth: Arc<AuthService>,
+    listener: loopback::Loopback,
+) {
+    let ended = auth.sign_in_ended();
+    let timeout = auth.login_timeout();
+    tauri::async_runtime::spawn(async move {
+        let handler = |target: String| {
+            let (app, auth) = (app.clone(), auth.clone());
+            async move {
+                let result = auth
+                    .complete_sign_in(&target, RedirectTransport::Loopback)
+                    .await;
+                emit(&app, &auth);
+                match result {
+                    Ok(_) => {
+                        crate::focus_main_window(&app);
+                        Verdict::Done(Ok("You are signed in to Agent Shell.".to_string()))
+                    }
+                    Err(_) if auth.sign_in_pending() => Verdict::KeepWaiting(
+                        "This link does not belong to the sign-in Agent Shell is waiting for, so it was ignored.".to_string(),
+                    ),
+                    Err(error) => Verdict::Done(Err(error.to_string())),
+                }
+            }
+        };
+        match loopback::serve(listener, timeout, ended, handler).await {
+            Ok(()) | Err(loopback::LoopbackError::Cancelled) => {}
+            Err(error) => {
+                auth.cancel_sign_in(Some(Notice {
+                    code: error.code().into(),
+                    message: error.to_string(),
+                }));
+                emit(&app, &auth);
+            }
+        }
+    });
 }
 
 /// A deep link from any source (second launch, cold-start argument, macOS open-url event).

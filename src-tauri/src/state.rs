@@ -136,7 +136,7 @@ impl ShellState {
             ConfigState::Loaded { config: loaded, .. } => {
                 let store = Arc::new(KeyringStore::for_config(loaded));
                 match AuthService::new((**loaded).clone(), store) {
-                    Ok(auth) => Some(Arc::new(auth.with_refresh_policy(loaded.refresh))),
+                    Ok(auth) => Some(Arc::new(auth)),
                     Err(error) => {
                         tracing::error!(%error, "sign-in cannot be set up");
                         config = ConfigState::Invalid {

@@ -517,9 +517,16 @@ impl Drop for ForbiddenOrigin {
 }
 
 /// A stand-in for the system browser, named by $BROWSER: it follows the authorize URL against
-/// the emulator (auto-approve) and hands the redirect back the way a real browser would: a deep
-/// link by running `agent-shell URL` as a second process, a loopback redirect by fetching it.
-/// Every URL it is asked to open is appended to `browser.log` in `dir`.
+/// the emulator (auto-approve) and hands the redirect back the way a real browser does: a deep
+/// link to the desktop's opener (`xdg-open` in a generic session with no desktop named, or the
+/// command in `test-browser.opener`, e.g. `gio open`), which finds the handler the app
+/// registered and runs it; a loopback redirect by fetching it.
+/// Every URL it is asked to open is appended to `browser.log` in `dir`. Its own files (the
+/// browser's "profile") are named `browser.log`, `loopback-page.html` and `test-browser.*`:
+/// [`app_files_containing`] leaves them out, as the app never writes them.
+/// - `test-browser.redirect`: the last redirect it was handed (for replay tests);
+/// - `test-browser.hold` present: the redirect is kept in `test-browser.held`, not delivered
+///   (the agent has not finished in the browser yet).
 pub fn write_test_browser(dir: &Path) -> PathBuf {
     let script = dir.join("test-browser.sh");
     let log = dir.join("browser.log");
@@ -539,21 +546,96 @@ esac
 # rewrite scheme:/path as scheme://path).
 location=$(curl -s --max-time 10 -D - -o /dev/null "$1" | sed -n 's/^[Ll]ocation: //p' | tr -d '\r')
 echo "redirect: ${{location%%\?*}}" >> "{log}"
+printf '%s' "$location" > "{dir}/test-browser.redirect"
+if [ -e "{dir}/test-browser.hold" ]; then
+  printf '%s' "$location" > "{dir}/test-browser.held"
+  exit 0
+fi
 case "$location" in
   http://127.0.0.1*) curl -s -o "{dir}/loopback-page.html" "$location" ;;
   "") echo "no redirect" >> "{log}" ;;
-  *) "{bin}" "$location" >> "{log}" 2>&1 ;;
+  *)
+    opener=$(cat "{dir}/test-browser.opener" 2>/dev/null || echo xdg-open)
+    echo "opener: $opener" >> "{log}"
+    # A generic session: no desktop named, so xdg-open takes its xdg-mime path.
+    env -u XDG_CURRENT_DESKTOP -u DESKTOP_SESSION -u KDE_FULL_SESSION -u GNOME_DESKTOP_SESSION_ID \
+      timeout 30 $opener "$location" >> "{log}" 2>&1
+    echo "opener exit: $?" >> "{log}"
+    ;;
 esac
 "#,
             log = log.display(),
             dir = dir.display(),
-            bin = env!("CARGO_BIN_EXE_agent-shell"),
         ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     script
+}
+
+/// Files under `home` that contain any of `secrets`, leaving out the test browser's own files
+/// (a real browser keeps its history in its own profile, not in the app's).
+pub fn app_files_containing(home: &Path, secrets: &[String]) -> Vec<(PathBuf, usize)> {
+    let mut found = Vec::new();
+    let mut stack = vec![home.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name == "browser.log"
+            || name == "loopback-page.html"
+            || name.starts_with("test-browser.")
+        {
+            continue;
+        }
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                stack.extend(entries.flatten().map(|e| e.path()));
+            }
+        } else if meta.is_file() {
+            if let Ok(bytes) = std::fs::read(&path) {
+                for (index, secret) in secrets.iter().enumerate() {
+                    if !secret.is_empty()
+                        && bytes.windows(secret.len()).any(|w| w == secret.as_bytes())
+                    {
+                        found.push((path.clone(), index));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Every secret the emulator issued or saw: tokens, codes, verifiers, states.
+pub async fn emulator_secrets(emulator: &RunningEmulator) -> Vec<String> {
+    let url = format!("{}/_emulator/secrets", emulator.urls().login);
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// Asserts that no file the app could have written under `home` holds any secret the emulator
+/// issued or saw (secrets are counted, never printed).
+pub async fn assert_no_secret_in_home(emulator: &RunningEmulator, home: &Path) {
+    let secrets = emulator_secrets(emulator).await;
+    assert!(
+        !secrets.is_empty(),
+        "the emulator saw no secret: nothing was checked"
+    );
+    let found = app_files_containing(home, &secrets);
+    assert!(
+        found.is_empty(),
+        "{} secret(s) found in files under HOME: {:?}",
+        found.len(),
+        found
+            .iter()
+            .map(|(p, i)| (p, format!("secret #{i}")))
+            .collect::<Vec<_>>()
+    );
 }
 
 /// Lines the test browser logged as opened URLs (not its own notes).

@@ -84,6 +84,8 @@ export interface SignInStarted {
   redirectUri: string;
   browserOpened: boolean;
   browserError: string | null;
+  /** Why this sign-in does not use the configured redirect (deep link not reaching the app). */
+  redirectNote: string | null;
 }
 
 export const SESSION_CHANGED = "session://changed";

@@ -343,6 +343,9 @@ function wireButtons(): void {
         byId("waiting-message").textContent = started.browserOpened
           ? "Finish signing in in your browser…"
           : `Your browser did not open (${started.browserError ?? "unknown reason"}). Copy the link below into it.`;
+        const note = byId("redirect-note");
+        note.textContent = started.redirectNote ?? "";
+        note.hidden = started.redirectNote === null;
         byId("sign-in-idle").hidden = true;
         byId("sign-in-waiting").hidden = false;
       })

@@ -2,25 +2,32 @@
 //!
 //! The app edge opens the browser and routes redirects here; everything that decides anything
 //! (state matching, code exchange, scope check, what is stored where) happens in this module.
+//!
+//! **Epochs.** Sign-out ends the session epoch and the sign-in epoch; Cancel (and a new
+//! sign-in) ends the sign-in epoch; a fresh sign-in starts a new session epoch. Work that was
+//! started in one epoch (a renewal, a code exchange) and finishes in another commits nothing:
+//! it stores no token, changes no phase, and revokes at Genesys what it was given. Checking the
+//! epoch and committing happen under one lock that sign-out also takes, so "signed out" can
+//! never be followed by a late "signed in" or a refresh token back in the keychain.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::{RedirectMode, ShellConfig};
 use crate::error::ErrorCode;
 use crate::keychain::{run_with_timeout, KeychainError, SecretStore};
 use crate::loopback::LoopbackError;
 use crate::oauth::login::{ApprovedLogin, DEFAULT_LOGIN_TIMEOUT};
+pub use crate::oauth::UserInfo;
 use crate::oauth::{
-    parse_redirect, AuthorizationRequest, LoginSlot, SignInError, TokenClient, TokenError, TokenSet,
+    parse_redirect, AuthorizationRequest, LoginSlot, SignInError, TokenClient, TokenError,
+    TokenSet, UserLookupError,
 };
 use crate::refresh::{refresh_with_retries, RefreshPolicy};
 use crate::secret::{AccessToken, RefreshToken};
-
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -32,8 +39,8 @@ pub enum AuthError {
     Keychain(#[from] KeychainError),
     #[error(transparent)]
     Loopback(#[from] LoopbackError),
-    #[error("Genesys Cloud did not accept the new sign-in when reading your user profile ({0})")]
-    UserLookup(String),
+    #[error(transparent)]
+    UserLookup(#[from] UserLookupError),
     #[error("Agent Shell is not configured, so there is nothing to sign in to")]
     NotConfigured,
     #[error(
@@ -42,6 +49,8 @@ pub enum AuthError {
     NoRefreshToken,
     #[error("nobody is signed in")]
     NotSignedIn,
+    #[error("the sign-in or renewal was overtaken (cancelled, signed out, or replaced by a new sign-in); what Genesys Cloud sent back was discarded and revoked")]
+    Superseded,
 }
 
 impl ErrorCode for AuthError {
@@ -55,6 +64,7 @@ impl ErrorCode for AuthError {
             Self::NotConfigured => "not_configured",
             Self::NoRefreshToken => "no_refresh_token",
             Self::NotSignedIn => "not_signed_in",
+            Self::Superseded => "superseded",
         }
     }
 }
@@ -94,15 +104,6 @@ impl Notice {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserInfo {
-    pub id: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-}
-
 /// The session as the UI may see it: no refresh token, no access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,6 +136,29 @@ pub enum RedirectTransport {
     Loopback,
 }
 
+/// Whether a deep link can reach this app on this desktop (Linux reads it back after
+/// registering the scheme; installers register it elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeepLinkCheck {
+    /// The registration is being written and read back.
+    Pending,
+    Works,
+    /// It does not resolve to this app: sign-ins use the loopback redirect, saying why.
+    Broken(String),
+}
+
+/// How long a sign-in waits for the deep-link check still under way at start.
+const DEEP_LINK_CHECK_WAIT: Duration = Duration::from_secs(3);
+
+/// Which epoch a piece of work belongs to: it may commit only while that epoch is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ticket {
+    /// A renewal or silent start: belongs to the session it renews.
+    Session(u64),
+    /// A code exchange: belongs to the sign-in that produced the code.
+    SignIn(u64),
+}
+
 pub struct AuthService {
     config: ShellConfig,
     client: TokenClient,
@@ -148,6 +172,14 @@ pub struct AuthService {
     refresh_generation: AtomicU64,
     /// Wakes the keep-alive loop when a new session starts (it may be sleeping long).
     session_started: tokio::sync::Notify,
+    /// Ended by sign-out and by a fresh sign-in.
+    session_epoch: AtomicU64,
+    /// Ended by sign-out, Cancel and a new sign-in; watched by the loopback listener, which
+    /// stops (and frees its port) as soon as its sign-in is over.
+    sign_in_epoch: tokio::sync::watch::Sender<u64>,
+    /// Held while checking a ticket and committing its result, and by sign-out.
+    commit: tokio::sync::Mutex<()>,
+    deep_link: tokio::sync::watch::Sender<DeepLinkCheck>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -158,9 +190,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl AuthService {
+    /// A service with the configuration's refresh policy (`[session]` in the file).
     pub fn new(config: ShellConfig, store: Arc<dyn SecretStore>) -> Result<Self, AuthError> {
         Ok(Self {
-            client: TokenClient::new(&config, ATTEMPT_TIMEOUT)?,
+            client: TokenClient::new(&config, &config.refresh)?,
+            policy: config.refresh,
             config,
             store,
             login: Mutex::new(LoginSlot::default()),
@@ -172,16 +206,100 @@ impl AuthService {
                 notice: None,
             }),
             login_timeout: DEFAULT_LOGIN_TIMEOUT,
-            policy: RefreshPolicy::default(),
             refresh_gate: tokio::sync::Mutex::new(()),
             refresh_generation: AtomicU64::new(0),
             session_started: tokio::sync::Notify::new(),
+            session_epoch: AtomicU64::new(0),
+            sign_in_epoch: tokio::sync::watch::Sender::new(0),
+            commit: tokio::sync::Mutex::new(()),
+            deep_link: tokio::sync::watch::Sender::new(DeepLinkCheck::Works),
         })
     }
 
-    pub fn with_refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+    /// Records what the deep-link check found (the app edge runs it at start).
+    pub fn set_deep_link_check(&self, check: DeepLinkCheck) {
+        if let DeepLinkCheck::Broken(problem) = &check {
+            tracing::warn!(%problem, "sign-in links cannot reach Agent Shell on this desktop; sign-ins will use the loopback redirect");
+        }
+        self.deep_link.send_replace(check);
+    }
+
+    /// The redirect the next sign-in uses, and, when it is not the configured one, why. A deep
+    /// link that does not reach this app falls back to the loopback redirect (if one is
+    /// configured), after waiting briefly for a check that is still running.
+    pub async fn sign_in_route(&self) -> (RedirectMode, Option<String>) {
+        let preferred = self.config.redirect.prefer;
+        if preferred != RedirectMode::DeepLink || self.config.redirect.loopback_ports.is_empty() {
+            return (preferred, None);
+        }
+        let mut checks = self.deep_link.subscribe();
+        let settled = tokio::time::timeout(
+            DEEP_LINK_CHECK_WAIT,
+            checks.wait_for(|c| *c != DeepLinkCheck::Pending),
+        )
+        .await;
+        let check = match settled {
+            Ok(Ok(check)) => check.clone(),
+            // Still unknown: keep the configured route.
+            _ => DeepLinkCheck::Works,
+        };
+        match check {
+            DeepLinkCheck::Broken(problem) => (
+                RedirectMode::Loopback,
+                Some(format!(
+                    "This computer does not pass sign-in links to Agent Shell ({problem}), so this sign-in comes back through a local address instead. IT can fix this with: agent-shell doctor"
+                )),
+            ),
+            _ => (preferred, None),
+        }
+    }
+
+    /// Replaces the refresh policy (tests; the app uses the configuration's). The HTTP client's
+    /// own time limit follows the policy's attempt timeout, so no cap hides behind it.
+    pub fn with_refresh_policy(mut self, policy: RefreshPolicy) -> Result<Self, AuthError> {
+        self.client = TokenClient::new(&self.config, &policy)?;
         self.policy = policy;
-        self
+        Ok(self)
+    }
+
+    fn ticket_is_current(&self, ticket: Ticket) -> bool {
+        match ticket {
+            Ticket::Session(epoch) => self.session_epoch.load(Ordering::SeqCst) == epoch,
+            Ticket::SignIn(epoch) => *self.sign_in_epoch.borrow() == epoch,
+        }
+    }
+
+    fn session_ticket(&self) -> Ticket {
+        Ticket::Session(self.session_epoch.load(Ordering::SeqCst))
+    }
+
+    fn end_sign_in_epoch(&self) {
+        self.sign_in_epoch.send_modify(|epoch| *epoch += 1);
+    }
+
+    /// Resolves when the sign-in that is current now is over (cancelled, replaced, signed out):
+    /// what a loopback listener waits on to stop.
+    pub fn sign_in_ended(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut epochs = self.sign_in_epoch.subscribe();
+        async move {
+            // An error means the service is gone: over too.
+            let _ = epochs.changed().await;
+        }
+    }
+
+    /// True while a sign-in waits for its redirect.
+    pub fn sign_in_pending(&self) -> bool {
+        lock(&self.login).is_pending(Instant::now())
+    }
+
+    /// Late tokens from an epoch that has ended: revoke them at Genesys, keep nothing.
+    async fn discard(&self, tokens: TokenSet) -> AuthError {
+        let revoked = self.client.revoke(&tokens.access_token).await;
+        tracing::info!(
+            revoked,
+            "tokens that arrived after sign-out or cancel were discarded"
+        );
+        AuthError::Superseded
     }
 
     pub fn refresh_policy(&self) -> &RefreshPolicy {
@@ -237,14 +355,30 @@ impl AuthService {
         }
     }
 
-    /// Starts an interactive sign-in; the caller opens `url` in the system browser.
+    /// Starts an interactive sign-in that comes back by deep link; the caller opens `url` in
+    /// the system browser.
     pub fn begin_sign_in(&self, mode: RedirectMode) -> Result<AuthorizationRequest, AuthError> {
         let redirect = self.redirect_uri(mode).ok_or(LoopbackError::PortBusy {
-            port: 0,
+            ports: Vec::new(),
             reason: "no loopback port is configured".into(),
         })?;
+        self.begin_with(&redirect)
+    }
+
+    /// Starts an interactive sign-in that comes back to the loopback listener bound on `port`.
+    pub fn begin_loopback_sign_in(&self, port: u16) -> Result<AuthorizationRequest, AuthError> {
+        self.begin_with(&format!(
+            "http://127.0.0.1:{port}{}",
+            crate::config::REDIRECT_PATH
+        ))
+    }
+
+    fn begin_with(&self, redirect: &str) -> Result<AuthorizationRequest, AuthError> {
         let request =
-            lock(&self.login).begin(&self.config, &redirect, Instant::now(), self.login_timeout)?;
+            lock(&self.login).begin(&self.config, redirect, Instant::now(), self.login_timeout)?;
+        // A new sign-in overtakes whatever an earlier one left running (its listener, its
+        // exchange).
+        self.end_sign_in_epoch();
         let mut session = lock(&self.session);
         if !matches!(session.phase, Phase::SignedIn | Phase::Refreshing) {
             session.phase = Phase::SigningIn;
@@ -255,9 +389,11 @@ impl AuthService {
         Ok(request)
     }
 
-    /// Ends a pending sign-in (the agent cancelled, the deadline passed, or the listener failed).
+    /// Ends a pending sign-in (the agent cancelled, the deadline passed, or the listener
+    /// failed). A code exchange already under way for it commits nothing.
     pub fn cancel_sign_in(&self, notice: Option<Notice>) {
         let had_pending = lock(&self.login).cancel();
+        self.end_sign_in_epoch();
         let mut session = lock(&self.session);
         if session.phase == Phase::SigningIn {
             session.phase = Phase::SignedOut;
@@ -271,6 +407,7 @@ impl AuthService {
     pub fn expire_sign_in(&self) -> bool {
         let expired = lock(&self.login).expire(Instant::now());
         if expired {
+            self.end_sign_in_epoch();
             let mut session = lock(&self.session);
             if session.phase == Phase::SigningIn {
                 session.phase = Phase::SignedOut;
@@ -290,7 +427,11 @@ impl AuthService {
         let result = self.exchange(raw, transport).await;
         if let Err(error) = &result {
             tracing::warn!(code = error.code(), %error, "sign-in redirect rejected");
-            let still_pending = lock(&self.login).is_pending(Instant::now());
+            if matches!(error, AuthError::Superseded) {
+                // Whatever overtook it (Cancel, sign-out, a new sign-in) has set the screen.
+                return result;
+            }
+            let still_pending = self.sign_in_pending();
             let mut session = lock(&self.session);
             if session.phase == Phase::SigningIn && !still_pending {
                 session.phase = Phase::SignedOut;
@@ -312,17 +453,29 @@ impl AuthService {
             RedirectTransport::Loopback => None,
         };
         let callback = parse_redirect(raw, scheme).map_err(SignInError::from)?;
+        let (approved, ticket) = {
+            let mut login = lock(&self.login);
+            let approved = login.complete(callback, Instant::now())?;
+            (approved, Ticket::SignIn(*self.sign_in_epoch.borrow()))
+        };
         let ApprovedLogin {
             code,
             verifier,
             redirect_uri,
-        } = lock(&self.login).complete(callback, Instant::now())?;
+        } = approved;
         let tokens = self
             .client
             .exchange_code(code, verifier, &redirect_uri)
             .await?;
-        let user = self.users_me(&tokens.access_token).await?;
-        self.establish(tokens, Some(user), None).await;
+        let user = match self.client.users_me(&tokens.access_token).await {
+            Ok(user) => user,
+            Err(error) => {
+                // Nobody will use these tokens: end the login at Genesys too.
+                self.client.revoke(&tokens.access_token).await;
+                return Err(error.into());
+            }
+        };
+        self.establish(tokens, Some(user), None, ticket).await?;
         tracing::info!("signed in");
         Ok(self.view())
     }
@@ -338,11 +491,12 @@ impl AuthService {
     /// At launch: a stored refresh token signs the agent in without a browser.
     pub async fn silent_start(&self) -> SessionView {
         self.mark_restoring();
+        let ticket = self.session_ticket();
         let stored = match run_with_timeout(self.store.clone(), |s| s.load()).await {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!(code = error.code(), %error, "keychain unavailable at start");
-                self.set_signed_out(Some(Notice::new(
+                self.set_signed_out_if(ticket, Some(Notice::new(
                     error.code(),
                     format!("{error}. Please sign in; Agent Shell cannot remember your sign-in on this computer until the keychain is available."),
                 )));
@@ -350,50 +504,63 @@ impl AuthService {
             }
         };
         let Some(refresh_token) = stored else {
-            self.set_signed_out(None);
+            self.set_signed_out_if(ticket, None);
             return self.view();
         };
-        match self.refresh_with(&refresh_token).await {
+        let result =
+            match refresh_with_retries(&self.client, &refresh_token, &self.policy, log_retry).await
+            {
+                Ok(tokens) => match self.client.users_me(&tokens.access_token).await {
+                    // Without rotation the old token stays valid and stays stored.
+                    Ok(user) => {
+                        self.establish(tokens, Some(user), Some(refresh_token), ticket)
+                            .await
+                    }
+                    Err(error) => Err(error.into()),
+                },
+                Err(error) => Err(error.into()),
+            };
+        match result {
             Ok(()) => tracing::info!("signed in silently with the stored refresh token"),
+            Err(AuthError::Superseded) => {}
             Err(AuthError::Token(TokenError::InvalidGrant(_))) => {
                 tracing::info!("stored refresh token rejected (invalid_grant); deleted");
                 let _ = run_with_timeout(self.store.clone(), |s| s.delete()).await;
-                self.set_signed_out(Some(Notice::new(
-                    "session_expired",
-                    "Your saved sign-in has expired or was revoked. Please sign in again.",
-                )));
+                self.set_signed_out_if(
+                    ticket,
+                    Some(Notice::new(
+                        "session_expired",
+                        "Your saved sign-in has expired or was revoked. Please sign in again.",
+                    )),
+                );
             }
             Err(error) => {
                 tracing::warn!(code = error.code(), %error, "silent sign-in failed; stored token kept");
-                self.set_signed_out(Some(Notice::new(
-                    error.code(),
-                    format!("Could not restore your sign-in: {error}"),
-                )));
+                self.set_signed_out_if(
+                    ticket,
+                    Some(Notice::new(
+                        error.code(),
+                        format!("Could not restore your sign-in: {error}"),
+                    )),
+                );
             }
         }
         self.view()
     }
 
-    async fn refresh_with(&self, refresh_token: &RefreshToken) -> Result<(), AuthError> {
-        let tokens =
-            refresh_with_retries(&self.client, refresh_token, &self.policy, log_retry).await?;
-        let user = self.users_me(&tokens.access_token).await?;
-        // Without rotation the old token stays valid and stays stored.
-        let keep = tokens
-            .refresh_token
-            .is_none()
-            .then(|| refresh_token.clone());
-        self.establish(tokens, Some(user), keep).await;
-        Ok(())
-    }
-
-    /// Stores the refresh token (before reporting success) and makes the session active.
+    /// Stores the refresh token (before reporting success) and makes the session active - if
+    /// `ticket`'s epoch is still current; otherwise revokes the tokens and stores nothing.
     async fn establish(
         &self,
         mut tokens: TokenSet,
         user: Option<UserInfo>,
         unrotated: Option<RefreshToken>,
-    ) {
+        ticket: Ticket,
+    ) -> Result<(), AuthError> {
+        let _commit = self.commit.lock().await;
+        if !self.ticket_is_current(ticket) {
+            return Err(self.discard(tokens).await);
+        }
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = unrotated;
         }
@@ -421,6 +588,11 @@ impl AuthService {
                 false
             }
         };
+        if matches!(ticket, Ticket::SignIn(_)) {
+            // A fresh sign-in is a new session: a renewal of the previous one still under way
+            // must not overwrite it.
+            self.session_epoch.fetch_add(1, Ordering::SeqCst);
+        }
         let mut session = lock(&self.session);
         session.phase = Phase::SignedIn;
         session.tokens = Some(tokens);
@@ -431,6 +603,15 @@ impl AuthService {
         session.notice = notice;
         drop(session);
         self.session_started.notify_one();
+        Ok(())
+    }
+
+    /// Signed out with `notice`, unless the epoch moved on meanwhile (then whatever moved it
+    /// owns the screen).
+    fn set_signed_out_if(&self, ticket: Ticket, notice: Option<Notice>) {
+        if self.ticket_is_current(ticket) {
+            self.set_signed_out(notice);
+        }
     }
 
     fn set_signed_out(&self, notice: Option<Notice>) {
@@ -466,15 +647,21 @@ impl AuthService {
             session.phase = Phase::Refreshing;
             token
         };
+        let ticket = self.session_ticket();
         tracing::info!("refreshing the access token");
         let result =
             refresh_with_retries(&self.client, &refresh_token, &self.policy, log_retry).await;
         self.refresh_generation.fetch_add(1, Ordering::SeqCst);
         match result {
             Ok(tokens) => {
-                self.establish(tokens, None, Some(refresh_token)).await;
+                self.establish(tokens, None, Some(refresh_token), ticket)
+                    .await?;
                 tracing::info!("access token refreshed");
                 Ok(self.view())
+            }
+            Err(_) if !self.ticket_is_current(ticket) => {
+                // Signed out (or signed in afresh) while this renewal failed: nothing to report.
+                Err(AuthError::Superseded)
             }
             Err(error) => {
                 tracing::warn!(code = error.code(), %error, "refresh failed; re-login required");
@@ -513,6 +700,16 @@ impl AuthService {
     /// for an unrenewable session (its expiry is handled by [`Self::check_unrenewable_expiry`]).
     pub fn renewal_due(&self, now: SystemTime) -> bool {
         self.refresh_due_in(now).is_some_and(|due| due.is_zero()) && self.view().refreshable
+    }
+
+    /// A renewal asked for by the embedded client (token-expiring) or before (re)initialising
+    /// it: renews only when the token is inside its renewal margin, so a client that repeats
+    /// the message, or whose own margin is longer than the token's life, cannot cause a storm.
+    pub async fn renew_if_due(&self) -> Result<SessionView, AuthError> {
+        if !self.renewal_due(SystemTime::now()) {
+            return Ok(self.view());
+        }
+        self.refresh().await
     }
 
     /// For sessions without a refresh token: warn ahead of expiry, and end the session (asking
@@ -594,45 +791,20 @@ impl AuthService {
         session.notice = Some(notice);
     }
 
-    async fn users_me(&self, token: &AccessToken) -> Result<UserInfo, AuthError> {
-        let response = self
-            .client
-            .http()
-            .get(self.config.endpoints.users_me.clone())
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(|e| AuthError::UserLookup(e.without_url().to_string()))?;
-        if !response.status().is_success() {
-            return Err(AuthError::UserLookup(format!(
-                "HTTP {}",
-                response.status().as_u16()
-            )));
-        }
-        response
-            .json::<UserInfo>()
-            .await
-            .map_err(|_| AuthError::UserLookup("unexpected response".into()))
-    }
-
     /// Signs out: revoke at Genesys (best effort), delete the keychain entry, forget tokens.
-    /// Works offline; the returned view's notice says whether revocation was confirmed.
+    /// Works offline; the returned view's notice says whether revocation was confirmed. A
+    /// renewal or sign-in still under way when this starts commits nothing afterwards.
     pub async fn sign_out(&self) -> SessionView {
+        self.session_epoch.fetch_add(1, Ordering::SeqCst);
+        self.end_sign_in_epoch();
         lock(&self.login).cancel();
+        let _commit = self.commit.lock().await;
         let access = lock(&self.session)
             .tokens
             .as_ref()
             .map(|t| t.access_token.clone());
         let revoked = match &access {
-            Some(token) => self
-                .client
-                .http()
-                .delete(self.config.endpoints.tokens_me.clone())
-                .bearer_auth(token.expose())
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success()),
+            Some(token) => self.client.revoke(token).await,
             None => true,
         };
         let deleted = run_with_timeout(self.store.clone(), |s| s.delete()).await;

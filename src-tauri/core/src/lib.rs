@@ -6,6 +6,8 @@
 pub mod auth;
 pub mod config;
 pub mod csp;
+pub mod desktop;
+pub mod doctor;
 pub mod embed;
 pub mod environment;
 pub mod error;

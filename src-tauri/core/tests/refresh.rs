@@ -20,12 +20,14 @@ fn fast_policy() -> RefreshPolicy {
         first_delay: Duration::from_millis(100),
         max_delay: Duration::from_millis(400),
         attempt_timeout: Duration::from_millis(500),
+        // The emulator's 3-second tokens are believed, as the app believes them in emulator mode.
+        min_lifetime: agent_shell_core::refresh::EMULATOR_MIN_LIFETIME,
         ..RefreshPolicy::default()
     }
 }
 
 async fn signed_in(fx: &Fixture) -> AuthService {
-    let auth = fx.service().with_refresh_policy(fast_policy());
+    let auth = fx.service().with_refresh_policy(fast_policy()).unwrap();
     fx.sign_in(&auth).await;
     auth
 }
@@ -114,10 +116,13 @@ async fn retry_after_is_honoured() {
 #[tokio::test]
 async fn retry_after_is_capped() {
     let fx = Fixture::new().await;
-    let auth = fx.service().with_refresh_policy(RefreshPolicy {
-        max_retry_after: Duration::from_millis(300),
-        ..fast_policy()
-    });
+    let auth = fx
+        .service()
+        .with_refresh_policy(RefreshPolicy {
+            max_retry_after: Duration::from_millis(300),
+            ..fast_policy()
+        })
+        .unwrap();
     fx.sign_in(&auth).await;
     fx.control(
         "faults",

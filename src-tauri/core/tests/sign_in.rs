@@ -264,3 +264,38 @@ async fn sign_out_revokes_deletes_and_works_offline() {
         "local state cleared offline"
     );
 }
+
+#[tokio::test]
+async fn the_configured_session_settings_reach_the_engine_uncapped() {
+    let fx = Fixture::new().await;
+    let urls = fx.emulator.urls();
+    let config = agent_shell_core::config::parse_str(&format!(
+        "client_id = \"{}\"\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\n\
+         [session]\nattempt_timeout_secs = 45\nmax_retry_after_secs = 50\nrefresh_margin_secs = 900\nmax_attempts = 2\n",
+        genesys_emulator::DEMO_CLIENT_ID,
+        urls.login,
+        urls.api,
+        urls.media
+    ))
+    .unwrap();
+    let expected = config.refresh;
+    let auth = agent_shell_core::auth::AuthService::new(config, fx.store.clone()).unwrap();
+    let policy = auth.refresh_policy();
+    assert_eq!(*policy, expected);
+    assert_eq!(policy.attempt_timeout, std::time::Duration::from_secs(45));
+    assert_eq!(policy.max_retry_after, std::time::Duration::from_secs(50));
+    assert_eq!(policy.max_attempts, 2);
+    // The emulator's compressed lifetimes are believed from 1 s; a real environment's from 30 s.
+    assert_eq!(
+        policy.min_lifetime,
+        agent_shell_core::refresh::EMULATOR_MIN_LIFETIME
+    );
+    let real = agent_shell_core::config::parse_str(
+        "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        real.refresh.min_lifetime,
+        agent_shell_core::refresh::MIN_LIFETIME
+    );
+}
