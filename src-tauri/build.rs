@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "sign_out",
     "refresh_session",
     "report_token_expiring",
+    "report_auth_error",
     "get_embed_credentials",
     "report_client_event",
 ];

@@ -114,10 +114,15 @@ async fn client_frame_cannot_reach_ipc_navigate_or_spoof_and_links_go_through_ru
         let value = report[key]
             .as_str()
             .unwrap_or_else(|| panic!("probe key {key} missing: {report}"));
-        assert!(
-            !value.starts_with("no answer within"),
-            "{key} timed out: {value}"
-        );
+        // WebKit never answers a fetch of the ipc: scheme from the iframe: for the two fetch
+        // attempts "no answer" is an outcome (the request did not go through; the sign_out
+        // canary below proves no command ran). Every other attempt must have a definite one.
+        if !key.starts_with("fetchIpc") {
+            assert!(
+                !value.starts_with("no answer within"),
+                "{key} timed out: {value}"
+            );
+        }
     }
     // No route from the iframe reaches a command. sign_out is the canary: had any attempt
     // reached it, the session would have ended.

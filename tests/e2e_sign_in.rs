@@ -727,17 +727,28 @@ async fn when_the_desktop_cannot_route_the_scheme_sign_in_falls_back_to_loopback
     let data = home.path().join(".local/share");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("applications"), "").unwrap();
+    // The agent is still in the browser while the screen is read.
+    std::fs::write(home.path().join("test-browser.hold"), "").unwrap();
     let app = launch(&config, &env, home).await;
     app.wait_for_text("#status-session", "Signed out").await;
     app.click("#sign-in-button").await;
+    let held = held_redirect(app.home.path()).await;
+    assert!(
+        held.starts_with(&format!("http://127.0.0.1:{port}/oauth/callback?")),
+        "the loopback redirect was used"
+    );
     let note = app.visible_text("#redirect-note").await;
     assert!(note.contains("does not pass sign-in links"), "{note}");
     assert!(note.contains("agent-shell doctor"), "{note}");
     app.screenshot("loopback-fallback").await;
+    let (status, _) = loopback_get(
+        port,
+        held.trim_start_matches(&format!("http://127.0.0.1:{port}")),
+    )
+    .await;
+    assert_eq!(status, 200);
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
-    let log = std::fs::read_to_string(app.home.path().join("browser.log")).unwrap();
-    assert!(log.contains("redirect: http://127.0.0.1:"), "{log}");
     assert!(
         app.log().contains("does not resolve to this app"),
         "the log names the problem"

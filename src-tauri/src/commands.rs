@@ -92,6 +92,32 @@ pub async fn report_token_expiring<R: Runtime>(
     session::renew_if_due(app, auth(&state)?, "token-expiring").await
 }
 
+/// The embedded client said genesys-cloud-embed:auth-error (its token was refused). Parsed
+/// again here; the engine decides whether to renew, let a running renewal answer, or report.
+#[tauri::command]
+pub async fn report_auth_error<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, ShellState>,
+    event: serde_json::Value,
+) -> Result<session::AuthErrorOutcome, IpcError> {
+    match ClientEvent::parse(event) {
+        Ok(ClientEvent::AuthError { status, .. }) => {
+            tracing::info!(?status, "embedded client says its token was refused");
+        }
+        Ok(other) => {
+            tracing::warn!(?other, "not an auth-error message");
+            return Err(IpcError::from_error(&EmbedError::Invalid(
+                "expected an auth-error message".into(),
+            )));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "embedded client message dropped");
+            return Err(IpcError::from_error(&error));
+        }
+    }
+    session::on_auth_error(app, auth(&state)?).await
+}
+
 /// What the page posts to the embedded client in genesys-cloud-embed:init / :token. The access
 /// token crosses into JS only for this, and only to be posted to the client's exact origin.
 #[derive(serde::Serialize)]

@@ -1,22 +1,7 @@
-//! How errors cross IPC: `{ "code": "...", "message": "..." }`, never a bare string.
+//! How errors cross IPC: `{ "code": "...", "message": "..." }`, never a bare string. The same
+//! type as a session notice ([`agent_shell_core::Problem`]), with one list of codes.
 
-use agent_shell_core::ErrorCode;
-use serde::Serialize;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IpcError {
-    pub code: String,
-    pub message: String,
-}
-
-impl IpcError {
-    pub fn from_error<E: ErrorCode>(error: &E) -> Self {
-        Self {
-            code: error.code().to_string(),
-            message: error.to_string(),
-        }
-    }
-}
+pub use agent_shell_core::Problem as IpcError;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -97,7 +97,7 @@ fn samples() -> Value {
         refreshable: true,
         persisted: true,
         notice: Some(Notice {
-            code: "keychain_unavailable".into(),
+            code: agent_shell_core::Code::KeychainUnavailable,
             message: "The OS keychain is not available.".into(),
         }),
     };
@@ -119,11 +119,11 @@ fn samples() -> Value {
     let link = LinkOutcome {
         opened: false,
         host: Some("evil.example".into()),
-        code: Some("link_host_not_allowed".into()),
+        code: Some(agent_shell_core::Code::LinkHostNotAllowed),
         message: "Links to evil.example are not opened.".into(),
     };
     let error = IpcError {
-        code: "not_signed_in".into(),
+        code: agent_shell_core::Code::NotSignedIn,
         message: "You are not signed in.".into(),
     };
     let signed_out = SessionView {
@@ -153,9 +153,18 @@ fn samples() -> Value {
         "linkOutcomeOpened": link_opened,
         "embedCredentials": credentials,
         "signInStarted": sign_in,
+        "authErrorOutcome": crate::session::AuthErrorOutcome {
+            action: agent_shell_core::auth::AuthErrorAction::Report,
+        },
+        "authErrorActions": [
+            agent_shell_core::auth::AuthErrorAction::Renewed,
+            agent_shell_core::auth::AuthErrorAction::RenewalRunning,
+            agent_shell_core::auth::AuthErrorAction::Report,
+        ],
         "linkOutcome": link,
         "ipcError": error,
         "phases": all_phases(),
+        "codes": agent_shell_core::Code::ALL,
         "configStatuses": all_config_statuses(),
     })
 }

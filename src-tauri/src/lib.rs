@@ -66,6 +66,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
             commands::sign_out,
             commands::refresh_session,
             commands::report_token_expiring,
+            commands::report_auth_error,
             commands::get_embed_credentials,
             commands::report_client_event
         ])
@@ -149,7 +150,12 @@ fn register_linux_scheme(auth: std::sync::Arc<agent_shell_core::auth::AuthServic
                 for warning in &registration.warnings {
                     tracing::warn!(%warning, "deep-link registration");
                 }
-                match registration.xdg.problem {
+                // The first thing that went wrong is the cause the agent and IT need to read.
+                match registration
+                    .xdg
+                    .problem
+                    .map(|problem| registration.warnings.first().cloned().unwrap_or(problem))
+                {
                     None => {
                         tracing::info!(entry = %registration.entry_path.display(), "deep-link scheme registered and resolves to this app");
                         DeepLinkCheck::Works

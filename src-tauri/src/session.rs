@@ -120,6 +120,25 @@ pub async fn renew_if_due<R: Runtime>(
     result.map_err(|e| IpcError::from_error(&e))
 }
 
+/// What the page does about an auth-error, decided by the engine.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthErrorOutcome {
+    pub action: agent_shell_core::auth::AuthErrorAction,
+}
+
+/// The embedded client's access token was refused: the engine renews, waits or reports.
+pub async fn on_auth_error<R: Runtime>(
+    app: AppHandle<R>,
+    auth: Arc<AuthService>,
+) -> Result<AuthErrorOutcome, IpcError> {
+    let result = auth.on_auth_error().await;
+    emit(&app, &auth);
+    result
+        .map(|(action, _)| AuthErrorOutcome { action })
+        .map_err(|e| IpcError::from_error(&e))
+}
+
 pub async fn start_sign_in<R: Runtime>(
     app: AppHandle<R>,
     auth: Arc<AuthService>,
@@ -218,10 +237,7 @@ fn spawn_loopback_listener<R: Runtime>(
         match loopback::serve(listener, timeout, ended, handler).await {
             Ok(()) | Err(loopback::LoopbackError::Cancelled) => {}
             Err(error) => {
-                auth.cancel_sign_in(Some(Notice {
-                    code: error.code().into(),
-                    message: error.to_string(),
-                }));
+                auth.cancel_sign_in(Some(Notice::from_error(&error)));
                 emit(&app, &auth);
             }
         }

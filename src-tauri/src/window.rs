@@ -24,7 +24,7 @@ pub const LINK_EVENT: &str = "shell://link";
 pub struct LinkOutcome {
     pub opened: bool,
     pub host: Option<String>,
-    pub code: Option<String>,
+    pub code: Option<agent_shell_core::Code>,
     pub message: String,
 }
 
@@ -115,7 +115,7 @@ pub fn open_external<R: Runtime>(
                 LinkOutcome {
                     opened: false,
                     host,
-                    code: Some("browser_unavailable".into()),
+                    code: Some(agent_shell_core::Code::BrowserUnavailable),
                     message: error,
                 }
             }
@@ -125,7 +125,7 @@ pub fn open_external<R: Runtime>(
             LinkOutcome {
                 opened: false,
                 host,
-                code: Some(error.code().into()),
+                code: Some(error.error_code()),
                 message: error.to_string(),
             }
         }

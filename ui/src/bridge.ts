@@ -5,8 +5,13 @@
 // one of the known message types (protocol.ts). Everything else is ignored and counted by
 // reason. Replies go to the client's exact origin, never '*'. The access token is posted to
 // the client only; the refresh token never reaches this page (Rust owns refresh).
-import { AuthRenewalGate } from "./authRenewal";
-import { describeError, getEmbedCredentials, refreshSession, reportClientEvent, reportTokenExpiring } from "./ipc";
+import {
+  describeError,
+  getEmbedCredentials,
+  reportAuthError,
+  reportClientEvent,
+  reportTokenExpiring,
+} from "./ipc";
 import { classifyMessage, type ClientMessage, type IgnoredReason } from "./protocol";
 
 export type { ClientMessage, IgnoredReason } from "./protocol";
@@ -20,9 +25,6 @@ export interface BridgeCallbacks {
 export class ClientBridge {
   private clientOrigin: string | null = null;
   private readonly ignored = new Map<IgnoredReason, number>();
-  /** Renewals on auth-error: one answers a refused token; refused again soon after is reported,
-   * no loop. Kept for the bridge's life (a Reload makes a new bridge). */
-  private readonly authRenewals = new AuthRenewalGate();
   /** The token last posted: a renewal posts only a token the client does not have yet. */
   private postedToken: string | null = null;
   private readonly listener = (event: MessageEvent): void => this.receive(event);
@@ -93,21 +95,21 @@ export class ClientBridge {
           .catch((error: unknown) => this.callbacks.onError(describeError(error)));
         break;
       case "genesys-cloud-embed:auth-error":
-        switch (this.authRenewals.onAuthError(Date.now())) {
-          case "renew":
-            void refreshSession()
-              .then(() => this.sendToken())
-              .catch((error: unknown) => this.callbacks.onError(describeError(error)))
-              .finally(() => this.authRenewals.finished(Date.now()));
-            break;
-          case "renewal-running":
-            // About the token being replaced right now: the renewal answers it.
-            break;
-          case "report":
-            // Renewing did not help: more renewals would not either. Say so, no storm.
-            this.callbacks.onError("Genesys Cloud refused the access token again after a renewal.");
-            break;
-        }
+        // Rust decides (the session engine's auth-error gate): renew once, let a running
+        // renewal answer, or report a repeat refusal.
+        void reportAuthError(message)
+          .then((outcome) => {
+            switch (outcome.action) {
+              case "renewed":
+                return this.sendToken();
+              case "renewal-running":
+                return undefined;
+              case "report":
+                this.callbacks.onError("Genesys Cloud refused the access token again after a renewal.");
+                return undefined;
+            }
+          })
+          .catch((error: unknown) => this.callbacks.onError(describeError(error)));
         break;
       default:
         // Only the parsed message (known fields) crosses into Rust, which parses it again.

@@ -4,9 +4,74 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
-/** Errors from Rust always arrive as a stable code plus a human message. */
+/** Every code Rust can send (src-tauri/core/src/error.rs, `Code`): one list, checked against
+ * the samples Rust writes. The page switches on these, never on words. */
+export const CODES = [
+  "config_not_found",
+  "config_unreadable",
+  "config_syntax",
+  "config_missing_key",
+  "config_conflict",
+  "config_unknown_environment",
+  "config_wildcard_origin",
+  "config_insecure_endpoint",
+  "config_invalid_url",
+  "config_missing_scope",
+  "config_invalid_value",
+  "csp_unsafe_source",
+  "not_configured",
+  "callback_oversize",
+  "callback_malformed",
+  "callback_foreign_scheme",
+  "callback_wrong_path",
+  "callback_missing_param",
+  "callback_duplicate_param",
+  "callback_bad_param",
+  "sign_in_already_pending",
+  "sign_in_not_pending",
+  "sign_in_timed_out",
+  "sign_in_state_mismatch",
+  "sign_in_refused",
+  "sign_in_bad_endpoint",
+  "loopback_port_busy",
+  "loopback_timed_out",
+  "loopback_cancelled",
+  "user_lookup_failed",
+  "superseded",
+  "token_network",
+  "token_timeout",
+  "token_server_unavailable",
+  "token_invalid_grant",
+  "token_client_rejected",
+  "token_invalid_scope",
+  "token_refused",
+  "token_malformed_response",
+  "token_missing_scopes",
+  "not_signed_in",
+  "no_refresh_token",
+  "session_expired",
+  "session_ending",
+  "session_ended",
+  "revocation_unconfirmed",
+  "keychain_unavailable",
+  "keychain_failed",
+  "keychain_corrupt",
+  "keychain_timeout",
+  "embed_message_invalid",
+  "embed_message_unknown",
+  "link_invalid",
+  "link_not_https",
+  "link_has_credentials",
+  "link_host_not_allowed",
+  "browser_unavailable",
+  "ipc_failed",
+] as const;
+export type Code = (typeof CODES)[number];
+
+/** Errors from Rust always arrive as a stable code plus a human message (the same shape as a
+ * session notice). */
 export interface IpcError {
-  code: string;
+  code: Code;
   message: string;
 }
 
@@ -64,10 +129,8 @@ export interface UserInfo {
   email: string | null;
 }
 
-export interface Notice {
-  code: string;
-  message: string;
-}
+/** A session notice: the same shape as an error. */
+export type Notice = IpcError;
 
 /** The session as the UI sees it: never a refresh token. */
 export interface SessionView {
@@ -77,6 +140,14 @@ export interface SessionView {
   refreshable: boolean;
   persisted: boolean;
   notice: Notice | null;
+}
+
+/** What the engine did about an auth-error (src-tauri/core/src/auth.rs, AuthErrorAction). */
+export const AUTH_ERROR_ACTIONS = ["renewed", "renewal-running", "report"] as const;
+export type AuthErrorAction = (typeof AUTH_ERROR_ACTIONS)[number];
+
+export interface AuthErrorOutcome {
+  action: AuthErrorAction;
 }
 
 export interface SignInStarted {
@@ -95,15 +166,19 @@ export const LINK_EVENT = "shell://link";
 export interface LinkOutcome {
   opened: boolean;
   host: string | null;
-  code: string | null;
+  code: Code | null;
   message: string;
+}
+
+export function isCode(value: unknown): value is Code {
+  return typeof value === "string" && (CODES as readonly string[]).includes(value);
 }
 
 export function isIpcError(value: unknown): value is IpcError {
   return (
     typeof value === "object" &&
     value !== null &&
-    typeof (value as Record<string, unknown>)["code"] === "string" &&
+    isCode((value as Record<string, unknown>)["code"]) &&
     typeof (value as Record<string, unknown>)["message"] === "string"
   );
 }
@@ -140,6 +215,9 @@ export const refreshSession = (): Promise<SessionView> => call<SessionView>("ref
 /** The parsed token-expiring message: Rust parses it again before it may renew. */
 export const reportTokenExpiring = (event: unknown): Promise<SessionView> =>
   call<SessionView>("report_token_expiring", { event });
+/** The parsed auth-error message: Rust parses it again and decides what happens. */
+export const reportAuthError = (event: unknown): Promise<AuthErrorOutcome> =>
+  call<AuthErrorOutcome>("report_auth_error", { event });
 export const getEmbedCredentials = (): Promise<EmbedCredentials> =>
   call<EmbedCredentials>("get_embed_credentials");
 

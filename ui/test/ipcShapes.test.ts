@@ -6,8 +6,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import shapes from "../../src-tauri/fixtures/ipc-shapes.json";
 import {
+  AUTH_ERROR_ACTIONS,
+  CODES,
   CONFIG_STATUSES,
   PHASES,
+  type AuthErrorOutcome,
   type EmbedCredentials,
   type EmbedSettings,
   type IpcError,
@@ -45,6 +48,7 @@ const embedCredentials: Wire<EmbedCredentials> = shapes.embedCredentials;
 const signInStarted: Wire<SignInStarted> = shapes.signInStarted;
 const linkOutcome: Wire<LinkOutcome> = shapes.linkOutcome;
 const ipcError: Wire<IpcError> = shapes.ipcError;
+const authErrorOutcome: Wire<AuthErrorOutcome> = shapes.authErrorOutcome;
 
 // No field the page does not know about (nested objects too).
 const sameKeys: true[] = [
@@ -62,6 +66,7 @@ const sameKeys: true[] = [
   true satisfies SameKeys<typeof shapes.signInStarted, SignInStarted>,
   true satisfies SameKeys<typeof shapes.linkOutcome, LinkOutcome>,
   true satisfies SameKeys<typeof shapes.ipcError, IpcError>,
+  true satisfies SameKeys<typeof shapes.authErrorOutcome, AuthErrorOutcome>,
 ];
 
 test("the samples cover each configuration state and both ends of the session", () => {
@@ -77,9 +82,13 @@ test("the samples cover each configuration state and both ends of the session", 
   assert.equal(typeof signInStarted.browserOpened, "boolean");
   assert.equal(linkOutcome.opened, false);
   assert.equal(typeof ipcError.code, "string");
+  assert.equal(authErrorOutcome.action, "report");
 });
 
 test("the page knows every phase and config status Rust sends, and no others", () => {
   assert.deepEqual([...PHASES].sort(), [...shapes.phases].sort());
   assert.deepEqual([...CONFIG_STATUSES].sort(), [...shapes.configStatuses].sort());
+  assert.deepEqual([...AUTH_ERROR_ACTIONS].sort(), [...shapes.authErrorActions].sort());
+  // One list of codes: the page's is Rust's, in the same order.
+  assert.deepEqual([...CODES], shapes.codes);
 });

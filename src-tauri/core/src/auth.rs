@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::config::{RedirectMode, ShellConfig};
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode, Problem};
 use crate::keychain::{run_with_timeout, KeychainError, SecretStore};
 use crate::loopback::LoopbackError;
 use crate::oauth::login::{ApprovedLogin, DEFAULT_LOGIN_TIMEOUT};
@@ -54,17 +54,17 @@ pub enum AuthError {
 }
 
 impl ErrorCode for AuthError {
-    fn code(&self) -> &'static str {
+    fn error_code(&self) -> Code {
         match self {
-            Self::SignIn(e) => e.code(),
-            Self::Token(e) => e.code(),
-            Self::Keychain(e) => e.code(),
-            Self::Loopback(e) => e.code(),
-            Self::UserLookup(_) => "user_lookup_failed",
-            Self::NotConfigured => "not_configured",
-            Self::NoRefreshToken => "no_refresh_token",
-            Self::NotSignedIn => "not_signed_in",
-            Self::Superseded => "superseded",
+            Self::SignIn(e) => e.error_code(),
+            Self::Token(e) => e.error_code(),
+            Self::Keychain(e) => e.error_code(),
+            Self::Loopback(e) => e.error_code(),
+            Self::UserLookup(_) => Code::UserLookupFailed,
+            Self::NotConfigured => Code::NotConfigured,
+            Self::NoRefreshToken => Code::NoRefreshToken,
+            Self::NotSignedIn => Code::NotSignedIn,
+            Self::Superseded => Code::Superseded,
         }
     }
 }
@@ -84,27 +84,10 @@ pub enum Phase {
     ReloginRequired,
 }
 
-/// Something the agent should read (kept until the next change of session).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Notice {
-    pub code: String,
-    pub message: String,
-}
+/// Something the agent should read (kept until the next change of session): the same shape
+/// as an error a command returns.
+pub type Notice = Problem;
 
-impl Notice {
-    fn new(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_string(),
-            message: message.into(),
-        }
-    }
-
-    fn from_error<E: ErrorCode>(error: &E) -> Self {
-        Self::new(error.code(), error.to_string())
-    }
-}
-
-/// The session as the UI may see it: no refresh token, no access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
@@ -150,6 +133,54 @@ pub enum DeepLinkCheck {
 /// How long a sign-in waits for the deep-link check still under way at start.
 const DEEP_LINK_CHECK_WAIT: Duration = Duration::from_secs(3);
 
+/// What the engine did about one auth-error (the embedded client's access token was refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthErrorAction {
+    /// The session was renewed: post the new token to the client.
+    Renewed,
+    /// A renewal for an earlier refusal is running: it answers this one too.
+    RenewalRunning,
+    /// The token was refused again soon after a renewal: more renewals would not help, tell
+    /// the agent (no storm against the token endpoint).
+    Report,
+}
+
+/// The auth-error policy, pure: one renewal answers a refused token; refusals while it runs
+/// are about the old token; a refusal within [`AuthErrorGate::INTERVAL`] after it finished is
+/// reported; one later in the shift (a network outage, a clock jump) is renewed again.
+#[derive(Debug, Default)]
+pub struct AuthErrorGate {
+    running: bool,
+    last_finished: Option<Instant>,
+}
+
+impl AuthErrorGate {
+    pub const INTERVAL: Duration = Duration::from_secs(60);
+
+    /// Decides about an auth-error at `now`; `Renewed` means "renew now" and counts as a
+    /// renewal started.
+    pub fn decide(&mut self, now: Instant) -> AuthErrorAction {
+        if self.running {
+            return AuthErrorAction::RenewalRunning;
+        }
+        if self
+            .last_finished
+            .is_some_and(|finished| now.saturating_duration_since(finished) < Self::INTERVAL)
+        {
+            return AuthErrorAction::Report;
+        }
+        self.running = true;
+        AuthErrorAction::Renewed
+    }
+
+    /// The renewal ended (succeeded or failed) at `now`.
+    pub fn finished(&mut self, now: Instant) {
+        self.running = false;
+        self.last_finished = Some(now);
+    }
+}
+
 /// Which epoch a piece of work belongs to: it may commit only while that epoch is current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ticket {
@@ -180,6 +211,7 @@ pub struct AuthService {
     /// Held while checking a ticket and committing its result, and by sign-out.
     commit: tokio::sync::Mutex<()>,
     deep_link: tokio::sync::watch::Sender<DeepLinkCheck>,
+    auth_errors: Mutex<AuthErrorGate>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -213,6 +245,7 @@ impl AuthService {
             sign_in_epoch: tokio::sync::watch::Sender::new(0),
             commit: tokio::sync::Mutex::new(()),
             deep_link: tokio::sync::watch::Sender::new(DeepLinkCheck::Works),
+            auth_errors: Mutex::new(AuthErrorGate::default()),
         })
     }
 
@@ -497,7 +530,7 @@ impl AuthService {
             Err(error) => {
                 tracing::warn!(code = error.code(), %error, "keychain unavailable at start");
                 self.set_signed_out_if(ticket, Some(Notice::new(
-                    error.code(),
+                    error.error_code(),
                     format!("{error}. Please sign in; Agent Shell cannot remember your sign-in on this computer until the keychain is available."),
                 )));
                 return self.view();
@@ -529,7 +562,7 @@ impl AuthService {
                 self.set_signed_out_if(
                     ticket,
                     Some(Notice::new(
-                        "session_expired",
+                        Code::SessionExpired,
                         "Your saved sign-in has expired or was revoked. Please sign in again.",
                     )),
                 );
@@ -539,7 +572,7 @@ impl AuthService {
                 self.set_signed_out_if(
                     ticket,
                     Some(Notice::new(
-                        error.code(),
+                        error.error_code(),
                         format!("Could not restore your sign-in: {error}"),
                     )),
                 );
@@ -572,7 +605,7 @@ impl AuthService {
                     Err(error) => {
                         tracing::warn!(code = error.code(), %error, "refresh token kept in memory only");
                         notice = Some(Notice::new(
-                        error.code(),
+                        error.error_code(),
                         format!("{error}. You are signed in for now, but will need to sign in again the next time you start Agent Shell."),
                     ));
                         false
@@ -582,7 +615,7 @@ impl AuthService {
             None => {
                 let _ = run_with_timeout(self.store.clone(), |s| s.delete()).await;
                 notice = Some(Notice::new(
-                    "no_refresh_token",
+                    Code::NoRefreshToken,
                     "Genesys Cloud did not issue a long-lived sign-in: you will be asked to sign in again when this session ends.",
                 ));
                 false
@@ -676,7 +709,7 @@ impl AuthService {
                     ),
                     e => format!("Your session could not be renewed: {e}. Please sign in again."),
                 };
-                self.require_relogin(Notice::new(error.code(), message));
+                self.require_relogin(Notice::new(error.error_code(), message));
                 Err(AuthError::Token(error))
             }
         }
@@ -712,6 +745,19 @@ impl AuthService {
         self.refresh().await
     }
 
+    /// The embedded client says its access token was refused (auth-error): renew once, or
+    /// let a running renewal answer it, or report a repeat refusal (see [`AuthErrorGate`]).
+    pub async fn on_auth_error(&self) -> Result<(AuthErrorAction, SessionView), AuthError> {
+        let action = lock(&self.auth_errors).decide(Instant::now());
+        if action != AuthErrorAction::Renewed {
+            tracing::info!(?action, "auth-error from the embedded client");
+            return Ok((action, self.view()));
+        }
+        let result = self.refresh().await;
+        lock(&self.auth_errors).finished(Instant::now());
+        result.map(|view| (AuthErrorAction::Renewed, view))
+    }
+
     /// For sessions without a refresh token: warn ahead of expiry, and end the session (asking
     /// for a new sign-in) once it has expired. Returns true when the view changed.
     pub fn check_unrenewable_expiry(&self, now: SystemTime) -> bool {
@@ -729,7 +775,7 @@ impl AuthService {
         if remaining.is_zero() {
             drop(session);
             self.require_relogin(Notice::new(
-                "session_ended",
+                Code::SessionEnded,
                 "Your Genesys Cloud session has ended. Please sign in again.",
             ));
             return true;
@@ -740,13 +786,13 @@ impl AuthService {
         let already_warned = session
             .notice
             .as_ref()
-            .is_some_and(|n| n.code == "session_ending");
+            .is_some_and(|n| n.code == Code::SessionEnding);
         if already_warned {
             return false;
         }
         let minutes = remaining.as_secs().div_ceil(60);
         session.notice = Some(Notice::new(
-            "session_ending",
+            Code::SessionEnding,
             format!("Your Genesys Cloud session ends in about {minutes} minute(s) and cannot be renewed automatically. Sign in again now to avoid an interruption."),
         ));
         true
@@ -810,11 +856,11 @@ impl AuthService {
         let deleted = run_with_timeout(self.store.clone(), |s| s.delete()).await;
         let notice = match (revoked, deleted) {
             (_, Err(error)) => Some(Notice::new(
-                error.code(),
+                error.error_code(),
                 format!("Signed out, but the saved sign-in could not be removed from the keychain: {error}"),
             )),
             (false, Ok(())) => Some(Notice::new(
-                "revocation_unconfirmed",
+                Code::RevocationUnconfirmed,
                 "Signed out on this computer. Genesys Cloud could not be reached to end the session there; it ends when it expires.",
             )),
             (true, Ok(())) => None,
@@ -831,4 +877,57 @@ fn log_retry(error: &TokenError, delay: Duration) {
         delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
         "token request failed; retrying"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_refusal_is_renewed_and_refusals_while_it_runs_are_let_be() {
+        let mut gate = AuthErrorGate::default();
+        let t0 = Instant::now();
+        assert_eq!(gate.decide(t0), AuthErrorAction::Renewed);
+        assert_eq!(
+            gate.decide(t0 + Duration::from_millis(100)),
+            AuthErrorAction::RenewalRunning
+        );
+        assert_eq!(
+            gate.decide(t0 + Duration::from_millis(200)),
+            AuthErrorAction::RenewalRunning
+        );
+    }
+
+    #[test]
+    fn a_refusal_soon_after_a_renewal_is_reported_and_a_later_one_renewed() {
+        let mut gate = AuthErrorGate::default();
+        let t0 = Instant::now();
+        assert_eq!(gate.decide(t0), AuthErrorAction::Renewed);
+        let done = t0 + Duration::from_secs(1);
+        gate.finished(done);
+        assert_eq!(
+            gate.decide(done + Duration::from_millis(500)),
+            AuthErrorAction::Report
+        );
+        assert_eq!(
+            gate.decide(done + AuthErrorGate::INTERVAL - Duration::from_millis(1)),
+            AuthErrorAction::Report
+        );
+        assert_eq!(
+            gate.decide(done + AuthErrorGate::INTERVAL),
+            AuthErrorAction::Renewed
+        );
+    }
+
+    #[test]
+    fn a_failed_renewal_counts_as_finished() {
+        let mut gate = AuthErrorGate::default();
+        let t0 = Instant::now();
+        assert_eq!(gate.decide(t0), AuthErrorAction::Renewed);
+        gate.finished(t0);
+        assert_eq!(
+            gate.decide(t0 + Duration::from_secs(1)),
+            AuthErrorAction::Report
+        );
+    }
 }

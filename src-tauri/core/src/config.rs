@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode};
 use crate::links::{CrmTemplate, HostPattern, DEFAULT_ALLOWED_HOSTS};
 use crate::refresh::RefreshPolicy;
 use std::time::Duration;
@@ -88,19 +88,19 @@ pub enum ConfigError {
 }
 
 impl ErrorCode for ConfigError {
-    fn code(&self) -> &'static str {
+    fn error_code(&self) -> Code {
         match self {
-            Self::NotFound { .. } => "config_not_found",
-            Self::Unreadable { .. } => "config_unreadable",
-            Self::Syntax { .. } => "config_syntax",
-            Self::MissingKey { .. } => "config_missing_key",
-            Self::Conflict { .. } => "config_conflict",
-            Self::UnknownEnvironment { .. } => "config_unknown_environment",
-            Self::WildcardOrigin { .. } => "config_wildcard_origin",
-            Self::InsecureEndpoint { .. } => "config_insecure_endpoint",
-            Self::InvalidUrl { .. } => "config_invalid_url",
-            Self::MissingRequiredScope { .. } => "config_missing_scope",
-            Self::InvalidValue { .. } => "config_invalid_value",
+            Self::NotFound { .. } => Code::ConfigNotFound,
+            Self::Unreadable { .. } => Code::ConfigUnreadable,
+            Self::Syntax { .. } => Code::ConfigSyntax,
+            Self::MissingKey { .. } => Code::ConfigMissingKey,
+            Self::Conflict { .. } => Code::ConfigConflict,
+            Self::UnknownEnvironment { .. } => Code::ConfigUnknownEnvironment,
+            Self::WildcardOrigin { .. } => Code::ConfigWildcardOrigin,
+            Self::InsecureEndpoint { .. } => Code::ConfigInsecureEndpoint,
+            Self::InvalidUrl { .. } => Code::ConfigInvalidUrl,
+            Self::MissingRequiredScope { .. } => Code::ConfigMissingScope,
+            Self::InvalidValue { .. } => Code::ConfigInvalidValue,
         }
     }
 }

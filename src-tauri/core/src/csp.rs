@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::config::{origin_of, Endpoints, ShellConfig};
 use crate::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode};
 
 /// IPC endpoints Tauri uses (custom protocol on Linux/macOS, http on Windows). Tauri does not
 /// add them to connect-src by itself.
@@ -29,8 +29,8 @@ pub enum CspError {
 }
 
 impl ErrorCode for CspError {
-    fn code(&self) -> &'static str {
-        "csp_unsafe_source"
+    fn error_code(&self) -> Code {
+        Code::CspUnsafeSource
     }
 }
 

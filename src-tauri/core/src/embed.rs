@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::EmbedSettings;
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode};
 
 const MAX_ID_LEN: usize = 128;
 const MAX_QUEUE: u32 = 100_000;
@@ -70,10 +70,10 @@ pub enum EmbedError {
 }
 
 impl ErrorCode for EmbedError {
-    fn code(&self) -> &'static str {
+    fn error_code(&self) -> Code {
         match self {
-            Self::Invalid(_) => "embed_message_invalid",
-            Self::UnknownType => "embed_message_unknown",
+            Self::Invalid(_) => Code::EmbedMessageInvalid,
+            Self::UnknownType => Code::EmbedMessageUnknown,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::{ShellConfig, Target};
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode};
 use crate::secret::RefreshToken;
 
 /// Service name of every entry (the account names the environment and client id).
@@ -31,12 +31,12 @@ pub enum KeychainError {
 }
 
 impl ErrorCode for KeychainError {
-    fn code(&self) -> &'static str {
+    fn error_code(&self) -> Code {
         match self {
-            Self::Unavailable(_) => "keychain_unavailable",
-            Self::Failed(_) => "keychain_failed",
-            Self::Corrupt => "keychain_corrupt",
-            Self::TimedOut => "keychain_timeout",
+            Self::Unavailable(_) => Code::KeychainUnavailable,
+            Self::Failed(_) => Code::KeychainFailed,
+            Self::Corrupt => Code::KeychainCorrupt,
+            Self::TimedOut => Code::KeychainTimeout,
         }
     }
 }

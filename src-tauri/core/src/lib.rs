@@ -18,4 +18,4 @@ pub mod oauth;
 pub mod refresh;
 pub mod secret;
 
-pub use error::ErrorCode;
+pub use error::{Code, ErrorCode, Problem};

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use url::{Host, Url};
 
 use crate::config::ShellConfig;
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode};
 
 /// Hosts the embedded client may open in the system browser when the config names none: the
 /// Genesys Cloud Resource Center (old and new host), which the client links to from its help menu.
@@ -52,12 +52,12 @@ pub enum LinkError {
 }
 
 impl ErrorCode for LinkError {
-    fn code(&self) -> &'static str {
+    fn error_code(&self) -> Code {
         match self {
-            Self::Invalid => "link_invalid",
-            Self::NotHttps { .. } => "link_not_https",
-            Self::HasCredentials => "link_has_credentials",
-            Self::HostNotAllowed { .. } => "link_host_not_allowed",
+            Self::Invalid => Code::LinkInvalid,
+            Self::NotHttps { .. } => Code::LinkNotHttps,
+            Self::HasCredentials => Code::LinkHasCredentials,
+            Self::HostNotAllowed { .. } => Code::LinkHostNotAllowed,
         }
     }
 }

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::REDIRECT_PATH;
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode};
 
 const MAX_REQUEST_BYTES: usize = 8 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,11 +48,11 @@ fn describe_ports(ports: &[u16]) -> String {
 }
 
 impl ErrorCode for LoopbackError {
-    fn code(&self) -> &'static str {
+    fn error_code(&self) -> Code {
         match self {
-            Self::PortBusy { .. } => "loopback_port_busy",
-            Self::TimedOut => "loopback_timed_out",
-            Self::Cancelled => "loopback_cancelled",
+            Self::PortBusy { .. } => Code::LoopbackPortBusy,
+            Self::TimedOut => Code::LoopbackTimedOut,
+            Self::Cancelled => Code::LoopbackCancelled,
         }
     }
 }

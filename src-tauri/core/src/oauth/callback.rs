@@ -7,7 +7,7 @@
 use url::Url;
 
 use crate::config::REDIRECT_PATH;
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode};
 use crate::secret::AuthCode;
 
 /// Real callbacks are a few hundred bytes; refuse anything that could be an abuse.
@@ -45,15 +45,15 @@ pub enum CallbackError {
 }
 
 impl ErrorCode for CallbackError {
-    fn code(&self) -> &'static str {
+    fn error_code(&self) -> Code {
         match self {
-            Self::Oversize { .. } => "callback_oversize",
-            Self::Malformed { .. } => "callback_malformed",
-            Self::ForeignScheme { .. } => "callback_foreign_scheme",
-            Self::WrongPath { .. } => "callback_wrong_path",
-            Self::MissingParam(_) => "callback_missing_param",
-            Self::DuplicateParam(_) => "callback_duplicate_param",
-            Self::BadParam(_) => "callback_bad_param",
+            Self::Oversize { .. } => Code::CallbackOversize,
+            Self::Malformed { .. } => Code::CallbackMalformed,
+            Self::ForeignScheme { .. } => Code::CallbackForeignScheme,
+            Self::WrongPath { .. } => Code::CallbackWrongPath,
+            Self::MissingParam(_) => Code::CallbackMissingParam,
+            Self::DuplicateParam(_) => Code::CallbackDuplicateParam,
+            Self::BadParam(_) => Code::CallbackBadParam,
         }
     }
 }

@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use url::Url;
 
 use crate::config::ShellConfig;
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode};
 use crate::oauth::callback::{Callback, CallbackError};
 use crate::secret::AuthCode;
 
@@ -41,15 +41,15 @@ pub enum SignInError {
 }
 
 impl ErrorCode for SignInError {
-    fn code(&self) -> &'static str {
+    fn error_code(&self) -> Code {
         match self {
-            Self::AlreadyPending => "sign_in_already_pending",
-            Self::NoPendingLogin => "sign_in_not_pending",
-            Self::TimedOut => "sign_in_timed_out",
-            Self::StateMismatch => "sign_in_state_mismatch",
-            Self::IdpRefused { .. } => "sign_in_refused",
-            Self::Callback(inner) => inner.code(),
-            Self::BadEndpoint(_) => "sign_in_bad_endpoint",
+            Self::AlreadyPending => Code::SignInAlreadyPending,
+            Self::NoPendingLogin => Code::SignInNotPending,
+            Self::TimedOut => Code::SignInTimedOut,
+            Self::StateMismatch => Code::SignInStateMismatch,
+            Self::IdpRefused { .. } => Code::SignInRefused,
+            Self::Callback(inner) => inner.error_code(),
+            Self::BadEndpoint(_) => Code::SignInBadEndpoint,
         }
     }
 }

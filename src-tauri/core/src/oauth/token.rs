@@ -11,7 +11,7 @@ use oauth2::{
 };
 
 use crate::config::{missing_scope_consequence, ShellConfig, REQUIRED_SCOPES};
-use crate::error::ErrorCode;
+use crate::error::{Code, ErrorCode};
 use crate::secret::{AccessToken, AuthCode, RefreshToken};
 
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -66,17 +66,17 @@ fn detail(description: &Option<String>) -> String {
 }
 
 impl ErrorCode for TokenError {
-    fn code(&self) -> &'static str {
+    fn error_code(&self) -> Code {
         match self {
-            Self::Network(_) => "token_network",
-            Self::Timeout => "token_timeout",
-            Self::ServerUnavailable { .. } => "token_server_unavailable",
-            Self::InvalidGrant(_) => "token_invalid_grant",
-            Self::ClientRejected { .. } => "token_client_rejected",
-            Self::InvalidScope(_) => "token_invalid_scope",
-            Self::Refused { .. } => "token_refused",
-            Self::Malformed(_) => "token_malformed_response",
-            Self::MissingScopes(_) => "token_missing_scopes",
+            Self::Network(_) => Code::TokenNetwork,
+            Self::Timeout => Code::TokenTimeout,
+            Self::ServerUnavailable { .. } => Code::TokenServerUnavailable,
+            Self::InvalidGrant(_) => Code::TokenInvalidGrant,
+            Self::ClientRejected { .. } => Code::TokenClientRejected,
+            Self::InvalidScope(_) => Code::TokenInvalidScope,
+            Self::Refused { .. } => Code::TokenRefused,
+            Self::Malformed(_) => Code::TokenMalformedResponse,
+            Self::MissingScopes(_) => Code::TokenMissingScopes,
         }
     }
 }
