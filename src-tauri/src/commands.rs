@@ -5,13 +5,9 @@ use std::sync::Arc;
 use agent_shell_core::auth::{AuthError, AuthService, SessionView};
 use tauri::{AppHandle, Runtime, State};
 
-use agent_shell_core::embed::{ClientEvent, EmbedError};
-use agent_shell_core::links::CrmAction;
-
 use crate::ipc_error::IpcError;
 use crate::session::{self, SignInStarted};
 use crate::state::{ShellInfo, ShellState};
-use crate::window;
 
 fn auth(state: &ShellState) -> Result<Arc<AuthService>, IpcError> {
     state
@@ -68,54 +64,26 @@ pub async fn refresh_session<R: Runtime>(
 }
 
 /// The embedded client said genesys-cloud-embed:token-expiring. The message is parsed again
-/// here, like every client event; only a well-formed one can start a renewal.
+/// in Rust, like every client event; only a well-formed one can start a renewal, and the
+/// engine renews only when one is due.
 #[tauri::command]
 pub async fn report_token_expiring<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, ShellState>,
     event: serde_json::Value,
 ) -> Result<SessionView, IpcError> {
-    let expires_in = match ClientEvent::parse(event) {
-        Ok(ClientEvent::TokenExpiring { expires_in }) => expires_in,
-        Ok(other) => {
-            tracing::warn!(?other, "not a token-expiring message");
-            return Err(IpcError::from_error(&EmbedError::Invalid(
-                "expected a token-expiring message".into(),
-            )));
-        }
-        Err(error) => {
-            tracing::warn!(%error, "embedded client message dropped");
-            return Err(IpcError::from_error(&error));
-        }
-    };
-    tracing::info!(?expires_in, "embedded client says its token is expiring");
-    session::renew_if_due(app, auth(&state)?, "token-expiring").await
+    session::on_token_expiring(app, auth(&state)?, event).await
 }
 
 /// The embedded client said genesys-cloud-embed:auth-error (its token was refused). Parsed
-/// again here; the engine decides whether to renew, let a running renewal answer, or report.
+/// again in Rust; the engine renews, lets a running renewal answer, or reports.
 #[tauri::command]
 pub async fn report_auth_error<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, ShellState>,
     event: serde_json::Value,
 ) -> Result<session::AuthErrorOutcome, IpcError> {
-    match ClientEvent::parse(event) {
-        Ok(ClientEvent::AuthError { status, .. }) => {
-            tracing::info!(?status, "embedded client says its token was refused");
-        }
-        Ok(other) => {
-            tracing::warn!(?other, "not an auth-error message");
-            return Err(IpcError::from_error(&EmbedError::Invalid(
-                "expected an auth-error message".into(),
-            )));
-        }
-        Err(error) => {
-            tracing::warn!(%error, "embedded client message dropped");
-            return Err(IpcError::from_error(&error));
-        }
-    }
-    session::on_auth_error(app, auth(&state)?).await
+    session::on_auth_error(app, auth(&state)?, event).await
 }
 
 /// What the page posts to the embedded client in genesys-cloud-embed:init / :token. The access
@@ -152,7 +120,7 @@ pub async fn get_embed_credentials<R: Runtime>(
 }
 
 /// A message from the embedded client that passed the page's origin and source checks; parsed
-/// again here into a typed event (anything else is refused and logged). interaction-end opens
+/// again in Rust into a typed event (anything else is refused and logged). interaction-end opens
 /// the configured CRM page, once per interaction.
 #[tauri::command]
 pub fn report_client_event<R: Runtime>(
@@ -160,31 +128,5 @@ pub fn report_client_event<R: Runtime>(
     state: State<'_, ShellState>,
     event: serde_json::Value,
 ) -> Result<(), IpcError> {
-    let event = ClientEvent::parse(event).map_err(|error| {
-        tracing::warn!(%error, "embedded client message dropped");
-        IpcError::from_error(&error)
-    })?;
-    tracing::info!(?event, "embedded client event");
-    if let (ClientEvent::InteractionEnd { interaction_id }, Some(crm)) = (&event, &state.crm) {
-        match crm.on_interaction_end(interaction_id, std::time::Instant::now()) {
-            CrmAction::Open(url) => window::open_external(&app, &state.links, &url, "crm"),
-            CrmAction::Duplicate => {
-                tracing::info!(
-                    interaction_id,
-                    "CRM page already opened for this interaction"
-                )
-            }
-            CrmAction::Invalid => {
-                tracing::warn!(
-                    interaction_id,
-                    "CRM page skipped: the id does not fit the template"
-                )
-            }
-            CrmAction::RateLimited => tracing::warn!(
-                interaction_id,
-                "CRM page skipped: too many interactions ended in the last minute"
-            ),
-        }
-    }
-    Ok(())
+    session::on_client_event(&app, &state, event)
 }

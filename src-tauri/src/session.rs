@@ -10,7 +10,11 @@ use agent_shell_core::ErrorCode;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
+use agent_shell_core::embed::{ClientEvent, RenewalRequest};
+use agent_shell_core::links::CrmAction;
+
 use crate::ipc_error::IpcError;
+use crate::state::ShellState;
 use crate::MAIN_WINDOW;
 
 /// Event carrying a [`SessionView`] whenever the session changes (main window only).
@@ -108,6 +112,41 @@ pub async fn refresh<R: Runtime>(
     result.map_err(|e| IpcError::from_error(&e))
 }
 
+/// Any other client event; interaction-end opens the configured CRM page, once per interaction.
+pub fn on_client_event<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &ShellState,
+    event: serde_json::Value,
+) -> Result<(), IpcError> {
+    let event = ClientEvent::parse(event).map_err(|error| {
+        tracing::warn!(%error, "embedded client message dropped");
+        IpcError::from_error(&error)
+    })?;
+    tracing::info!(?event, "embedded client event");
+    if let (ClientEvent::InteractionEnd { interaction_id }, Some(crm)) = (&event, &state.crm) {
+        match crm.on_interaction_end(interaction_id, std::time::Instant::now()) {
+            CrmAction::Open(url) => crate::window::open_external(app, &state.links, &url, "crm"),
+            CrmAction::Duplicate => {
+                tracing::info!(
+                    interaction_id,
+                    "CRM page already opened for this interaction"
+                )
+            }
+            CrmAction::Invalid => {
+                tracing::warn!(
+                    interaction_id,
+                    "CRM page skipped: the id does not fit the template"
+                )
+            }
+            CrmAction::RateLimited => tracing::warn!(
+                interaction_id,
+                "CRM page skipped: too many interactions ended in the last minute"
+            ),
+        }
+    }
+    Ok(())
+}
+
 /// A renewal the embedded client asked for: the core decides whether one is due.
 pub async fn renew_if_due<R: Runtime>(
     app: AppHandle<R>,
@@ -127,11 +166,36 @@ pub struct AuthErrorOutcome {
     pub action: agent_shell_core::auth::AuthErrorAction,
 }
 
+/// Parses a renewal message from the client, logging (never echoing) what was refused.
+fn renewal_message(
+    event: serde_json::Value,
+    expected: RenewalRequest,
+) -> Result<ClientEvent, IpcError> {
+    ClientEvent::parse_renewal(event, expected).map_err(|error| {
+        tracing::warn!(%error, "embedded client message dropped");
+        IpcError::from_error(&error)
+    })
+}
+
+/// token-expiring from the client: the engine renews only when a renewal is due.
+pub async fn on_token_expiring<R: Runtime>(
+    app: AppHandle<R>,
+    auth: Arc<AuthService>,
+    event: serde_json::Value,
+) -> Result<SessionView, IpcError> {
+    let message = renewal_message(event, RenewalRequest::TokenExpiring)?;
+    tracing::info!(?message, "embedded client says its token is expiring");
+    renew_if_due(app, auth, "token-expiring").await
+}
+
 /// The embedded client's access token was refused: the engine renews, waits or reports.
 pub async fn on_auth_error<R: Runtime>(
     app: AppHandle<R>,
     auth: Arc<AuthService>,
+    event: serde_json::Value,
 ) -> Result<AuthErrorOutcome, IpcError> {
+    let message = renewal_message(event, RenewalRequest::AuthError)?;
+    tracing::info!(?message, "embedded client says its token was refused");
     let result = auth.on_auth_error().await;
     emit(&app, &auth);
     result

@@ -89,7 +89,40 @@ const KNOWN_TYPES: [&str; 7] = [
     "genesys-cloud-embed:auth-error",
 ];
 
+/// The two client messages that ask for a renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenewalRequest {
+    TokenExpiring,
+    AuthError,
+}
+
 impl ClientEvent {
+    /// Parses a message that must be `expected` (a page that sends another kind to a renewal
+    /// command is refused, and the message is logged without its content).
+    pub fn parse_renewal(
+        value: serde_json::Value,
+        expected: RenewalRequest,
+    ) -> Result<Self, EmbedError> {
+        let event = Self::parse(value)?;
+        let matches = matches!(
+            (&event, expected),
+            (
+                ClientEvent::TokenExpiring { .. },
+                RenewalRequest::TokenExpiring
+            ) | (ClientEvent::AuthError { .. }, RenewalRequest::AuthError)
+        );
+        if !matches {
+            return Err(EmbedError::Invalid(format!(
+                "expected a {} message",
+                match expected {
+                    RenewalRequest::TokenExpiring => "token-expiring",
+                    RenewalRequest::AuthError => "auth-error",
+                }
+            )));
+        }
+        Ok(event)
+    }
+
     /// Parses and checks a message (already a JSON value from the page).
     pub fn parse(value: serde_json::Value) -> Result<Self, EmbedError> {
         match value.get("type").and_then(|t| t.as_str()) {
@@ -145,6 +178,28 @@ pub struct EmbedInit {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_renewal_command_takes_only_its_own_message() {
+        use serde_json::json;
+        let expiring = json!({"type": "genesys-cloud-embed:token-expiring", "expiresIn": 30});
+        let refused = json!({"type": "genesys-cloud-embed:auth-error", "status": 401});
+        assert!(
+            ClientEvent::parse_renewal(expiring.clone(), RenewalRequest::TokenExpiring).is_ok()
+        );
+        assert!(ClientEvent::parse_renewal(refused.clone(), RenewalRequest::AuthError).is_ok());
+        let wrong = ClientEvent::parse_renewal(refused, RenewalRequest::TokenExpiring).unwrap_err();
+        assert_eq!(
+            wrong,
+            EmbedError::Invalid("expected a token-expiring message".into())
+        );
+        assert!(ClientEvent::parse_renewal(expiring, RenewalRequest::AuthError).is_err());
+        assert_eq!(
+            ClientEvent::parse_renewal(json!({"type": "x"}), RenewalRequest::AuthError)
+                .unwrap_err(),
+            EmbedError::UnknownType
+        );
+    }
+
     use super::*;
     use serde_json::{json, Value};
 
