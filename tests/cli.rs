@@ -76,8 +76,17 @@ fn config_check_reports_invalid_and_missing_files_with_distinct_exit_codes() {
     );
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("error[config_wildcard_origin]"), "{stderr}");
+    // Where tokens go is machine policy, never the user's file (wildcard or not).
+    assert!(stderr.contains("error[config_policy_only]"), "{stderr}");
     assert!(stderr.contains("`endpoints.api`"), "{stderr}");
+    std::fs::write(&bad, "environment = \"mypurecloud.com\"\nclient_id = \"abc\"\n[links]\nallowed_hosts = [\"*\"]\n").unwrap();
+    let out = agent_shell(
+        &["config", "check", "--config", bad.to_str().unwrap()],
+        home.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("bad.toml"), "the file is named: {stderr}");
 
     let out = agent_shell(&["config", "check"], home.path());
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));

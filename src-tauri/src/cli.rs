@@ -266,6 +266,13 @@ fn config_command(action: &ConfigAction, cli_path: Option<PathBuf>) -> u8 {
                 Some(path) => println!("  3. {}", path.display()),
                 None => println!("  3. (no user config directory on this system)"),
             }
+            match config::policy_path() {
+                Some(path) => println!(
+                    "Under it, machine policy (keys set there are locked): {}",
+                    path.display()
+                ),
+                None => println!("Machine policy: not read on this system in this version"),
+            }
             EXIT_OK
         }
         ConfigAction::Check => {
@@ -288,8 +295,15 @@ fn config_command(action: &ConfigAction, cli_path: Option<PathBuf>) -> u8 {
                     config,
                     origin,
                     path,
+                    managed,
                 } => {
                     print_config_summary(config, *origin, path.as_deref());
+                    if !managed.is_empty() {
+                        println!("Managed by your organization (locked by machine policy):");
+                        for (key, source) in managed {
+                            println!("  {key}: {source}");
+                        }
+                    }
                     EXIT_OK
                 }
             }
@@ -308,6 +322,7 @@ fn doctor_command(cli_path: Option<PathBuf>, json: bool) -> u8 {
             config,
             origin,
             path,
+            ..
         } => {
             let source = match path {
                 Some(path) => format!("{} (from {origin})", path.display()),

@@ -65,7 +65,14 @@ fn shell_info_for_file(text: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent-shell.toml");
     std::fs::write(&path, text).unwrap();
-    stable(ShellState::from_files(Some(&path)).info())
+    let mut info = ShellState::from_files(Some(&path)).info();
+    // Errors name the file: keep the sample free of the temporary directory.
+    if let Some(error) = info.config_error.as_mut() {
+        error.message = error
+            .message
+            .replace(&dir.path().display().to_string(), "/etc/agent-shell");
+    }
+    stable(info)
 }
 
 fn stable(mut info: crate::state::ShellInfo) -> Value {

@@ -7,6 +7,7 @@ use agent_shell_core::auth::AuthService;
 use agent_shell_core::config::{self, ConfigOrigin, ShellConfig};
 use agent_shell_core::keychain::KeyringStore;
 use agent_shell_core::links::{CrmHook, LinkPolicy};
+use agent_shell_core::policy;
 use serde::Serialize;
 
 use crate::ipc_error::IpcError;
@@ -17,6 +18,8 @@ pub enum ConfigState {
         config: Box<ShellConfig>,
         origin: ConfigOrigin,
         path: Option<PathBuf>,
+        /// Keys set by machine policy (locked), with where each came from.
+        managed: Vec<(String, String)>,
     },
     /// Nothing named and no user file: the UI says where it looked.
     NotConfigured { searched: Vec<PathBuf> },
@@ -82,32 +85,69 @@ pub struct ShellInfo {
     pub client_start_timeout_ms: u64,
     /// `embed.show_queue_position`: the status bar shows "N of M" only when it is on.
     pub show_queue_position: bool,
+    /// Settings locked by machine policy ("managed by your organization").
+    pub managed_keys: Vec<String>,
 }
 
 impl ShellState {
-    /// Finds and loads the config file the way docs/configuration.md describes.
+    /// Finds and loads the configuration the way docs/configuration.md describes: machine
+    /// policy (locked keys) under the user's file.
     pub fn from_files(cli_path: Option<&Path>) -> Self {
         let env_value = std::env::var_os(config::CONFIG_ENV_VAR);
         let user_file = config::user_config_path();
-        let config = match config::locate(cli_path, env_value.as_deref(), user_file.as_deref()) {
-            None => ConfigState::NotConfigured {
-                searched: user_file.into_iter().collect(),
+        let located = config::locate(cli_path, env_value.as_deref(), user_file.as_deref());
+        let policy_path = config::policy_path();
+        let mut searched: Vec<PathBuf> = policy_path.iter().cloned().collect();
+        searched.extend(user_file.iter().cloned());
+        let origin = located
+            .as_ref()
+            .map_or(ConfigOrigin::MachinePolicy, |(_, origin)| *origin);
+        let loaded = match &policy_path {
+            Some(policy) => policy::load(policy, located.as_ref().map(|(path, _)| path.as_path())),
+            None => match &located {
+                Some((path, origin)) => config::load_file(path, *origin).map(|config| {
+                    Some(policy::Layered {
+                        config,
+                        sources: Default::default(),
+                        ignored: Vec::new(),
+                    })
+                }),
+                None => Ok(None),
             },
-            Some((path, origin)) => match config::load_file(&path, origin) {
-                Ok(config) => ConfigState::Loaded {
-                    config: Box::new(config),
-                    origin,
-                    path: Some(path),
-                },
-                Err(error) => {
-                    tracing::error!(code = %agent_shell_core::ErrorCode::code(&error), %error, "configuration rejected");
-                    ConfigState::Invalid {
-                        error: IpcError::from_error(&error),
-                        path,
-                        origin,
-                    }
+        };
+        let shown_path = || {
+            located
+                .as_ref()
+                .map(|(path, _)| path.clone())
+                .or_else(|| policy_path.clone())
+        };
+        let config = match loaded {
+            Ok(None) => ConfigState::NotConfigured { searched },
+            Ok(Some(layered)) => {
+                for key in &layered.ignored {
+                    tracing::warn!(%key, "user setting ignored: managed by your organization");
                 }
-            },
+                let managed = layered
+                    .sources
+                    .iter()
+                    .filter(|(_, source)| matches!(source, policy::Source::Policy(_)))
+                    .map(|(key, source)| (key.clone(), source.to_string()))
+                    .collect();
+                ConfigState::Loaded {
+                    config: Box::new(layered.config),
+                    origin,
+                    path: shown_path(),
+                    managed,
+                }
+            }
+            Err(error) => {
+                tracing::error!(code = %agent_shell_core::ErrorCode::code(&error), %error, "configuration rejected");
+                ConfigState::Invalid {
+                    error: IpcError::from_error(&error),
+                    path: shown_path().unwrap_or_default(),
+                    origin,
+                }
+            }
         };
         Self::with_auth(config, false, None)
     }
@@ -117,6 +157,7 @@ impl ShellState {
             config: Box::new(config),
             origin: ConfigOrigin::Demo,
             path: None,
+            managed: Vec::new(),
         };
         Self::with_auth(config, true, Some(keep_alive))
     }
@@ -192,13 +233,16 @@ impl ShellState {
             client_origins: Vec::new(),
             client_start_timeout_ms: 0,
             show_queue_position: false,
+            managed_keys: Vec::new(),
         };
         match &self.config {
             ConfigState::Loaded {
                 config,
                 origin,
                 path,
+                managed,
             } => {
+                info.managed_keys = managed.iter().map(|(key, _)| key.clone()).collect();
                 info.status = ConfigStatus::Configured;
                 info.environment_label = Some(config.environment_label());
                 info.local_emulator = config.is_local_emulator();

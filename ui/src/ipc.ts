@@ -65,6 +65,7 @@ export const CODES = [
   "link_host_not_allowed",
   "browser_unavailable",
   "ipc_failed",
+  "config_policy_only",
 ] as const;
 export type Code = (typeof CODES)[number];
 
@@ -95,6 +96,8 @@ export interface ShellInfo {
   clientStartTimeoutMs: number;
   /** `embed.show_queue_position`: "N of M" in the status bar only when on. */
   showQueuePosition: boolean;
+  /** Settings locked by machine policy: "managed by your organization". */
+  managedKeys: string[];
 }
 
 export interface EmbedSettings {

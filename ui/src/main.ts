@@ -296,7 +296,10 @@ function renderInfo(info: ShellInfo): void {
   environmentLabel = info.environmentLabel ?? "Not configured";
   byId("status-environment").textContent = environmentLabel;
   byId("status-demo").hidden = !info.demo;
-  byId("sign-in-environment").textContent = info.environmentLabel ?? "—";
+  const managed = info.managedKeys.length > 0 ? " · managed by your organization" : "";
+  byId("sign-in-environment").textContent = `${info.environmentLabel ?? "—"}${managed}`;
+  byId("status-environment").title =
+    info.managedKeys.length > 0 ? `Managed by your organization: ${info.managedKeys.join(", ")}` : "";
 
   switch (info.status) {
     case "configured":

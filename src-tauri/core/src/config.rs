@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use toml::Table;
 use url::Url;
 
 use crate::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
@@ -85,6 +86,50 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    #[error("config key `{key}` in {path} can only be set by machine policy (it decides where sign-in tokens are sent); ask IT, or remove it from this file")]
+    PolicyOnly { key: String, path: PathBuf },
+    #[error("{path}: {inner}")]
+    InFile {
+        path: PathBuf,
+        inner: Box<ConfigError>,
+    },
+}
+
+impl ConfigError {
+    /// The dotted key the error is about, if it is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::MissingKey { key, .. } => Some(key),
+            Self::Conflict { first, .. } => Some(first),
+            Self::UnknownEnvironment { .. } => Some("environment"),
+            Self::WildcardOrigin { key, .. }
+            | Self::InsecureEndpoint { key, .. }
+            | Self::InvalidUrl { key, .. }
+            | Self::InvalidValue { key, .. }
+            | Self::PolicyOnly { key, .. } => Some(key),
+            Self::MissingRequiredScope { .. } => Some("scopes"),
+            Self::InFile { inner, .. } => inner.key(),
+            Self::NotFound { .. } | Self::Unreadable { .. } | Self::Syntax { .. } => None,
+        }
+    }
+
+    /// The same error, naming the file (or policy store) that holds the bad value.
+    pub fn in_file(self, path: &Path) -> Self {
+        match self {
+            Self::Syntax { message, .. } => Self::Syntax {
+                path: path.to_path_buf(),
+                message,
+            },
+            already @ (Self::NotFound { .. }
+            | Self::Unreadable { .. }
+            | Self::PolicyOnly { .. }
+            | Self::InFile { .. }) => already,
+            other => Self::InFile {
+                path: path.to_path_buf(),
+                inner: Box::new(other),
+            },
+        }
+    }
 }
 
 impl ErrorCode for ConfigError {
@@ -101,6 +146,8 @@ impl ErrorCode for ConfigError {
             Self::InvalidUrl { .. } => Code::ConfigInvalidUrl,
             Self::MissingRequiredScope { .. } => Code::ConfigMissingScope,
             Self::InvalidValue { .. } => Code::ConfigInvalidValue,
+            Self::PolicyOnly { .. } => Code::ConfigPolicyOnly,
+            Self::InFile { inner, .. } => inner.error_code(),
         }
     }
 }
@@ -129,6 +176,8 @@ pub enum ConfigOrigin {
     UserConfigDir,
     /// `agent-shell demo`: generated for the bundled emulator.
     Demo,
+    /// Machine policy alone (no user file): set by IT for every user of the computer.
+    MachinePolicy,
 }
 
 impl fmt::Display for ConfigOrigin {
@@ -138,8 +187,21 @@ impl fmt::Display for ConfigOrigin {
             Self::EnvironmentVariable => CONFIG_ENV_VAR,
             Self::UserConfigDir => "the user config directory",
             Self::Demo => "agent-shell demo",
+            Self::MachinePolicy => "machine policy",
         })
     }
+}
+
+/// Where machine policy is read: `/etc/agent-shell/policy.toml` on Linux (None elsewhere in
+/// this version). Debug builds honour `AGENT_SHELL_POLICY` so tests need not touch /etc;
+/// release builds never do, so an agent cannot point the app at a policy of their own.
+pub fn policy_path() -> Option<PathBuf> {
+    if cfg!(debug_assertions) {
+        if let Some(path) = std::env::var_os("AGENT_SHELL_POLICY").filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(path));
+        }
+    }
+    cfg!(target_os = "linux").then(|| PathBuf::from(crate::policy::LINUX_POLICY_PATH))
 }
 
 /// The per-user config file path (`~/.config/agent-shell/config.toml` on Linux).
@@ -166,13 +228,13 @@ pub fn locate(
         .map(|path| (path.to_path_buf(), ConfigOrigin::UserConfigDir))
 }
 
-/// Reads and validates one config file.
-pub fn load_file(path: &Path, origin: ConfigOrigin) -> Result<ShellConfig, ConfigError> {
+/// Reads a config or policy file, refusing anything over the size limit.
+pub fn read_capped(path: &Path) -> Result<String, ConfigError> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ConfigError::NotFound {
             path: path.to_path_buf(),
-            origin,
+            origin: ConfigOrigin::CommandLine,
         },
         _ => ConfigError::Unreadable {
             path: path.to_path_buf(),
@@ -192,6 +254,15 @@ pub fn load_file(path: &Path, origin: ConfigOrigin) -> Result<ShellConfig, Confi
             reason: format!("larger than {MAX_CONFIG_BYTES} bytes"),
         });
     }
+    Ok(text)
+}
+
+/// Reads and validates one config file.
+pub fn load_file(path: &Path, origin: ConfigOrigin) -> Result<ShellConfig, ConfigError> {
+    let text = read_capped(path).map_err(|e| match e {
+        ConfigError::NotFound { path, .. } => ConfigError::NotFound { path, origin },
+        other => other,
+    })?;
     parse_str(&text).map_err(|e| match e {
         ConfigError::Syntax { message, .. } => ConfigError::Syntax {
             path: path.to_path_buf(),
@@ -199,6 +270,23 @@ pub fn load_file(path: &Path, origin: ConfigOrigin) -> Result<ShellConfig, Confi
         },
         other => other,
     })
+}
+
+fn raw_from_table(table: Table) -> Result<RawConfig, ConfigError> {
+    RawConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Syntax {
+        path: PathBuf::from("<config>"),
+        message: e.to_string().trim_end().replace('\n', " "),
+    })
+}
+
+/// Checks a table has the file's shape (known keys, right types) without validating values.
+pub fn check_raw(table: &Table) -> Result<(), ConfigError> {
+    raw_from_table(table.clone()).map(|_| ())
+}
+
+/// Validates a (merged) table of settings.
+pub fn validate_table(table: Table) -> Result<ShellConfig, ConfigError> {
+    validate(raw_from_table(table)?)
 }
 
 /// Parses and validates config text (used by [`load_file`], the demo, and tests).

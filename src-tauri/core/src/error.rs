@@ -94,6 +94,8 @@ codes! {
     BrowserUnavailable = "browser_unavailable",
     // set by the page itself when a call to Rust fails
     IpcFailed = "ipc_failed",
+    // machine policy
+    ConfigPolicyOnly = "config_policy_only",
 }
 
 impl std::fmt::Display for Code {
@@ -165,7 +167,8 @@ mod tests {
         no_refresh_token session_expired session_ending session_ended revocation_unconfirmed \
         keychain_unavailable keychain_failed keychain_corrupt keychain_timeout \
         embed_message_invalid embed_message_unknown link_invalid link_not_https \
-        link_has_credentials link_host_not_allowed browser_unavailable ipc_failed";
+        link_has_credentials link_host_not_allowed browser_unavailable ipc_failed \
+        config_policy_only";
 
     #[test]
     fn codes_are_unique_snake_case_and_stable() {

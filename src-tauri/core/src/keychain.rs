@@ -68,7 +68,10 @@ where
     }
 }
 
-/// Account name: one entry per environment and OAuth client, so two orgs never collide.
+/// Account name: one entry per environment and OAuth client, so two orgs never collide. When
+/// the token endpoint is not the environment's own login host (a broker or proxy named by
+/// machine policy), its origin is part of the name: a refresh token is only ever read back for
+/// the endpoint that issued it, and a changed endpoint means a fresh sign-in.
 pub fn account_for(config: &ShellConfig) -> String {
     let environment = match config.target {
         Target::Genesys(env) => env.name().to_string(),
@@ -78,7 +81,12 @@ pub fn account_for(config: &ShellConfig) -> String {
             crate::config::origin_of(&config.endpoints.login)
         ),
     };
-    format!("{environment}/{}", config.client_id)
+    let token_origin = crate::config::origin_of(&config.endpoints.token);
+    if token_origin == crate::config::origin_of(&config.endpoints.login) {
+        format!("{environment}/{}", config.client_id)
+    } else {
+        format!("{environment}/{}@{token_origin}", config.client_id)
+    }
 }
 
 /// Splits a secret into the stored records: `v1;N;chunk0`, then chunks 1..N under `#i`.
@@ -349,6 +357,16 @@ mod tests {
             .unwrap();
         assert_eq!(account_for(&a), "mypurecloud.ie/one");
         assert_ne!(account_for(&a), account_for(&b));
+        // A token endpoint named by policy (a broker) has its own entry: the token it issued is
+        // never sent to the environment's endpoint, nor the reverse.
+        let brokered = crate::config::parse_str(
+            "environment = \"mypurecloud.ie\"\nclient_id = \"one\"\n[endpoints]\ntoken = \"https://broker.example.com/oauth/token\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            account_for(&brokered),
+            "mypurecloud.ie/one@https://broker.example.com"
+        );
         let local = |port: u16| {
             crate::config::parse_str(&format!(
                 "client_id = \"one\"\n[local_emulator]\nlogin = \"http://127.0.0.1:{port}\"\napi = \"http://127.0.0.1:2\"\nmedia = \"http://127.0.0.1:3\"\n"

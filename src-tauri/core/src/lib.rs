@@ -15,6 +15,7 @@ pub mod keychain;
 pub mod links;
 pub mod loopback;
 pub mod oauth;
+pub mod policy;
 pub mod refresh;
 pub mod secret;
 

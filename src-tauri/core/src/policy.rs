@@ -1,0 +1,472 @@
+//! Machine policy: what IT sets for every user of a computer, layered under the user's file.
+//!
+//! Layers, lowest first: built-in defaults < machine policy < user file. A key set by machine
+//! policy is **locked**: the user file may not change it (a different value is ignored, with a
+//! log line, and `config check` says "managed by your organization"). Where tokens go is
+//! policy, not preference: `[endpoints]` may come only from machine policy (or a
+//! `[local_emulator]` development setup, which only reaches this machine), so an edited user
+//! file can never send the stored refresh token to another server.
+//!
+//! On Linux the policy is `/etc/agent-shell/policy.toml`, with the same keys as the user file.
+//! The Windows registry (`HKLM\SOFTWARE\Policies\AgentShell`) and macOS forced managed
+//! preferences map onto the same keys through [`REGISTRY_VALUES`]; their OS readers are not in
+//! this version.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+use crate::config::{self, ConfigError, ShellConfig};
+
+/// Where Linux reads machine policy.
+pub const LINUX_POLICY_PATH: &str = "/etc/agent-shell/policy.toml";
+
+/// Keys only machine policy may set: every one decides where a token is sent.
+pub const POLICY_ONLY_TABLES: [&str; 1] = ["endpoints"];
+
+/// Which layer an effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Machine policy (the file, registry key or profile named): locked.
+    Policy(String),
+    /// The user's own file.
+    User(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Policy(at) => write!(f, "machine policy ({at}), managed by your organization"),
+            Self::User(at) => write!(f, "user file ({at})"),
+        }
+    }
+}
+
+/// A configuration read from its layers, and where each value came from.
+#[derive(Debug, Clone)]
+pub struct Layered {
+    pub config: ShellConfig,
+    /// Dotted key -> source, for every key set in a file (the rest are built-in defaults).
+    pub sources: BTreeMap<String, Source>,
+    /// User-file keys that tried to change a locked value and were ignored.
+    pub ignored: Vec<String>,
+}
+
+impl Layered {
+    /// Keys locked by machine policy.
+    pub fn locked(&self) -> Vec<&str> {
+        self.sources
+            .iter()
+            .filter(|(_, source)| matches!(source, Source::Policy(_)))
+            .map(|(key, _)| key.as_str())
+            .collect()
+    }
+}
+
+fn leaves(table: &Table, prefix: &str, out: &mut Vec<(String, Value)>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            Value::Table(inner) => leaves(inner, &path, out),
+            other => out.push((path, other.clone())),
+        }
+    }
+}
+
+fn set(table: &mut Table, path: &str, value: Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        let Value::Table(next) = entry else { return };
+        current = next;
+    }
+    current.insert(last.to_string(), value);
+}
+
+fn get<'a>(table: &'a Table, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let first = parts.next()?;
+    parts.try_fold(table.get(first)?, |value, part| value.as_table()?.get(part))
+}
+
+/// Merges the layers: policy keys override (and lock) the user's; returns the merged table,
+/// where every key came from, and the user keys that were ignored.
+pub fn merge(
+    policy: Option<(&Table, &str)>,
+    user: Option<(&Table, &str)>,
+) -> (Table, BTreeMap<String, Source>, Vec<String>) {
+    let mut merged = Table::new();
+    let mut sources = BTreeMap::new();
+    let mut ignored = Vec::new();
+    if let Some((table, at)) = user {
+        let mut user_leaves = Vec::new();
+        leaves(table, "", &mut user_leaves);
+        for (key, value) in user_leaves {
+            set(&mut merged, &key, value);
+            sources.insert(key, Source::User(at.to_string()));
+        }
+    }
+    if let Some((table, at)) = policy {
+        let mut policy_leaves = Vec::new();
+        leaves(table, "", &mut policy_leaves);
+        for (key, value) in policy_leaves {
+            if get(&merged, &key).is_some_and(|user_value| *user_value != value) {
+                tracing::warn!(%key, "a user setting differs from machine policy and is ignored");
+                ignored.push(key.clone());
+            }
+            set(&mut merged, &key, value);
+            sources.insert(key, Source::Policy(at.to_string()));
+        }
+    }
+    (merged, sources, ignored)
+}
+
+fn read_table(path: &Path) -> Result<Option<Table>, ConfigError> {
+    let text = match config::read_capped(path) {
+        Ok(text) => text,
+        Err(ConfigError::NotFound { .. }) => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    let table: Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().replace('\n', " "),
+    })?;
+    // The raw shape's checks (unknown keys, types) with the file's name on the error.
+    config::check_raw(&table).map_err(|e| e.in_file(path))?;
+    Ok(Some(table))
+}
+
+/// Reads machine policy (if the file exists) and the user file (if named), and validates the
+/// merged result. Errors name the file and key that caused them.
+pub fn load(policy_path: &Path, user_path: Option<&Path>) -> Result<Option<Layered>, ConfigError> {
+    let policy = read_table(policy_path)?;
+    let user = match user_path {
+        Some(path) => match read_table(path)? {
+            Some(table) => Some(table),
+            None => {
+                return Err(ConfigError::NotFound {
+                    path: path.to_path_buf(),
+                    origin: config::ConfigOrigin::CommandLine,
+                })
+            }
+        },
+        None => None,
+    };
+    if policy.is_none() && user.is_none() {
+        return Ok(None);
+    }
+    let policy_at = policy_path.display().to_string();
+    let user_at = user_path
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let (merged, sources, ignored) = merge(
+        policy.as_ref().map(|t| (t, policy_at.as_str())),
+        user.as_ref().map(|t| (t, user_at.as_str())),
+    );
+    let local_emulator = merged.contains_key("local_emulator");
+    for (key, source) in &sources {
+        let policy_only = POLICY_ONLY_TABLES
+            .iter()
+            .any(|table| key.starts_with(&format!("{table}.")));
+        if policy_only && !local_emulator && matches!(source, Source::User(_)) {
+            return Err(ConfigError::PolicyOnly {
+                key: key.clone(),
+                path: PathBuf::from(&user_at),
+            });
+        }
+    }
+    let config = config::validate_table(merged).map_err(|error| match error.key() {
+        Some(key) => match sources.get(key) {
+            Some(Source::Policy(at)) => error.in_file(Path::new(at)),
+            Some(Source::User(at)) => error.in_file(Path::new(at)),
+            None => error,
+        },
+        None => error,
+    })?;
+    Ok(Some(Layered {
+        config,
+        sources,
+        ignored,
+    }))
+}
+
+/// How a Windows registry value (under `HKLM\SOFTWARE\Policies\AgentShell`, then HKCU) or a
+/// forced macOS managed preference (domain `com.agentshell.desktop`) maps onto a setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyValue {
+    /// The registry value / preference key, as the MSI properties write it.
+    pub name: &'static str,
+    /// The setting's dotted key in the configuration file.
+    pub key: &'static str,
+    pub kind: PolicyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// REG_SZ / string.
+    Text,
+    /// REG_DWORD / integer or boolean (0 or 1).
+    Flag,
+    /// REG_MULTI_SZ / array of strings.
+    List,
+}
+
+/// The registry and managed-preference names of every setting that policy can set.
+pub const REGISTRY_VALUES: &[PolicyValue] = &[
+    PolicyValue {
+        name: "Environment",
+        key: "environment",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
+        name: "ClientId",
+        key: "client_id",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
+        name: "Scopes",
+        key: "scopes",
+        kind: PolicyKind::List,
+    },
+    PolicyValue {
+        name: "SsoOrg",
+        key: "sso.org",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
+        name: "SsoProvider",
+        key: "sso.provider",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
+        name: "SsoPromptLogin",
+        key: "sso.prompt_login",
+        kind: PolicyKind::Flag,
+    },
+    PolicyValue {
+        name: "TokenEndpoint",
+        key: "endpoints.token",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
+        name: "AuthorizeEndpoint",
+        key: "endpoints.authorize",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
+        name: "RedirectPrefer",
+        key: "redirect.prefer",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
+        name: "AllowedLinkHosts",
+        key: "links.allowed_hosts",
+        kind: PolicyKind::List,
+    },
+    PolicyValue {
+        name: "CrmInteractionUrl",
+        key: "crm.interaction_url",
+        kind: PolicyKind::Text,
+    },
+];
+
+/// A value as an OS policy store hands it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredValue {
+    Text(String),
+    Number(u32),
+    List(Vec<String>),
+}
+
+/// Builds the policy table from the values an OS store holds (`name`, value), so the OS shims
+/// stay thin. Unknown names and values of the wrong kind are errors naming the value.
+pub fn table_from_values(
+    store: &str,
+    values: &[(String, StoredValue)],
+) -> Result<Table, ConfigError> {
+    let mut table = Table::new();
+    for (name, stored) in values {
+        let Some(mapping) = REGISTRY_VALUES
+            .iter()
+            .find(|v| v.name.eq_ignore_ascii_case(name))
+        else {
+            return Err(ConfigError::InvalidValue {
+                key: format!("{store}\\{name}"),
+                value: String::new(),
+                reason: format!(
+                    "not a known policy value (known: {})",
+                    REGISTRY_VALUES
+                        .iter()
+                        .map(|v| v.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        };
+        let value = match (mapping.kind, stored) {
+            (PolicyKind::Text, StoredValue::Text(text)) => Value::String(text.clone()),
+            (PolicyKind::Flag, StoredValue::Number(n @ (0 | 1))) => Value::Boolean(*n == 1),
+            (PolicyKind::List, StoredValue::List(items)) => {
+                Value::Array(items.iter().cloned().map(Value::String).collect())
+            }
+            (kind, other) => {
+                return Err(ConfigError::InvalidValue {
+                    key: format!("{store}\\{name}"),
+                    value: format!("{other:?}"),
+                    reason: format!("expected {kind:?} ({})", mapping.key),
+                })
+            }
+        };
+        set(&mut table, mapping.key, value);
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn table(text: &str) -> Table {
+        toml::from_str(text).unwrap()
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn policy_keys_win_and_are_locked_user_keys_fill_the_rest() {
+        let policy = table("environment = \"mypurecloud.ie\"\n[sso]\norg = \"acme\"\n");
+        let user = table(
+            "environment = \"mypurecloud.com\"\nclient_id = \"c\"\n[sso]\nprompt_login = true\n",
+        );
+        let (merged, sources, ignored) = merge(Some((&policy, "P")), Some((&user, "U")));
+        assert_eq!(merged["environment"].as_str(), Some("mypurecloud.ie"));
+        assert_eq!(merged["client_id"].as_str(), Some("c"));
+        assert_eq!(merged["sso"]["org"].as_str(), Some("acme"));
+        assert_eq!(merged["sso"]["prompt_login"].as_bool(), Some(true));
+        assert_eq!(ignored, vec!["environment".to_string()]);
+        assert_eq!(sources["environment"], Source::Policy("P".into()));
+        assert_eq!(sources["sso.prompt_login"], Source::User("U".into()));
+    }
+
+    #[test]
+    fn an_edited_user_file_cannot_redirect_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = dir.path().join("no-policy.toml");
+        let user = write(
+            dir.path(),
+            "user.toml",
+            "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n[endpoints]\ntoken = \"https://evil.example/token\"\n",
+        );
+        let error = load(&none, Some(&user)).unwrap_err();
+        assert_eq!(error.code(), "config_policy_only");
+        assert!(error.to_string().contains("endpoints.token"), "{error}");
+        assert!(error.to_string().contains("user.toml"), "{error}");
+
+        // The same key from machine policy is allowed (a token broker, a reverse proxy).
+        let policy = write(
+            dir.path(),
+            "policy.toml",
+            "[endpoints]\ntoken = \"https://broker.example.com/oauth/token\"\n",
+        );
+        let user = write(
+            dir.path(),
+            "user2.toml",
+            "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n",
+        );
+        let layered = load(&policy, Some(&user)).unwrap().unwrap();
+        assert_eq!(
+            layered.config.endpoints.token.as_str(),
+            "https://broker.example.com/oauth/token"
+        );
+        assert_eq!(layered.locked(), vec!["endpoints.token"]);
+    }
+
+    #[test]
+    fn policy_alone_configures_a_machine_and_bad_policy_names_its_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = write(
+            dir.path(),
+            "policy.toml",
+            "environment = \"mypurecloud.de\"\nclient_id = \"fleet\"\n",
+        );
+        let layered = load(&policy, None).unwrap().unwrap();
+        assert_eq!(layered.config.client_id, "fleet");
+
+        let bad = write(
+            dir.path(),
+            "bad.toml",
+            "environment = \"nowhere.example\"\nclient_id = \"x\"\n",
+        );
+        let error = load(&bad, None).unwrap_err();
+        assert_eq!(error.code(), "config_unknown_environment");
+        assert!(error.to_string().contains("bad.toml"), "{error}");
+
+        let typo = write(dir.path(), "typo.toml", "enviroment = \"mypurecloud.de\"\n");
+        let error = load(&typo, None).unwrap_err();
+        assert!(error.to_string().contains("typo.toml"), "{error}");
+        assert!(error.to_string().contains("enviroment"), "{error}");
+
+        assert!(load(&dir.path().join("none.toml"), None).unwrap().is_none());
+    }
+
+    #[test]
+    fn registry_values_map_onto_the_same_keys() {
+        let values = vec![
+            (
+                "Environment".to_string(),
+                StoredValue::Text("mypurecloud.ie".into()),
+            ),
+            ("CLIENTID".to_string(), StoredValue::Text("c-1".into())),
+            ("SsoPromptLogin".to_string(), StoredValue::Number(1)),
+            (
+                "AllowedLinkHosts".to_string(),
+                StoredValue::List(vec!["help.example.com".into()]),
+            ),
+            (
+                "TokenEndpoint".to_string(),
+                StoredValue::Text("https://broker.example.com/t".into()),
+            ),
+        ];
+        let table = table_from_values(r"HKLM\SOFTWARE\Policies\AgentShell", &values).unwrap();
+        let config = config::validate_table(table).unwrap();
+        assert_eq!(config.client_id, "c-1");
+        assert!(config.sso.prompt_login);
+        assert_eq!(
+            config.endpoints.token.as_str(),
+            "https://broker.example.com/t"
+        );
+
+        let unknown = table_from_values("HKLM", &[("Colour".into(), StoredValue::Number(1))]);
+        assert!(unknown.unwrap_err().to_string().contains("HKLM\\Colour"));
+        let wrong = table_from_values("HKLM", &[("SsoPromptLogin".into(), StoredValue::Number(7))]);
+        assert_eq!(wrong.unwrap_err().code(), "config_invalid_value");
+        // Every mapped key exists in the file format.
+        for value in REGISTRY_VALUES {
+            let stored = match value.kind {
+                // A text the key's type accepts (redirect.prefer is an enum).
+                PolicyKind::Text => StoredValue::Text("loopback".into()),
+                PolicyKind::Flag => StoredValue::Number(0),
+                PolicyKind::List => StoredValue::List(vec![]),
+            };
+            let table = table_from_values("T", &[(value.name.to_string(), stored)]).unwrap();
+            config::check_raw(&table).unwrap_or_else(|e| panic!("{}: {e}", value.key));
+        }
+    }
+}

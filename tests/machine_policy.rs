@@ -1,0 +1,123 @@
+//! Machine policy as IT deploys it: `/etc/agent-shell/policy.toml`, in its real place, read by
+//! the real binary. Its own test binary, so nothing else runs while /etc holds a test policy
+//! (cargo runs test binaries one after another). It needs to write /etc (root, as in CI): it
+//! says so and fails elsewhere rather than pass without checking, and it never replaces a
+//! policy file it did not write.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const POLICY: &str = "/etc/agent-shell/policy.toml";
+
+/// Writes the policy for the test's length and removes it afterwards, even on a panic.
+struct InstalledPolicy;
+
+impl InstalledPolicy {
+    fn install(text: &str) -> Self {
+        assert!(
+            !Path::new(POLICY).exists(),
+            "{POLICY} exists on this machine: not touching a real policy"
+        );
+        std::fs::create_dir_all("/etc/agent-shell")
+            .expect("this test writes /etc/agent-shell (run it as root, as CI does)");
+        std::fs::write(POLICY, text).unwrap();
+        InstalledPolicy
+    }
+}
+
+impl Drop for InstalledPolicy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(POLICY);
+        let _ = std::fs::remove_dir("/etc/agent-shell");
+    }
+}
+
+fn agent_shell(args: &[&str], home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agent-shell"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("AGENT_SHELL_CONFIG")
+        .env_remove("AGENT_SHELL_POLICY")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn machine_policy_configures_locks_keys_and_alone_decides_where_tokens_go() {
+    let home = tempfile::tempdir().unwrap();
+    let user_dir = home.path().join(".config/agent-shell");
+    std::fs::create_dir_all(&user_dir).unwrap();
+    let user_file = user_dir.join("config.toml");
+
+    {
+        let _policy = InstalledPolicy::install(
+            "environment = \"mypurecloud.de\"\nclient_id = \"fleet-client\"\n[sso]\norg = \"acme\"\n",
+        );
+        // Policy alone configures the machine.
+        let out = agent_shell(&["config", "check"], home.path());
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+        assert!(
+            stdout.contains("environment:     mypurecloud.de"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("Managed by your organization"), "{stdout}");
+        assert!(
+            stdout.contains(&format!("client_id: machine policy ({POLICY})")),
+            "{stdout}"
+        );
+
+        // The agent's own file cannot change a locked key: it is ignored, and said so.
+        std::fs::write(
+            &user_file,
+            "environment = \"mypurecloud.com\"\n[sso]\nprompt_login = true\n",
+        )
+        .unwrap();
+        let out = agent_shell(&["config", "check"], home.path());
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+        assert!(
+            stdout.contains("environment:     mypurecloud.de"),
+            "{stdout}"
+        );
+        assert!(
+            text(&out.stderr).contains("user setting ignored: managed by your organization"),
+            "{}",
+            text(&out.stderr)
+        );
+
+        // An edited user file trying to send tokens elsewhere is refused, naming file and key.
+        std::fs::write(
+            &user_file,
+            "[endpoints]\ntoken = \"https://evil.example/oauth/token\"\n",
+        )
+        .unwrap();
+        let out = agent_shell(&["config", "check"], home.path());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("config_policy_only"), "{stderr}");
+        assert!(stderr.contains("endpoints.token"), "{stderr}");
+        assert!(stderr.contains("config.toml"), "{stderr}");
+    }
+
+    {
+        // A broken policy never bricks the app: a clear error naming the file and key.
+        let _policy =
+            InstalledPolicy::install("environment = \"nowhere.example\"\nclient_id = \"x\"\n");
+        std::fs::remove_file(&user_file).unwrap();
+        let out = agent_shell(&["doctor"], home.path());
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("FAIL  config"), "{stdout}");
+        assert!(stdout.contains(POLICY), "{stdout}");
+        assert!(stdout.contains("config_unknown_environment"), "{stdout}");
+    }
+    assert!(!Path::new(POLICY).exists(), "the test policy was removed");
+}
