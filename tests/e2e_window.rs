@@ -287,9 +287,11 @@ async fn no_config_at_all_says_where_it_looked() {
         ..Launch::default()
     })
     .await;
+    // Both places: machine policy (IT's) and the agent's own file.
     let looked = app.visible_text("#searched-paths").await;
     let expected = app.home.path().join(".config/agent-shell/config.toml");
-    assert_eq!(looked, expected.display().to_string());
+    assert!(looked.contains("/etc/agent-shell/policy.toml"), "{looked}");
+    assert!(looked.contains(&expected.display().to_string()), "{looked}");
     assert_eq!(
         app.visible_text("#status-environment").await,
         "Not configured"

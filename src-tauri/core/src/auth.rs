@@ -23,8 +23,8 @@ use crate::loopback::LoopbackError;
 use crate::oauth::login::{ApprovedLogin, DEFAULT_LOGIN_TIMEOUT};
 pub use crate::oauth::UserInfo;
 use crate::oauth::{
-    parse_redirect, AuthorizationRequest, LoginSlot, SignInError, TokenClient, TokenError,
-    TokenSet, UserLookupError,
+    parse_redirect, AuthorizationRequest, Clock, GenesysApi, LoginSlot, SignInError, SystemClock,
+    TokenClient, TokenError, TokenSet, UserLookupError,
 };
 use crate::refresh::{refresh_with_retries, RefreshPolicy};
 use crate::secret::{AccessToken, RefreshToken};
@@ -192,7 +192,8 @@ enum Ticket {
 
 pub struct AuthService {
     config: ShellConfig,
-    client: TokenClient,
+    client: Arc<dyn GenesysApi>,
+    clock: Arc<dyn Clock>,
     store: Arc<dyn SecretStore>,
     login: Mutex<LoginSlot>,
     session: Mutex<Session>,
@@ -225,7 +226,8 @@ impl AuthService {
     /// A service with the configuration's refresh policy (`[session]` in the file).
     pub fn new(config: ShellConfig, store: Arc<dyn SecretStore>) -> Result<Self, AuthError> {
         Ok(Self {
-            client: TokenClient::new(&config, &config.refresh)?,
+            client: Arc::new(TokenClient::new(&config, &config.refresh)?),
+            clock: Arc::new(SystemClock),
             policy: config.refresh,
             config,
             store,
@@ -288,11 +290,24 @@ impl AuthService {
     }
 
     /// Replaces the refresh policy (tests; the app uses the configuration's). The HTTP client's
-    /// own time limit follows the policy's attempt timeout, so no cap hides behind it.
+    /// own time limit follows the policy's attempt timeout, so no cap hides behind it. (It
+    /// makes a new HTTP client: call [`Self::with_api`] after it, not before.)
     pub fn with_refresh_policy(mut self, policy: RefreshPolicy) -> Result<Self, AuthError> {
-        self.client = TokenClient::new(&self.config, &policy)?;
+        self.client = Arc::new(TokenClient::new(&self.config, &policy)?);
         self.policy = policy;
         Ok(self)
+    }
+
+    /// Talks to `api` instead of Genesys Cloud over HTTP (tests).
+    pub fn with_api(mut self, api: Arc<dyn GenesysApi>) -> Self {
+        self.client = api;
+        self
+    }
+
+    /// Reads the wall clock from `clock` (tests: a clock that jumps like a machine waking up).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     fn ticket_is_current(&self, ticket: Ticket) -> bool {
@@ -540,19 +555,24 @@ impl AuthService {
             self.set_signed_out_if(ticket, None);
             return self.view();
         };
-        let result =
-            match refresh_with_retries(&self.client, &refresh_token, &self.policy, log_retry).await
-            {
-                Ok(tokens) => match self.client.users_me(&tokens.access_token).await {
-                    // Without rotation the old token stays valid and stays stored.
-                    Ok(user) => {
-                        self.establish(tokens, Some(user), Some(refresh_token), ticket)
-                            .await
-                    }
-                    Err(error) => Err(error.into()),
-                },
+        let result = match refresh_with_retries(
+            self.client.as_ref(),
+            &refresh_token,
+            &self.policy,
+            log_retry,
+        )
+        .await
+        {
+            Ok(tokens) => match self.client.users_me(&tokens.access_token).await {
+                // Without rotation the old token stays valid and stays stored.
+                Ok(user) => {
+                    self.establish(tokens, Some(user), Some(refresh_token), ticket)
+                        .await
+                }
                 Err(error) => Err(error.into()),
-            };
+            },
+            Err(error) => Err(error.into()),
+        };
         match result {
             Ok(()) => tracing::info!("signed in silently with the stored refresh token"),
             Err(AuthError::Superseded) => {}
@@ -682,8 +702,13 @@ impl AuthService {
         };
         let ticket = self.session_ticket();
         tracing::info!("refreshing the access token");
-        let result =
-            refresh_with_retries(&self.client, &refresh_token, &self.policy, log_retry).await;
+        let result = refresh_with_retries(
+            self.client.as_ref(),
+            &refresh_token,
+            &self.policy,
+            log_retry,
+        )
+        .await;
         self.refresh_generation.fetch_add(1, Ordering::SeqCst);
         match result {
             Ok(tokens) => {
@@ -739,7 +764,7 @@ impl AuthService {
     /// it: renews only when the token is inside its renewal margin, so a client that repeats
     /// the message, or whose own margin is longer than the token's life, cannot cause a storm.
     pub async fn renew_if_due(&self) -> Result<SessionView, AuthError> {
-        if !self.renewal_due(SystemTime::now()) {
+        if !self.renewal_due(self.clock.now()) {
             return Ok(self.view());
         }
         self.refresh().await
@@ -803,7 +828,7 @@ impl AuthService {
     /// machine that slept past the deadline refreshes once on waking, not in a storm.
     pub async fn keep_alive(&self, check_every: Duration, on_change: impl Fn(SessionView)) {
         loop {
-            let now = SystemTime::now();
+            let now = self.clock.now();
             match self.refresh_due_in(now) {
                 Some(due) if due.is_zero() && self.view().refreshable => {
                     let _ = self.refresh().await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 
-use crate::oauth::{TokenClient, TokenError, TokenSet};
+use crate::oauth::{GenesysApi, TokenError, TokenSet};
 use crate::secret::RefreshToken;
 
 /// How the session engine refreshes. All of it is configuration, none of it is hidden.
@@ -67,7 +67,7 @@ impl RefreshPolicy {
 /// One refresh episode. `on_retry` hears about every failed attempt that will be retried
 /// (for logs and the UI), with the delay before the next one.
 pub async fn refresh_with_retries(
-    client: &TokenClient,
+    client: &dyn GenesysApi,
     refresh_token: &RefreshToken,
     policy: &RefreshPolicy,
     on_retry: impl FnMut(&TokenError, Duration),

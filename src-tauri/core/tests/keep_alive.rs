@@ -1,0 +1,256 @@
+//! The keep-alive loop on tokio's paused clock, with a scripted Genesys API and a wall clock
+//! that follows tokio's (and can jump, like a machine waking from sleep). Every timing here is
+//! exact virtual time: renewals at the margin, a shift of short tokens in which no token ever
+//! expires before its successor, one renewal (not a storm) after waking, an unrenewable
+//! session warned then ended. The emulator-backed tests (refresh.rs) cover the real HTTP path.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use agent_shell_core::auth::{AuthService, Phase, RedirectTransport, UserInfo};
+use agent_shell_core::config::{parse_str, RedirectMode};
+use agent_shell_core::keychain::{MemoryStore, SecretStore};
+use agent_shell_core::oauth::{
+    ApiFuture, Clock, GenesysApi, TokenError, TokenSet, UserLookupError,
+};
+use agent_shell_core::secret::{AccessToken, AuthCode, RefreshToken};
+use tokio::time::Instant;
+
+/// The wall clock as tokio's paused clock moves it, plus jumps (a sleeping machine's wall
+/// clock runs on while tokio's monotonic one stands still).
+struct TestClock {
+    start_wall: SystemTime,
+    start: Instant,
+    jumped_ms: AtomicU64,
+}
+
+impl TestClock {
+    fn new() -> Arc<Self> {
+        Arc::new(TestClock {
+            start_wall: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            start: Instant::now(),
+            jumped_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn jump(&self, by: Duration) {
+        self.jumped_ms
+            .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.now().duration_since(self.start_wall).unwrap()
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        self.start_wall
+            + self.start.elapsed()
+            + Duration::from_millis(self.jumped_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// A token endpoint that issues tokens of `lifetime`, rotating the refresh token (or issuing
+/// none), and records when each was issued and until when it is valid.
+struct ScriptedApi {
+    clock: Arc<TestClock>,
+    lifetime: Duration,
+    issue_refresh_tokens: bool,
+    /// (issued at, expires at) on the test's wall clock, per token set.
+    issued: Mutex<Vec<(Duration, Duration)>>,
+}
+
+impl ScriptedApi {
+    fn new(clock: Arc<TestClock>, lifetime: Duration, issue_refresh_tokens: bool) -> Arc<Self> {
+        Arc::new(ScriptedApi {
+            clock,
+            lifetime,
+            issue_refresh_tokens,
+            issued: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn tokens(&self) -> TokenSet {
+        let mut issued = self.issued.lock().unwrap();
+        let now = self.clock.elapsed();
+        issued.push((now, now + self.lifetime));
+        let n = issued.len();
+        TokenSet {
+            access_token: AccessToken::new(format!("access-{n}")),
+            refresh_token: self
+                .issue_refresh_tokens
+                .then(|| RefreshToken::new(format!("refresh-{n}"))),
+            lifetime: self.lifetime,
+            expires_at: self.clock.now() + self.lifetime,
+            granted_scopes: Vec::new(),
+        }
+    }
+
+    fn issued(&self) -> Vec<(Duration, Duration)> {
+        self.issued.lock().unwrap().clone()
+    }
+}
+
+impl GenesysApi for ScriptedApi {
+    fn exchange_code<'a>(
+        &'a self,
+        _code: AuthCode,
+        _verifier: oauth2::PkceCodeVerifier,
+        _redirect_uri: &'a str,
+    ) -> ApiFuture<'a, Result<TokenSet, TokenError>> {
+        Box::pin(async move { Ok(self.tokens()) })
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        _token: &'a RefreshToken,
+    ) -> ApiFuture<'a, Result<TokenSet, TokenError>> {
+        Box::pin(async move {
+            // A request takes a little virtual time, as a real one does.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(self.tokens())
+        })
+    }
+
+    fn users_me<'a>(
+        &'a self,
+        _token: &'a AccessToken,
+    ) -> ApiFuture<'a, Result<UserInfo, UserLookupError>> {
+        Box::pin(async move {
+            Ok(UserInfo {
+                id: "u-1".into(),
+                name: Some("Alex Agent".into()),
+                email: None,
+            })
+        })
+    }
+
+    fn revoke<'a>(&'a self, _token: &'a AccessToken) -> ApiFuture<'a, bool> {
+        Box::pin(async { true })
+    }
+}
+
+const CHECK_EVERY: Duration = Duration::from_secs(15);
+
+/// A signed-in engine (silent start from a stored refresh token) with its keep-alive running.
+async fn running(
+    lifetime: Duration,
+    margin_secs: u64,
+) -> (Arc<AuthService>, Arc<ScriptedApi>, Arc<TestClock>) {
+    let clock = TestClock::new();
+    let api = ScriptedApi::new(clock.clone(), lifetime, true);
+    let store = Arc::new(MemoryStore::default());
+    store.save(&RefreshToken::new("stored")).unwrap();
+    let config = parse_str(&format!(
+        "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n[session]\nrefresh_margin_secs = {margin_secs}\n"
+    ))
+    .unwrap();
+    let auth = Arc::new(
+        AuthService::new(config, store)
+            .unwrap()
+            .with_api(api.clone())
+            .with_clock(clock.clone()),
+    );
+    assert_eq!(auth.silent_start().await.phase, Phase::SignedIn);
+    let keeper = auth.clone();
+    tokio::spawn(async move { keeper.keep_alive(CHECK_EVERY, |_| {}).await });
+    (auth, api, clock)
+}
+
+#[tokio::test(start_paused = true)]
+async fn renews_exactly_at_the_margin_before_expiry() {
+    let (_auth, api, _clock) = running(Duration::from_secs(600), 120).await;
+    tokio::time::sleep(Duration::from_secs(479)).await;
+    assert_eq!(api.issued().len(), 1, "nothing before the margin");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let issued = api.issued();
+    assert_eq!(issued.len(), 2, "renewed at the margin");
+    let (renewed_at, _) = issued[1];
+    let due = issued[0].1 - Duration::from_secs(120);
+    assert!(
+        renewed_at >= due && renewed_at <= due + Duration::from_millis(100),
+        "renewed at {renewed_at:?}, due at {due:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shift_of_short_tokens_never_lets_one_expire_before_its_successor() {
+    // 3-second tokens for a 9-hour shift compressed to 900 virtual seconds: the margin is a
+    // third of the life (1 s).
+    let (auth, api, _clock) = running(Duration::from_secs(3), 120).await;
+    tokio::time::sleep(Duration::from_secs(900)).await;
+    let issued = api.issued();
+    assert!(issued.len() >= 440, "{} renewals", issued.len());
+    for pair in issued.windows(2) {
+        let ((_, expires), (next_issued, _)) = (pair[0], pair[1]);
+        assert!(
+            next_issued < expires,
+            "a token expired at {expires:?} before the next came at {next_issued:?}"
+        );
+    }
+    assert_eq!(auth.view().phase, Phase::SignedIn);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waking_long_after_expiry_renews_once_not_in_a_storm() {
+    let (auth, api, clock) = running(Duration::from_secs(600), 120).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    // The lid closes for an hour: the wall clock runs on, tokio's does not.
+    clock.jump(Duration::from_secs(3600));
+    tokio::time::sleep(CHECK_EVERY + Duration::from_secs(1)).await;
+    assert_eq!(api.issued().len(), 2, "exactly one renewal on waking");
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(api.issued().len(), 2, "and no more until the next margin");
+    assert_eq!(auth.view().phase, Phase::SignedIn);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unrenewable_session_is_warned_inside_the_margin_then_ended() {
+    let clock = TestClock::new();
+    let api = ScriptedApi::new(clock.clone(), Duration::from_secs(600), false);
+    let config = parse_str("environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n").unwrap();
+    let auth = Arc::new(
+        AuthService::new(config, Arc::new(MemoryStore::default()))
+            .unwrap()
+            .with_api(api.clone())
+            .with_clock(clock.clone()),
+    );
+    // An interactive sign-in: the redirect carries the state of the authorize URL.
+    let request = auth.begin_sign_in(RedirectMode::DeepLink).unwrap();
+    let state = request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let redirect = format!("com.agentshell.desktop:/oauth/callback?code=c1&state={state}");
+    let view = auth
+        .complete_sign_in(&redirect, RedirectTransport::DeepLink)
+        .await
+        .unwrap();
+    assert!(!view.refreshable);
+    let keeper = auth.clone();
+    tokio::spawn(async move { keeper.keep_alive(CHECK_EVERY, |_| {}).await });
+
+    tokio::time::sleep(Duration::from_secs(470)).await;
+    assert!(auth
+        .view()
+        .notice
+        .is_none_or(|n| n.code != "session_ending"));
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let notice = auth.view().notice.expect("warned inside the margin");
+    assert_eq!(notice.code, "session_ending");
+    assert!(
+        notice.message.contains("about 2 minute"),
+        "{}",
+        notice.message
+    );
+    tokio::time::sleep(Duration::from_secs(125)).await;
+    let view = auth.view();
+    assert_eq!(view.phase, Phase::ReloginRequired);
+    assert_eq!(view.notice.unwrap().code, "session_ended");
+    assert_eq!(api.issued().len(), 1, "nothing was renewed");
+}
