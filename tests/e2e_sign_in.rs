@@ -630,9 +630,8 @@ async fn loopback_get(port: u16, target: &str) -> (u16, String) {
     (status, response.text().await.unwrap_or_default())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
-async fn forged_loopback_requests_neither_end_the_listener_nor_the_sign_in() {
+/// A loopback sign-in started in the app, with the browser holding the real redirect.
+async fn loopback_sign_in_held() -> (RunningEmulator, u16, support::E2eApp, String) {
     let port = free_port();
     let emulator = emulator(port).await;
     let config = config_text(
@@ -644,6 +643,13 @@ async fn forged_loopback_requests_neither_end_the_listener_nor_the_sign_in() {
     let app = launch(&config, &env, home).await;
     app.click("#sign-in-button").await;
     let real = held_redirect(app.home.path()).await;
+    (emulator, port, app, real)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn forged_loopback_requests_neither_end_the_listener_nor_the_sign_in() {
+    let (emulator, port, app, real) = loopback_sign_in_held().await;
     let real_target = real
         .strip_prefix(&format!("http://127.0.0.1:{port}"))
         .unwrap()
@@ -675,17 +681,7 @@ async fn forged_loopback_requests_neither_end_the_listener_nor_the_sign_in() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
 async fn cancel_frees_the_loopback_port_for_the_next_sign_in() {
-    let port = free_port();
-    let emulator = emulator(port).await;
-    let config = config_text(
-        &emulator,
-        &format!("[redirect]\nprefer = \"loopback\"\nloopback_ports = [{port}]"),
-    );
-    let (home, env) = browser_home();
-    std::fs::write(home.path().join("test-browser.hold"), "").unwrap();
-    let app = launch(&config, &env, home).await;
-    app.click("#sign-in-button").await;
-    held_redirect(app.home.path()).await;
+    let (emulator, _port, app, _real) = loopback_sign_in_held().await;
     app.click("#cancel-sign-in-button").await;
     app.wait_for_text("#status-session", "Signed out").await;
     std::fs::remove_file(app.home.path().join("test-browser.hold")).unwrap();

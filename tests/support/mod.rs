@@ -574,11 +574,10 @@ esac
     script
 }
 
-/// Files under `home` that contain any of `secrets`, leaving out the test browser's own files
-/// (a real browser keeps its history in its own profile, not in the app's).
-pub fn app_files_containing(home: &Path, secrets: &[String]) -> Vec<(PathBuf, usize)> {
-    let mut found = Vec::new();
-    let mut stack = vec![home.to_path_buf()];
+/// Every regular file under `dir` (links not followed), leaving out files named as `skip` says.
+fn files_under(dir: &Path, skip: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
@@ -587,10 +586,7 @@ pub fn app_files_containing(home: &Path, secrets: &[String]) -> Vec<(PathBuf, us
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name == "browser.log"
-            || name == "loopback-page.html"
-            || name.starts_with("test-browser.")
-        {
+        if skip(&name) {
             continue;
         }
         if meta.is_dir() {
@@ -598,13 +594,29 @@ pub fn app_files_containing(home: &Path, secrets: &[String]) -> Vec<(PathBuf, us
                 stack.extend(entries.flatten().map(|e| e.path()));
             }
         } else if meta.is_file() {
-            if let Ok(bytes) = std::fs::read(&path) {
-                for (index, secret) in secrets.iter().enumerate() {
-                    if !secret.is_empty()
-                        && bytes.windows(secret.len()).any(|w| w == secret.as_bytes())
-                    {
-                        found.push((path.clone(), index));
-                    }
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn contains(bytes: &[u8], needle: &str) -> bool {
+    !needle.is_empty() && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Files under `home` that contain any of `secrets` (with the secret's index), leaving out the
+/// test browser's own files (a real browser keeps its history in its own profile, not in the
+/// app's).
+pub fn app_files_containing(home: &Path, secrets: &[String]) -> Vec<(PathBuf, usize)> {
+    let browsers_own = |name: &str| {
+        name == "browser.log" || name == "loopback-page.html" || name.starts_with("test-browser.")
+    };
+    let mut found = Vec::new();
+    for path in files_under(home, browsers_own) {
+        if let Ok(bytes) = std::fs::read(&path) {
+            for (index, secret) in secrets.iter().enumerate() {
+                if contains(&bytes, secret) {
+                    found.push((path.clone(), index));
                 }
             }
         }
@@ -650,24 +662,9 @@ pub fn browser_opens(dir: &Path) -> Vec<String> {
 
 /// True if any file under `dir` contains `needle` (the refresh token must not be in a file).
 pub fn any_file_contains(dir: &Path, needle: &str) -> Option<PathBuf> {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&path) {
-                stack.extend(entries.flatten().map(|e| e.path()));
-            }
-        } else if meta.is_file() {
-            if let Ok(bytes) = std::fs::read(&path) {
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    return Some(path);
-                }
-            }
-        }
-    }
-    None
+    files_under(dir, |_| false)
+        .into_iter()
+        .find(|path| std::fs::read(path).is_ok_and(|bytes| contains(&bytes, needle)))
 }
 
 // ---------------------------------------------------------------------------------------------

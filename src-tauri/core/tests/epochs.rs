@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_shell_core::auth::{AuthError, Phase, RedirectTransport};
+use agent_shell_core::auth::{AuthError, AuthService, Phase, RedirectTransport};
 use agent_shell_core::config::RedirectMode;
 use agent_shell_core::keychain::SecretStore;
 use agent_shell_core::secret::AccessToken;
@@ -76,15 +76,18 @@ async fn sign_out_during_a_slow_renewal_leaves_nothing_behind() {
     every_issued_access_token_is_dead(&fx).await;
 }
 
-#[tokio::test]
-async fn cancel_during_a_slow_code_exchange_discards_and_revokes_the_tokens() {
-    let fx = Fixture::new().await;
+/// A sign-in whose code exchange is in flight against a token endpoint that answers in 2 s.
+async fn slow_exchange_in_flight(
+    fx: &Fixture,
+) -> (
+    Arc<AuthService>,
+    tokio::task::JoinHandle<Result<agent_shell_core::auth::SessionView, AuthError>>,
+) {
     let auth = Arc::new(fx.service());
     let request = auth.begin_sign_in(RedirectMode::DeepLink).unwrap();
     let location = fx.browse(&request.url).await;
     fx.control("faults", json!({"kind": "slow", "hang_secs": 2}))
         .await;
-
     let exchange = tokio::spawn({
         let auth = auth.clone();
         async move {
@@ -92,7 +95,14 @@ async fn cancel_during_a_slow_code_exchange_discards_and_revokes_the_tokens() {
                 .await
         }
     });
-    until_token_requests(&fx, 1).await;
+    until_token_requests(fx, 1).await;
+    (auth, exchange)
+}
+
+#[tokio::test]
+async fn cancel_during_a_slow_code_exchange_discards_and_revokes_the_tokens() {
+    let fx = Fixture::new().await;
+    let (auth, exchange) = slow_exchange_in_flight(&fx).await;
     auth.cancel_sign_in(None);
 
     let late = exchange.await.unwrap();
@@ -113,19 +123,7 @@ async fn cancel_during_a_slow_code_exchange_discards_and_revokes_the_tokens() {
 #[tokio::test]
 async fn sign_out_during_a_slow_code_exchange_discards_and_revokes_the_tokens() {
     let fx = Fixture::new().await;
-    let auth = Arc::new(fx.service());
-    let request = auth.begin_sign_in(RedirectMode::DeepLink).unwrap();
-    let location = fx.browse(&request.url).await;
-    fx.control("faults", json!({"kind": "slow", "hang_secs": 2}))
-        .await;
-    let exchange = tokio::spawn({
-        let auth = auth.clone();
-        async move {
-            auth.complete_sign_in(&location, RedirectTransport::DeepLink)
-                .await
-        }
-    });
-    until_token_requests(&fx, 1).await;
+    let (auth, exchange) = slow_exchange_in_flight(&fx).await;
     auth.sign_out().await;
 
     assert_eq!(exchange.await.unwrap().unwrap_err().code(), "superseded");
