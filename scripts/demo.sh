@@ -8,5 +8,6 @@ cd "$root"
 bash scripts/setup.sh demo
 export PATH="$HOME/.cargo/bin:$PATH"
 (cd ui && npm run --silent build)
-cargo build --bin agent-shell
+# The emulator is a development tool: only this build (and the tests') carries it.
+cargo build --bin agent-shell --features demo
 exec target/debug/agent-shell demo "$@"

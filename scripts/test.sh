@@ -16,8 +16,9 @@ cargo fmt --all -- --check
 step "UI: TypeScript type check, unit tests (Node) and bundle"
 (cd ui && npm run --silent typecheck && npm test --silent && npm run --silent build)
 
-step "clippy"
+step "clippy (the shipped build, without the emulator; then with the demo feature)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --features demo -- -D warnings
 
 step "tests (on a virtual display, in a private D-Bus session with an unlocked keyring)"
 # xvfb-run -a: a free virtual display for the real webview. dbus-run-session inside it: the
@@ -37,7 +38,7 @@ trap cleanup EXIT
 # resort that keeps a hang anywhere else from eating CI's 90 minutes without a word.
 status=0
 HOME="$test_home" timeout --kill-after=30s 45m xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- \
-  bash scripts/with-test-keyring.sh cargo test --workspace --locked -- --include-ignored || status=$?
+  bash scripts/with-test-keyring.sh cargo test --workspace --locked --features demo -- --include-ignored || status=$?
 if [ "$status" -eq 124 ]; then
   echo "test.sh: the test run passed its 45-minute limit and was stopped" >&2
 fi

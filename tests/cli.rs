@@ -23,6 +23,12 @@ fn text(bytes: &[u8]) -> String {
 fn without_a_display_demo_says_how_to_run_it_instead_of_crashing() {
     let home = tempfile::tempdir().unwrap();
     let out = agent_shell(&["demo"], home.path());
+    if !cfg!(feature = "demo") {
+        // The shipped build: no emulator inside, and it says so.
+        assert_eq!(out.status.code(), Some(1));
+        assert!(text(&out.stderr).contains("does not include the Genesys Cloud emulator"));
+        return;
+    }
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("no graphical display"), "{stderr}");

@@ -303,6 +303,12 @@ async fn no_config_at_all_says_where_it_looked() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, D-Bus and tauri-driver: run scripts/test.sh"]
 async fn demo_runs_against_the_bundled_emulator() {
+    if !cfg!(feature = "demo") {
+        eprintln!(
+            "skipped: this build has no emulator (scripts/test.sh builds with --features demo)"
+        );
+        return;
+    }
     let (home, env) = support::browser_home();
     let app = E2eApp::launch(Launch {
         args: vec!["demo".into()],
@@ -343,6 +349,27 @@ async fn demo_runs_against_the_bundled_emulator() {
     let queue = app.visible_text("#status-queue").await;
     assert!(queue.contains(" of "), "{queue}");
     app.screenshot("demo-signed-in").await;
+
+    // The demo leaves nothing in the agent's real keychain: its store is throwaway.
+    let bases: Vec<String> = log
+        .split("Genesys Cloud emulator running: ")
+        .nth(1)
+        .and_then(|line| line.lines().next())
+        .unwrap()
+        .split(" | ")
+        .filter_map(|part| part.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    let demo_config = format!(
+        "client_id = \"{}\"\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\n",
+        genesys_emulator::DEMO_CLIENT_ID,
+        bases[0],
+        bases[1],
+        bases[2]
+    );
+    assert!(
+        support::stored_refresh_token(&demo_config).is_none(),
+        "the demo wrote to the real keychain"
+    );
     app.quit().await;
 }
 

@@ -71,3 +71,36 @@ fn capabilities_are_an_explicit_local_list_for_the_main_window() {
         );
     }
 }
+
+#[test]
+fn the_shipped_build_carries_no_emulator() {
+    // Installers and `cargo tauri build` use the default features: the emulator (axum, a fake
+    // OAuth server, its pages) must not be among them. scripts/demo.sh and the tests opt in.
+    let manifest: toml::Table =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let features = manifest["features"].as_table().unwrap();
+    let default: Vec<&str> = features["default"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(!default.contains(&"demo"), "default features: {default:?}");
+    assert_eq!(
+        features["demo"].as_array().unwrap()[0].as_str(),
+        Some("dep:genesys-emulator"),
+        "the emulator is optional and only behind `demo`"
+    );
+    let tauri_conf = read_json("tauri.conf.json");
+    let build = &tauri_conf["build"];
+    for command in ["beforeBuildCommand", "beforeBundleCommand"] {
+        let text = build[command].as_str().unwrap_or_default();
+        assert!(!text.contains("demo"), "{command}: {text}");
+    }
+    assert!(build
+        .get("features")
+        .is_none_or(|f| !f.to_string().contains("demo")));
+}

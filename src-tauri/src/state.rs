@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use agent_shell_core::auth::AuthService;
 use agent_shell_core::config::{self, ConfigOrigin, ShellConfig};
-use agent_shell_core::keychain::KeyringStore;
+use agent_shell_core::keychain::{KeyringStore, MemoryStore, SecretStore};
 use agent_shell_core::links::{CrmHook, LinkPolicy};
 use agent_shell_core::policy;
 use serde::Serialize;
@@ -175,7 +175,12 @@ impl ShellState {
     ) -> Self {
         let auth = match &config {
             ConfigState::Loaded { config: loaded, .. } => {
-                let store = Arc::new(KeyringStore::for_config(loaded));
+                // The demo never touches the agent's real keychain: its sign-ins are throwaway.
+                let store: Arc<dyn SecretStore> = if demo {
+                    Arc::new(MemoryStore::default())
+                } else {
+                    Arc::new(KeyringStore::for_config(loaded))
+                };
                 match AuthService::new((**loaded).clone(), store) {
                     Ok(auth) => Some(Arc::new(auth)),
                     Err(error) => {
