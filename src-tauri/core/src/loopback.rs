@@ -506,6 +506,13 @@ mod tests {
         assert!(result_page(false, "<script>x</script>").contains("&lt;script&gt;"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn request_heads_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let _ = parse_head(&bytes);
+        }
+    }
+
     #[test]
     fn request_heads_are_parsed_strictly() {
         let head =
