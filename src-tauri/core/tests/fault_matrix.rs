@@ -1,0 +1,301 @@
+//! The fault matrix: every failure of the token endpoint x every trigger of a renewal, each
+//! cell a test against the emulator over real HTTP (docs/session.md#fault-matrix has the table).
+//!
+//! Failures: 500, 503 + Retry-After, 429 + Retry-After, a hang, a garbage body, invalid_grant,
+//! connection refused (the emulator shut down). Each transient one lasts longer than the three
+//! attempts. Triggers: the keep-alive timer, the client's token-expiring (a renewal when due),
+//! the client's auth-error, waking from sleep (the wall clock jumps past expiry), silent start.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use agent_shell_core::auth::{AuthService, Phase, SessionView};
+use agent_shell_core::keychain::SecretStore;
+use agent_shell_core::oauth::Clock;
+use agent_shell_core::refresh::{RefreshPolicy, EMULATOR_MIN_LIFETIME};
+use common::Fixture;
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    ServerError,
+    Unavailable,
+    RateLimited,
+    Hang,
+    Garbage,
+    InvalidGrant,
+    Refused,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Trigger {
+    Timer,
+    TokenExpiring,
+    AuthError,
+    Resume,
+    SilentStart,
+}
+
+impl Fault {
+    /// The emulator fault, lasting past three attempts.
+    fn queued(self) -> Option<serde_json::Value> {
+        let (kind, extra) = match self {
+            Fault::ServerError => ("server_error", json!({})),
+            Fault::Unavailable => ("service_unavailable", json!({"retry_after_secs": 1})),
+            Fault::RateLimited => ("rate_limited", json!({"retry_after_secs": 1})),
+            Fault::Hang => ("hang", json!({"hang_secs": 2})),
+            Fault::Garbage => ("malformed", json!({})),
+            Fault::InvalidGrant => ("invalid_grant", json!({})),
+            Fault::Refused => return None,
+        };
+        let mut body = json!({"kind": kind, "count": 5});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Some(body)
+    }
+
+    /// The code the agent sees.
+    fn code(self) -> &'static str {
+        match self {
+            Fault::ServerError | Fault::Unavailable | Fault::RateLimited => {
+                "token_server_unavailable"
+            }
+            Fault::Hang => "token_timeout",
+            Fault::Garbage => "token_malformed_response",
+            Fault::InvalidGrant => "token_invalid_grant",
+            Fault::Refused => "token_network",
+        }
+    }
+
+    /// Token requests one renewal makes: transient failures are tried three times.
+    fn attempts(self) -> u64 {
+        match self {
+            Fault::Garbage | Fault::InvalidGrant => 1,
+            _ => 3,
+        }
+    }
+}
+
+/// Fast but real: short backoff, a short attempt timeout, Retry-After capped at 300 ms.
+fn policy() -> RefreshPolicy {
+    RefreshPolicy {
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(200),
+        attempt_timeout: Duration::from_millis(500),
+        max_retry_after: Duration::from_millis(300),
+        min_lifetime: EMULATOR_MIN_LIFETIME,
+        ..RefreshPolicy::default()
+    }
+}
+
+/// The wall clock, plus jumps: a machine that slept.
+#[derive(Default)]
+struct JumpClock(AtomicU64);
+
+impl Clock for JumpClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+}
+
+async fn wait_for(auth: &AuthService, what: impl Fn(&SessionView) -> bool) -> SessionView {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let view = auth.view();
+        if what(&view) {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "still {view:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn cell(fault: Fault, trigger: Trigger) {
+    let fx = Fixture::new().await;
+    if matches!(trigger, Trigger::Timer | Trigger::TokenExpiring) {
+        // 3-second tokens: due a second before they end.
+        fx.control("settings", json!({"token_lifetime_secs": 3}))
+            .await;
+    }
+    let clock = Arc::new(JumpClock::default());
+    let auth = Arc::new(
+        fx.service()
+            .with_refresh_policy(policy())
+            .unwrap()
+            .with_clock(clock.clone()),
+    );
+    fx.sign_in(&auth).await;
+    let requests_before = fx.state().await["token_requests"].as_u64().unwrap();
+    let stored_before = fx.store.load().unwrap().expect("signed in and stored");
+
+    // The fault, then the trigger.
+    let store = fx.store.clone();
+    let counting = match fault.queued() {
+        Some(body) => {
+            fx.control("faults", body).await;
+            Some(fx)
+        }
+        None => {
+            let common::Fixture { emulator, .. } = fx;
+            emulator.shutdown().await;
+            None
+        }
+    };
+    let view =
+        match trigger {
+            Trigger::Timer => {
+                let keeper = auth.clone();
+                let task = tokio::spawn(async move {
+                    keeper.keep_alive(Duration::from_millis(100), |_| {}).await
+                });
+                let view = wait_for(&auth, |v| {
+                    v.phase != Phase::SignedIn && v.phase != Phase::Refreshing
+                })
+                .await;
+                task.abort();
+                view
+            }
+            Trigger::TokenExpiring => {
+                wait_for(&auth, |v| {
+                    v.expires_at_ms.is_some_and(|ms| {
+                        let now = SystemTime::now()
+                            .duration_since(SystemTime::UNIX_EPOCH)
+                            .unwrap()
+                            .as_millis() as u64;
+                        ms.saturating_sub(now) <= 900
+                    })
+                })
+                .await;
+                let _ = auth.renew_if_due().await;
+                auth.view()
+            }
+            Trigger::AuthError => {
+                let _ = auth.on_auth_error().await;
+                auth.view()
+            }
+            Trigger::Resume => {
+                // The lid was closed for three hours: the token (2 h) ran out meanwhile.
+                clock.0.store(3 * 3600, Ordering::SeqCst);
+                let keeper = auth.clone();
+                let task = tokio::spawn(async move {
+                    keeper.keep_alive(Duration::from_millis(100), |_| {}).await
+                });
+                let view = wait_for(&auth, |v| {
+                    v.phase != Phase::SignedIn && v.phase != Phase::Refreshing
+                })
+                .await;
+                task.abort();
+                view
+            }
+            Trigger::SilentStart => {
+                let restarted = AuthService::new(auth.config().clone(), store.clone())
+                    .unwrap()
+                    .with_refresh_policy(policy())
+                    .unwrap();
+                restarted.silent_start().await
+            }
+        };
+
+    // The outcome: never access without a valid token, the reason in words, and the stored
+    // sign-in kept unless Genesys said it is dead.
+    let expected_phase = if trigger == Trigger::SilentStart {
+        Phase::SignedOut
+    } else {
+        Phase::ReloginRequired
+    };
+    assert_eq!(
+        view.phase, expected_phase,
+        "{fault:?} x {trigger:?}: {view:?}"
+    );
+    let notice = view.notice.expect("the agent is told why");
+    let expected_code = match (fault, trigger) {
+        (Fault::InvalidGrant, Trigger::SilentStart) => "session_expired",
+        _ => fault.code(),
+    };
+    assert_eq!(
+        notice.code, expected_code,
+        "{fault:?} x {trigger:?}: {}",
+        notice.message
+    );
+    if trigger != Trigger::SilentStart {
+        assert!(
+            auth.access_token().is_none(),
+            "no access without a valid token"
+        );
+    }
+    let stored_after = store.load().unwrap();
+    match fault {
+        Fault::InvalidGrant => assert!(stored_after.is_none(), "a dead sign-in is deleted"),
+        _ => assert_eq!(
+            stored_after.map(|t| t.expose().to_string()),
+            Some(stored_before.expose().to_string()),
+            "a transient failure keeps the stored sign-in"
+        ),
+    }
+    if let Some(fx) = counting {
+        let requests = fx.state().await["token_requests"].as_u64().unwrap() - requests_before;
+        assert_eq!(
+            requests,
+            fault.attempts(),
+            "{fault:?} x {trigger:?}: token requests"
+        );
+        // Nothing retries by itself afterwards.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let later = fx.state().await["token_requests"].as_u64().unwrap() - requests_before;
+        assert_eq!(later, requests, "no retries after giving up");
+    }
+}
+
+macro_rules! matrix {
+    ($($name:ident: $fault:ident x $trigger:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                cell(Fault::$fault, Trigger::$trigger).await;
+            }
+        )*
+    };
+}
+
+matrix! {
+    server_error_on_timer: ServerError x Timer,
+    server_error_on_token_expiring: ServerError x TokenExpiring,
+    server_error_on_auth_error: ServerError x AuthError,
+    server_error_on_resume: ServerError x Resume,
+    server_error_on_silent_start: ServerError x SilentStart,
+    unavailable_on_timer: Unavailable x Timer,
+    unavailable_on_token_expiring: Unavailable x TokenExpiring,
+    unavailable_on_auth_error: Unavailable x AuthError,
+    unavailable_on_resume: Unavailable x Resume,
+    unavailable_on_silent_start: Unavailable x SilentStart,
+    rate_limited_on_timer: RateLimited x Timer,
+    rate_limited_on_token_expiring: RateLimited x TokenExpiring,
+    rate_limited_on_auth_error: RateLimited x AuthError,
+    rate_limited_on_resume: RateLimited x Resume,
+    rate_limited_on_silent_start: RateLimited x SilentStart,
+    hang_on_timer: Hang x Timer,
+    hang_on_token_expiring: Hang x TokenExpiring,
+    hang_on_auth_error: Hang x AuthError,
+    hang_on_resume: Hang x Resume,
+    hang_on_silent_start: Hang x SilentStart,
+    garbage_on_timer: Garbage x Timer,
+    garbage_on_token_expiring: Garbage x TokenExpiring,
+    garbage_on_auth_error: Garbage x AuthError,
+    garbage_on_resume: Garbage x Resume,
+    garbage_on_silent_start: Garbage x SilentStart,
+    invalid_grant_on_timer: InvalidGrant x Timer,
+    invalid_grant_on_token_expiring: InvalidGrant x TokenExpiring,
+    invalid_grant_on_auth_error: InvalidGrant x AuthError,
+    invalid_grant_on_resume: InvalidGrant x Resume,
+    invalid_grant_on_silent_start: InvalidGrant x SilentStart,
+    refused_on_timer: Refused x Timer,
+    refused_on_token_expiring: Refused x TokenExpiring,
+    refused_on_auth_error: Refused x AuthError,
+    refused_on_resume: Refused x Resume,
+    refused_on_silent_start: Refused x SilentStart,
+}
