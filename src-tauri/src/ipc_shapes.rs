@@ -11,11 +11,11 @@ use agent_shell_core::auth::{Notice, Phase, SessionView, UserInfo};
 use agent_shell_core::embed::EmbedInit;
 use serde_json::{json, Value};
 
-use crate::commands::EmbedCredentials;
 use crate::ipc_error::IpcError;
-use crate::session::SignInStarted;
 use crate::state::{ConfigState, ConfigStatus, ShellState};
 use crate::window::LinkOutcome;
+use agent_shell_core::engine::EmbedCredentials;
+use agent_shell_core::engine::SignInStarted;
 
 const SHAPES_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -160,7 +160,7 @@ fn samples() -> Value {
         "linkOutcomeOpened": link_opened,
         "embedCredentials": credentials,
         "signInStarted": sign_in,
-        "authErrorOutcome": crate::session::AuthErrorOutcome {
+        "authErrorOutcome": agent_shell_core::engine::AuthErrorOutcome {
             action: agent_shell_core::auth::AuthErrorAction::Report,
         },
         "authErrorActions": [

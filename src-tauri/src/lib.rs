@@ -6,10 +6,10 @@ pub mod cli;
 mod commands;
 #[cfg(feature = "demo")]
 mod demo;
+mod edge;
 mod handover;
 mod ipc_error;
 mod ipc_shapes;
-mod session;
 pub mod state;
 mod tray;
 mod window;
@@ -56,7 +56,6 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
                 .build(),
         )
         .plugin(tauri_plugin_notification::init())
-        .manage(session::Attention::default())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::get_shell_info,
@@ -78,12 +77,18 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
         })
 }
 
-/// Silent start, the cold-start deep link, and (macOS) open-url events.
+/// Starts the session engine with this app as its edge: silent start, the keep-alive loop, the
+/// cold-start deep link, and (macOS) open-url events.
 fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use agent_shell_core::engine::{Input, SessionEngine};
     let state = app.state::<ShellState>();
     let Some(auth) = state.auth.clone() else {
         return;
     };
+    let edge = edge::TauriEdge::new(app.clone(), state.links.clone());
+    let crm = agent_shell_core::links::CrmHook::for_config(auth.config());
+    let engine = SessionEngine::new(auth.clone(), crm, std::sync::Arc::new(edge));
+    state.set_engine(engine.clone());
     #[cfg(windows)]
     {
         use tauri_plugin_deep_link::DeepLinkExt;
@@ -100,35 +105,36 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     #[cfg(target_os = "macos")]
     {
         use tauri_plugin_deep_link::DeepLinkExt;
-        let (handle, auth_for_events) = (app.clone(), auth.clone());
+        let for_events = engine.clone();
         app.deep_link().on_open_url(move |event| {
             for url in event.urls() {
-                session::handle_deep_link(handle.clone(), auth_for_events.clone(), url.to_string());
+                hand_over(&for_events, Input::DeepLink(url.to_string()));
             }
         });
         if let Ok(Some(urls)) = app.deep_link().get_current() {
             for url in urls {
-                session::handle_deep_link(app.clone(), auth.clone(), url.to_string());
+                hand_over(&engine, Input::DeepLink(url.to_string()));
             }
         }
     }
     auth.mark_restoring();
-    let launch_redirect = state.launch_redirect.clone();
-    let handle = app.clone();
+    hand_over(
+        &engine,
+        Input::Launch {
+            redirect: state.launch_redirect.clone(),
+        },
+    );
+}
+
+/// Hands an input to the engine from outside a command (its effects go through the edge).
+fn hand_over(
+    engine: &std::sync::Arc<agent_shell_core::engine::SessionEngine>,
+    input: agent_shell_core::engine::Input,
+) {
+    let engine = engine.clone();
     tauri::async_runtime::spawn(async move {
-        session::silent_start(handle.clone(), auth.clone()).await;
-        let keeper = (handle.clone(), auth.clone());
-        tauri::async_runtime::spawn(async move {
-            let (app, auth) = keeper;
-            auth.keep_alive(session::KEEP_ALIVE_CHECK, |view| {
-                session::emit_view(&app, view)
-            })
-            .await;
-        });
-        // A redirect at cold start cannot match a sign-in (none was pending in this process):
-        // it is handled, and refused with a clear notice, after the silent start.
-        if let Some(url) = launch_redirect {
-            session::handle_deep_link(handle, auth, url);
+        if let Err(problem) = engine.handle(input).await {
+            tracing::info!(code = %problem.code, "input not accepted");
         }
     });
 }
@@ -178,17 +184,24 @@ fn register_linux_scheme(auth: std::sync::Arc<agent_shell_core::auth::AuthServic
 /// Linux and Windows hand a deep link to the second launch as its only argument.
 fn route_forwarded_args<R: Runtime>(app: &tauri::AppHandle<R>, argv: &[String]) {
     let state = app.state::<ShellState>();
-    if let Some(auth) = state.auth.clone() {
-        if let Some(url) =
-            session::deep_link_in_args(argv, &auth.config().redirect.deep_link_scheme)
-        {
-            session::handle_deep_link(app.clone(), auth, url);
-        }
+    let (Some(engine), Some(auth)) = (state.engine(), state.auth.clone()) else {
+        return;
+    };
+    if let Some(url) = deep_link_in_args(argv, &auth.config().redirect.deep_link_scheme) {
+        hand_over(&engine, agent_shell_core::engine::Input::DeepLink(url));
+    }
+}
+
+/// The deep link in a forwarded command line: the only argument after the binary.
+pub fn deep_link_in_args(args: &[String], scheme: &str) -> Option<String> {
+    match args {
+        [_, only] if only.starts_with(&format!("{scheme}:")) => Some(only.clone()),
+        _ => None,
     }
 }
 
 /// Sign-out also forgets cookies and storage the embedded client left in the webview.
-fn clear_genesys_browsing_data<R: Runtime>(app: &tauri::AppHandle<R>) {
+pub(crate) fn clear_genesys_browsing_data<R: Runtime>(app: &tauri::AppHandle<R>) {
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         if let Err(error) = window.clear_all_browsing_data() {
             tracing::warn!(%error, "could not clear webview data at sign-out");
@@ -196,7 +209,7 @@ fn clear_genesys_browsing_data<R: Runtime>(app: &tauri::AppHandle<R>) {
     }
 }
 
-fn focus_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+pub(crate) fn focus_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         let _ = window.unminimize();
         let _ = window.show();
@@ -231,4 +244,36 @@ pub fn run_gui(state: ShellState) -> Result<(), AppError> {
     };
     app.run(|_handle, _event| {});
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_only_a_lone_deep_link_argument() {
+        let scheme = "com.agentshell.desktop";
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            deep_link_in_args(
+                &args(&[
+                    "agent-shell",
+                    "com.agentshell.desktop:/oauth/callback?code=a&state=b"
+                ]),
+                scheme
+            )
+            .as_deref(),
+            Some("com.agentshell.desktop:/oauth/callback?code=a&state=b")
+        );
+        assert!(deep_link_in_args(&args(&["agent-shell"]), scheme).is_none());
+        assert!(deep_link_in_args(&args(&["agent-shell", "--config", "x"]), scheme).is_none());
+        assert!(
+            deep_link_in_args(&args(&["agent-shell", "evil:/oauth/callback"]), scheme).is_none()
+        );
+        assert!(deep_link_in_args(
+            &args(&["agent-shell", "com.agentshell.desktop:/x", "extra"]),
+            scheme
+        )
+        .is_none());
+    }
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use agent_shell_core::auth::AuthService;
 use agent_shell_core::config::{self, ConfigOrigin, ShellConfig};
+use agent_shell_core::engine::SessionEngine;
 use agent_shell_core::keychain::{KeyringStore, MemoryStore, SecretStore};
-use agent_shell_core::links::{CrmHook, LinkPolicy};
+use agent_shell_core::links::LinkPolicy;
 use agent_shell_core::policy;
 use serde::Serialize;
 
@@ -40,8 +41,8 @@ pub struct ShellState {
     pub launch_redirect: Option<String>,
     /// Where the webview may navigate and which links may leave it.
     pub links: Arc<LinkPolicy>,
-    /// The post-interaction CRM page, when configured.
-    pub crm: Option<CrmHook>,
+    /// The session engine, started with the app as its edge at setup.
+    engine: std::sync::OnceLock<Arc<SessionEngine>>,
     /// Whatever must live as long as the app (the demo's emulator servers).
     _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -200,19 +201,24 @@ impl ShellState {
             ConfigState::Loaded { config, .. } => LinkPolicy::for_config(config),
             _ => LinkPolicy::app_only(),
         });
-        let crm = match &config {
-            ConfigState::Loaded { config, .. } => CrmHook::for_config(config),
-            _ => None,
-        };
         Self {
             links,
-            crm,
             config,
             demo,
             auth,
             launch_redirect: None,
+            engine: std::sync::OnceLock::new(),
             _keep_alive: keep_alive,
         }
+    }
+
+    /// The session engine, once the app has started it (None when not configured).
+    pub fn engine(&self) -> Option<Arc<SessionEngine>> {
+        self.engine.get().cloned()
+    }
+
+    pub(crate) fn set_engine(&self, engine: Arc<SessionEngine>) {
+        let _ = self.engine.set(engine);
     }
 
     pub fn config(&self) -> Option<&ShellConfig> {

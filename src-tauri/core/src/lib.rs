@@ -9,6 +9,7 @@ pub mod csp;
 pub mod desktop;
 pub mod doctor;
 pub mod embed;
+pub mod engine;
 pub mod environment;
 pub mod error;
 pub mod keychain;

@@ -5,133 +5,16 @@
 //! session warned then ended. The emulator-backed tests (refresh.rs) cover the real HTTP path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
-use agent_shell_core::auth::{AuthService, Phase, RedirectTransport, UserInfo};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_shell_core::auth::{AuthService, Phase, RedirectTransport};
 use agent_shell_core::config::{parse_str, RedirectMode};
 use agent_shell_core::keychain::{MemoryStore, SecretStore};
-use agent_shell_core::oauth::{
-    ApiFuture, Clock, GenesysApi, TokenError, TokenSet, UserLookupError,
-};
-use agent_shell_core::secret::{AccessToken, AuthCode, RefreshToken};
-use tokio::time::Instant;
-
-/// The wall clock as tokio's paused clock moves it, plus jumps (a sleeping machine's wall
-/// clock runs on while tokio's monotonic one stands still).
-struct TestClock {
-    start_wall: SystemTime,
-    start: Instant,
-    jumped_ms: AtomicU64,
-}
-
-impl TestClock {
-    fn new() -> Arc<Self> {
-        Arc::new(TestClock {
-            start_wall: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-            start: Instant::now(),
-            jumped_ms: AtomicU64::new(0),
-        })
-    }
-
-    fn jump(&self, by: Duration) {
-        self.jumped_ms
-            .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
-    }
-
-    fn elapsed(&self) -> Duration {
-        self.now().duration_since(self.start_wall).unwrap()
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        self.start_wall
-            + self.start.elapsed()
-            + Duration::from_millis(self.jumped_ms.load(Ordering::SeqCst))
-    }
-}
-
-/// A token endpoint that issues tokens of `lifetime`, rotating the refresh token (or issuing
-/// none), and records when each was issued and until when it is valid.
-struct ScriptedApi {
-    clock: Arc<TestClock>,
-    lifetime: Duration,
-    issue_refresh_tokens: bool,
-    /// (issued at, expires at) on the test's wall clock, per token set.
-    issued: Mutex<Vec<(Duration, Duration)>>,
-}
-
-impl ScriptedApi {
-    fn new(clock: Arc<TestClock>, lifetime: Duration, issue_refresh_tokens: bool) -> Arc<Self> {
-        Arc::new(ScriptedApi {
-            clock,
-            lifetime,
-            issue_refresh_tokens,
-            issued: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn tokens(&self) -> TokenSet {
-        let mut issued = self.issued.lock().unwrap();
-        let now = self.clock.elapsed();
-        issued.push((now, now + self.lifetime));
-        let n = issued.len();
-        TokenSet {
-            access_token: AccessToken::new(format!("access-{n}")),
-            refresh_token: self
-                .issue_refresh_tokens
-                .then(|| RefreshToken::new(format!("refresh-{n}"))),
-            lifetime: self.lifetime,
-            expires_at: self.clock.now() + self.lifetime,
-            granted_scopes: Vec::new(),
-        }
-    }
-
-    fn issued(&self) -> Vec<(Duration, Duration)> {
-        self.issued.lock().unwrap().clone()
-    }
-}
-
-impl GenesysApi for ScriptedApi {
-    fn exchange_code<'a>(
-        &'a self,
-        _code: AuthCode,
-        _verifier: oauth2::PkceCodeVerifier,
-        _redirect_uri: &'a str,
-    ) -> ApiFuture<'a, Result<TokenSet, TokenError>> {
-        Box::pin(async move { Ok(self.tokens()) })
-    }
-
-    fn refresh<'a>(
-        &'a self,
-        _token: &'a RefreshToken,
-    ) -> ApiFuture<'a, Result<TokenSet, TokenError>> {
-        Box::pin(async move {
-            // A request takes a little virtual time, as a real one does.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            Ok(self.tokens())
-        })
-    }
-
-    fn users_me<'a>(
-        &'a self,
-        _token: &'a AccessToken,
-    ) -> ApiFuture<'a, Result<UserInfo, UserLookupError>> {
-        Box::pin(async move {
-            Ok(UserInfo {
-                id: "u-1".into(),
-                name: Some("Alex Agent".into()),
-                email: None,
-            })
-        })
-    }
-
-    fn revoke<'a>(&'a self, _token: &'a AccessToken) -> ApiFuture<'a, bool> {
-        Box::pin(async { true })
-    }
-}
+use agent_shell_core::secret::RefreshToken;
+use common::scripted::{ScriptedApi, TestClock};
 
 const CHECK_EVERY: Duration = Duration::from_secs(15);
 

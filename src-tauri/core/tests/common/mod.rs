@@ -2,6 +2,8 @@
 //! keychain, and a client that plays the browser.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod scripted;
+
 use std::sync::Arc;
 
 use agent_shell_core::auth::{AuthError, AuthService, RedirectTransport, SessionView};

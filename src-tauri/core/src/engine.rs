@@ -1,0 +1,548 @@
+//! The session engine: every decision about the session in one place, behind typed inputs
+//! and typed effects.
+//!
+//! The app edge hands it an [`Input`] (a command from the page, a redirect, the client's
+//! messages, the launch) and carries out the [`Effect`]s it asks for through an [`Edge`]: show
+//! the session, open the browser, call for the agent's attention, open a link, bring the window
+//! forward, forget the webview's browsing data. Network, keychain and clock are injected into
+//! the [`AuthService`] it drives; waits are tokio's. Background work (the keep-alive loop, the
+//! loopback listener, the sign-in deadline) runs here too and reports through the same edge.
+//! With a recording edge, a scripted API and a paused clock, the whole session, glue decisions
+//! included, is tested without a window (tests/engine.rs).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use url::Url;
+
+use crate::auth::{
+    AuthError, AuthErrorAction, AuthService, Notice, Phase, RedirectTransport, SessionView,
+};
+use crate::config::RedirectMode;
+use crate::embed::{ClientEvent, EmbedInit, RenewalRequest};
+use crate::error::{ErrorCode, Problem};
+use crate::links::{CrmAction, CrmHook};
+use crate::loopback::{self, Verdict};
+
+/// How often the keep-alive loop re-reads the wall clock (bounds how late a refresh can be
+/// after the machine wakes from sleep).
+pub const KEEP_ALIVE_CHECK: Duration = Duration::from_secs(15);
+
+/// Something the agent, the page or the client asks of the session.
+#[derive(Debug)]
+pub enum Input {
+    /// The app started (with a redirect URL if the browser launched it with one).
+    Launch {
+        redirect: Option<String>,
+    },
+    /// The page asks for the session as it is.
+    GetSession,
+    StartSignIn,
+    CancelSignIn,
+    SignOut,
+    /// The agent asked to renew now.
+    Renew,
+    /// A deep link reached the app (second launch, macOS open-url).
+    DeepLink(String),
+    /// The page is about to (re)initialise the embedded client.
+    ClientInit,
+    /// The client's genesys-cloud-embed:token-expiring, as the page received it.
+    ClientTokenExpiring(serde_json::Value),
+    /// The client's genesys-cloud-embed:auth-error.
+    ClientAuthError(serde_json::Value),
+    /// Any other client message that passed the page's origin and source checks.
+    ClientEvent(serde_json::Value),
+}
+
+/// What the edge is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// The session changed: the page's event and the tray.
+    ShowSession(SessionView),
+    /// The agent must sign in again and cannot see the window: a native notification and the
+    /// OS attention signal.
+    CallForAttention { title: String, body: String },
+    /// Open the sign-in page in the system browser (its outcome goes back to the engine).
+    OpenBrowser(Url),
+    /// Open a link in the system browser through the link policy (`source`: for the log).
+    OpenLink { url: Url, source: &'static str },
+    /// Bring the window forward (a sign-in came back).
+    FocusWindow,
+    /// Forget cookies and storage the embedded client left in the webview (sign-out).
+    ForgetBrowsingData,
+}
+
+/// The app side that carries out effects.
+pub trait Edge: Send + Sync {
+    /// Carries out `effect`; only [`Effect::OpenBrowser`] reports a failure that matters.
+    fn execute(&self, effect: Effect) -> Result<(), String>;
+    /// True when the agent can see the window (visible, not minimised, focused).
+    fn window_in_view(&self) -> bool;
+}
+
+/// The answer to an input.
+#[derive(Debug)]
+pub enum Reply {
+    View(SessionView),
+    SignInStarted(SignInStarted),
+    Credentials(EmbedCredentials),
+    AuthError(AuthErrorOutcome),
+    Done,
+}
+
+impl Reply {
+    fn mismatch(self) -> Problem {
+        Problem::new(
+            crate::error::Code::IpcFailed,
+            format!("unexpected answer from the session engine: {self:?}"),
+        )
+    }
+
+    pub fn view(self) -> Result<SessionView, Problem> {
+        match self {
+            Reply::View(view) => Ok(view),
+            other => Err(other.mismatch()),
+        }
+    }
+
+    pub fn sign_in_started(self) -> Result<SignInStarted, Problem> {
+        match self {
+            Reply::SignInStarted(started) => Ok(started),
+            other => Err(other.mismatch()),
+        }
+    }
+
+    pub fn credentials(self) -> Result<EmbedCredentials, Problem> {
+        match self {
+            Reply::Credentials(credentials) => Ok(credentials),
+            other => Err(other.mismatch()),
+        }
+    }
+
+    pub fn auth_error(self) -> Result<AuthErrorOutcome, Problem> {
+        match self {
+            Reply::AuthError(outcome) => Ok(outcome),
+            other => Err(other.mismatch()),
+        }
+    }
+
+    pub fn done(self) -> Result<(), Problem> {
+        match self {
+            Reply::Done => Ok(()),
+            other => Err(other.mismatch()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInStarted {
+    /// The authorize URL, for "copy sign-in link" when no browser opens. Carries no secret
+    /// that works without the PKCE verifier, which never leaves Rust.
+    pub url: String,
+    pub redirect_uri: String,
+    pub browser_opened: bool,
+    pub browser_error: Option<String>,
+    /// Why this sign-in does not use the configured redirect (the deep link does not reach the
+    /// app on this desktop), for the waiting screen.
+    pub redirect_note: Option<String>,
+}
+
+/// What the page posts to the embedded client in genesys-cloud-embed:init / :token. The access
+/// token crosses into JS only for this, and only to be posted to the client's exact origin.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedCredentials {
+    pub access_token: String,
+    #[serde(flatten)]
+    pub init: EmbedInit,
+}
+
+impl std::fmt::Debug for EmbedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbedCredentials")
+            .field("access_token", &"[redacted]")
+            .field("init", &self.init)
+            .finish()
+    }
+}
+
+/// What the page does about an auth-error, decided by the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthErrorOutcome {
+    pub action: AuthErrorAction,
+}
+
+/// The words of the notification that asks for a new sign-in.
+pub const ATTENTION_TITLE: &str = "Agent Shell: please sign in again";
+const ATTENTION_FALLBACK: &str = "Your session needs you to sign in again.";
+/// What the loopback page says.
+const LOOPBACK_SIGNED_IN: &str = "You are signed in to Agent Shell.";
+const LOOPBACK_NOT_OURS: &str =
+    "This link does not belong to the sign-in Agent Shell is waiting for, so it was ignored.";
+
+/// True when the session has just come to need the agent (not on every repeat).
+pub fn needs_attention(previous: Option<Phase>, current: Phase) -> bool {
+    current == Phase::ReloginRequired && previous != Some(Phase::ReloginRequired)
+}
+
+pub struct SessionEngine {
+    auth: Arc<AuthService>,
+    crm: Option<CrmHook>,
+    edge: Arc<dyn Edge>,
+    /// The last phase shown, to call for attention once when a new sign-in becomes necessary.
+    last_shown: Mutex<Option<Phase>>,
+    keep_alive_check: Duration,
+}
+
+fn problem(error: &impl ErrorCode) -> Problem {
+    Problem::from_error(error)
+}
+
+impl SessionEngine {
+    pub fn new(auth: Arc<AuthService>, crm: Option<CrmHook>, edge: Arc<dyn Edge>) -> Arc<Self> {
+        Arc::new(Self {
+            auth,
+            crm,
+            edge,
+            last_shown: Mutex::new(None),
+            keep_alive_check: KEEP_ALIVE_CHECK,
+        })
+    }
+
+    /// The same engine with another keep-alive check interval (tests).
+    pub fn with_keep_alive_check(
+        auth: Arc<AuthService>,
+        crm: Option<CrmHook>,
+        edge: Arc<dyn Edge>,
+        check: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            auth,
+            crm,
+            edge,
+            last_shown: Mutex::new(None),
+            keep_alive_check: check,
+        })
+    }
+
+    pub fn auth(&self) -> &Arc<AuthService> {
+        &self.auth
+    }
+
+    /// Handles one input, carrying out its effects through the edge.
+    pub async fn handle(self: &Arc<Self>, input: Input) -> Result<Reply, Problem> {
+        match input {
+            Input::Launch { redirect } => {
+                self.launch(redirect);
+                Ok(Reply::Done)
+            }
+            Input::GetSession => Ok(Reply::View(self.auth.view())),
+            Input::StartSignIn => self.start_sign_in().await.map(Reply::SignInStarted),
+            Input::CancelSignIn => {
+                self.auth.cancel_sign_in(None);
+                self.show();
+                Ok(Reply::Done)
+            }
+            Input::SignOut => {
+                let view = self.auth.sign_out().await;
+                let _ = self.edge.execute(Effect::ForgetBrowsingData);
+                self.show();
+                Ok(Reply::View(view))
+            }
+            Input::Renew => {
+                tracing::info!(trigger = "ui", "refresh requested");
+                let result = self.auth.refresh().await;
+                self.show();
+                result.map(Reply::View).map_err(|e| problem(&e))
+            }
+            Input::DeepLink(url) => {
+                self.complete_redirect(&url, RedirectTransport::DeepLink)
+                    .await;
+                Ok(Reply::Done)
+            }
+            Input::ClientInit => self.client_init().await.map(Reply::Credentials),
+            Input::ClientTokenExpiring(message) => {
+                let message = renewal_message(message, RenewalRequest::TokenExpiring)?;
+                tracing::info!(?message, "embedded client says its token is expiring");
+                self.renew_if_due("token-expiring").await.map(Reply::View)
+            }
+            Input::ClientAuthError(message) => {
+                let message = renewal_message(message, RenewalRequest::AuthError)?;
+                tracing::info!(?message, "embedded client says its token was refused");
+                let result = self.auth.on_auth_error().await;
+                self.show();
+                result
+                    .map(|(action, _)| Reply::AuthError(AuthErrorOutcome { action }))
+                    .map_err(|e| problem(&e))
+            }
+            Input::ClientEvent(message) => {
+                self.client_event(message)?;
+                Ok(Reply::Done)
+            }
+        }
+    }
+
+    /// Shows the session, and calls for attention when a new sign-in has just become necessary
+    /// while the agent cannot see the window.
+    fn show(&self) {
+        let view = self.auth.view();
+        let previous = match self.last_shown.lock() {
+            Ok(mut last) => last.replace(view.phase),
+            Err(_) => None,
+        };
+        if needs_attention(previous, view.phase) && !self.edge.window_in_view() {
+            let body = view
+                .notice
+                .as_ref()
+                .map(|n| n.message.clone())
+                .unwrap_or_else(|| ATTENTION_FALLBACK.to_string());
+            if let Err(error) = self.edge.execute(Effect::CallForAttention {
+                title: ATTENTION_TITLE.to_string(),
+                body,
+            }) {
+                tracing::warn!(%error, "could not call for the agent's attention");
+            } else {
+                tracing::info!("re-login needed while the window is not in view: notified");
+            }
+        }
+        let _ = self.edge.execute(Effect::ShowSession(view));
+    }
+
+    /// Silent start, then the keep-alive loop; a redirect the launch carried is handled (and,
+    /// with no sign-in pending in a fresh process, refused with a clear notice) afterwards.
+    fn launch(self: &Arc<Self>, redirect: Option<String>) {
+        self.auth.mark_restoring();
+        let engine = self.clone();
+        tokio::spawn(async move {
+            engine.auth.silent_start().await;
+            engine.show();
+            let keeper = engine.clone();
+            tokio::spawn(async move {
+                let shown = keeper.clone();
+                keeper
+                    .auth
+                    .keep_alive(keeper.keep_alive_check, move |_| shown.show())
+                    .await;
+            });
+            if let Some(url) = redirect {
+                engine
+                    .complete_redirect(&url, RedirectTransport::DeepLink)
+                    .await;
+            }
+        });
+    }
+
+    async fn complete_redirect(&self, url: &str, transport: RedirectTransport) {
+        // The URL carries a code: never log it.
+        match self.auth.complete_sign_in(url, transport).await {
+            Ok(_) => {
+                let _ = self.edge.execute(Effect::FocusWindow);
+            }
+            Err(error) => tracing::info!(code = error.code(), "redirect not accepted"),
+        }
+        self.show();
+    }
+
+    async fn start_sign_in(self: &Arc<Self>) -> Result<SignInStarted, Problem> {
+        let (mode, redirect_note) = self.auth.sign_in_route().await;
+        let request = match mode {
+            RedirectMode::Loopback => {
+                // The loopback port must be ours before the browser is sent to it.
+                let listener = bind_loopback(&self.auth.config().redirect.loopback_ports).await?;
+                let request = self
+                    .auth
+                    .begin_loopback_sign_in(listener.port())
+                    .map_err(|e| problem(&e))?;
+                self.serve_loopback(listener);
+                request
+            }
+            RedirectMode::DeepLink => {
+                let request = self.auth.begin_sign_in(mode).map_err(|e| problem(&e))?;
+                self.arm_sign_in_deadline();
+                request
+            }
+        };
+        self.show();
+        let opened = self.edge.execute(Effect::OpenBrowser(request.url.clone()));
+        if let Err(error) = &opened {
+            tracing::warn!(%error, "system browser did not open");
+        }
+        Ok(SignInStarted {
+            url: request.url.to_string(),
+            redirect_uri: request.redirect_uri,
+            browser_opened: opened.is_ok(),
+            browser_error: opened.err(),
+            redirect_note,
+        })
+    }
+
+    /// A deep-link sign-in ends at its deadline unless it ended before.
+    fn arm_sign_in_deadline(self: &Arc<Self>) {
+        let engine = self.clone();
+        let ended = self.auth.sign_in_ended();
+        let timeout = self.auth.login_timeout();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(timeout) => {
+                    if engine.auth.expire_sign_in() {
+                        engine.show();
+                    }
+                }
+                () = ended => {}
+            }
+        });
+    }
+
+    /// Serves the loopback redirect until its sign-in is over: completed, timed out, cancelled
+    /// or replaced. Redirects that do not complete it get a neutral page; the listener waits on.
+    fn serve_loopback(self: &Arc<Self>, listener: loopback::Loopback) {
+        let engine = self.clone();
+        let ended = self.auth.sign_in_ended();
+        let timeout = self.auth.login_timeout();
+        tokio::spawn(async move {
+            let handler = |target: String| {
+                let engine = engine.clone();
+                async move {
+                    let result = engine
+                        .auth
+                        .complete_sign_in(&target, RedirectTransport::Loopback)
+                        .await;
+                    engine.show();
+                    match result {
+                        Ok(_) => {
+                            let _ = engine.edge.execute(Effect::FocusWindow);
+                            Verdict::Done(Ok(LOOPBACK_SIGNED_IN.to_string()))
+                        }
+                        Err(_) if engine.auth.sign_in_pending() => {
+                            Verdict::KeepWaiting(LOOPBACK_NOT_OURS.to_string())
+                        }
+                        Err(error) => Verdict::Done(Err(error.to_string())),
+                    }
+                }
+            };
+            match loopback::serve(listener, timeout, ended, handler).await {
+                Ok(()) | Err(loopback::LoopbackError::Cancelled) => {}
+                Err(error) => {
+                    engine.auth.cancel_sign_in(Some(Notice::from_error(&error)));
+                    engine.show();
+                }
+            }
+        });
+    }
+
+    async fn renew_if_due(&self, trigger: &'static str) -> Result<SessionView, Problem> {
+        let result = self.auth.renew_if_due().await;
+        tracing::info!(trigger, "renewal checked");
+        self.show();
+        result.map_err(|e| problem(&e))
+    }
+
+    /// Credentials for (re)initialising the client. A token about to expire is renewed first:
+    /// the client's bootstrap takes seconds and must not start with a dying token.
+    async fn client_init(&self) -> Result<EmbedCredentials, Problem> {
+        self.renew_if_due("before-client-init").await?;
+        let token = self
+            .auth
+            .access_token()
+            .ok_or_else(|| problem(&AuthError::NotSignedIn))?;
+        let config = self.auth.config();
+        Ok(EmbedCredentials {
+            access_token: token.expose().to_string(),
+            init: EmbedInit {
+                environment: config.environment_label(),
+                client_id: config.client_id.clone(),
+                embedded_client_settings: config.embed,
+            },
+        })
+    }
+
+    /// Any other client event; interaction-end opens the configured CRM page, once per
+    /// interaction.
+    fn client_event(&self, message: serde_json::Value) -> Result<(), Problem> {
+        let event = ClientEvent::parse(message).map_err(|error| {
+            tracing::warn!(%error, "embedded client message dropped");
+            problem(&error)
+        })?;
+        tracing::info!(?event, "embedded client event");
+        let (ClientEvent::InteractionEnd { interaction_id }, Some(crm)) = (&event, &self.crm)
+        else {
+            return Ok(());
+        };
+        match crm.on_interaction_end(interaction_id, Instant::now()) {
+            CrmAction::Open(url) => {
+                let _ = self.edge.execute(Effect::OpenLink { url, source: "crm" });
+            }
+            CrmAction::Duplicate => {
+                tracing::info!(
+                    interaction_id,
+                    "CRM page already opened for this interaction"
+                )
+            }
+            CrmAction::Invalid => {
+                tracing::warn!(
+                    interaction_id,
+                    "CRM page skipped: the id does not fit the template"
+                )
+            }
+            CrmAction::RateLimited => tracing::warn!(
+                interaction_id,
+                "CRM page skipped: too many interactions ended in the last minute"
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// Parses a renewal message from the client, logging (never echoing) what was refused.
+fn renewal_message(
+    message: serde_json::Value,
+    expected: RenewalRequest,
+) -> Result<ClientEvent, Problem> {
+    ClientEvent::parse_renewal(message, expected).map_err(|error| {
+        tracing::warn!(%error, "embedded client message dropped");
+        problem(&error)
+    })
+}
+
+/// Binds a loopback port; briefly retries a busy one, which may be a cancelled sign-in's
+/// listener that is just letting go of it.
+async fn bind_loopback(ports: &[u16]) -> Result<loopback::Loopback, Problem> {
+    let mut tries = 0;
+    loop {
+        match loopback::bind(ports).await {
+            Ok(listener) => return Ok(listener),
+            Err(_) if tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => return Err(problem(&error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attention_is_called_once_when_a_new_sign_in_becomes_necessary() {
+        assert!(needs_attention(
+            Some(Phase::SignedIn),
+            Phase::ReloginRequired
+        ));
+        assert!(needs_attention(
+            Some(Phase::Refreshing),
+            Phase::ReloginRequired
+        ));
+        assert!(needs_attention(None, Phase::ReloginRequired));
+        assert!(!needs_attention(
+            Some(Phase::ReloginRequired),
+            Phase::ReloginRequired
+        ));
+        assert!(!needs_attention(Some(Phase::SignedIn), Phase::SignedOut));
+        assert!(!needs_attention(Some(Phase::Refreshing), Phase::SignedIn));
+    }
+}
