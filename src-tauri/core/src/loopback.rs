@@ -336,8 +336,12 @@ mod tests {
         std::future::pending()
     }
 
-    #[tokio::test]
-    async fn hands_over_the_callback_target_and_answers_the_browser() {
+    /// A listener on a free port serving [`accept_good`]: its port, the handler's count, the task.
+    async fn listening() -> (
+        u16,
+        Arc<AtomicUsize>,
+        tokio::task::JoinHandle<Result<(), LoopbackError>>,
+    ) {
         let loopback = bind(&[0]).await.unwrap();
         let port = loopback.port();
         let seen = Arc::new(AtomicUsize::new(0));
@@ -347,6 +351,12 @@ mod tests {
             never(),
             accept_good(seen.clone()),
         ));
+        (port, seen, server)
+    }
+
+    #[tokio::test]
+    async fn hands_over_the_callback_target_and_answers_the_browser() {
+        let (port, seen, server) = listening().await;
         assert!(get(port, "/favicon.ico").await.starts_with("HTTP/1.1 404"));
         let page = get(port, "/oauth/callback?code=a&state=good").await;
         assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
@@ -363,15 +373,7 @@ mod tests {
     async fn a_forged_request_does_not_end_the_listener() {
         // What any web page can make the agent's browser do:
         // <img src="http://127.0.0.1:PORT/oauth/callback?code=x&state=y">
-        let loopback = bind(&[0]).await.unwrap();
-        let port = loopback.port();
-        let seen = Arc::new(AtomicUsize::new(0));
-        let server = tokio::spawn(serve(
-            loopback,
-            Duration::from_secs(5),
-            never(),
-            accept_good(seen.clone()),
-        ));
+        let (port, seen, server) = listening().await;
         let forged = get(port, "/oauth/callback?code=x&state=forged").await;
         assert!(forged.starts_with("HTTP/1.1 400"), "{forged}");
         assert!(forged.contains("Not the sign-in"), "{forged}");
@@ -391,15 +393,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_host_or_method_is_refused_without_reaching_the_handler() {
-        let loopback = bind(&[0]).await.unwrap();
-        let port = loopback.port();
-        let seen = Arc::new(AtomicUsize::new(0));
-        let server = tokio::spawn(serve(
-            loopback,
-            Duration::from_secs(5),
-            never(),
-            accept_good(seen.clone()),
-        ));
+        let (port, seen, server) = listening().await;
         // DNS rebinding: a page on evil.example resolved to 127.0.0.1.
         let rebound = request(
             port,

@@ -115,6 +115,19 @@ async fn wait_for(auth: &AuthService, what: impl Fn(&SessionView) -> bool) -> Se
     }
 }
 
+/// Runs the keep-alive loop until the session is no longer signed in, and returns the view.
+async fn keep_alive_until_it_gives_up(auth: &Arc<AuthService>) -> SessionView {
+    let keeper = auth.clone();
+    let task =
+        tokio::spawn(async move { keeper.keep_alive(Duration::from_millis(100), |_| {}).await });
+    let view = wait_for(auth, |v| {
+        v.phase != Phase::SignedIn && v.phase != Phase::Refreshing
+    })
+    .await;
+    task.abort();
+    view
+}
+
 async fn cell(fault: Fault, trigger: Trigger) {
     let fx = Fixture::new().await;
     if matches!(trigger, Trigger::Timer | Trigger::TokenExpiring) {
@@ -146,60 +159,39 @@ async fn cell(fault: Fault, trigger: Trigger) {
             None
         }
     };
-    let view =
-        match trigger {
-            Trigger::Timer => {
-                let keeper = auth.clone();
-                let task = tokio::spawn(async move {
-                    keeper.keep_alive(Duration::from_millis(100), |_| {}).await
-                });
-                let view = wait_for(&auth, |v| {
-                    v.phase != Phase::SignedIn && v.phase != Phase::Refreshing
+    let view = match trigger {
+        Trigger::Timer => keep_alive_until_it_gives_up(&auth).await,
+        Trigger::TokenExpiring => {
+            wait_for(&auth, |v| {
+                v.expires_at_ms.is_some_and(|ms| {
+                    let now = SystemTime::now()
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis() as u64;
+                    ms.saturating_sub(now) <= 900
                 })
-                .await;
-                task.abort();
-                view
-            }
-            Trigger::TokenExpiring => {
-                wait_for(&auth, |v| {
-                    v.expires_at_ms.is_some_and(|ms| {
-                        let now = SystemTime::now()
-                            .duration_since(SystemTime::UNIX_EPOCH)
-                            .unwrap()
-                            .as_millis() as u64;
-                        ms.saturating_sub(now) <= 900
-                    })
-                })
-                .await;
-                let _ = auth.renew_if_due().await;
-                auth.view()
-            }
-            Trigger::AuthError => {
-                let _ = auth.on_auth_error().await;
-                auth.view()
-            }
-            Trigger::Resume => {
-                // The lid was closed for three hours: the token (2 h) ran out meanwhile.
-                clock.0.store(3 * 3600, Ordering::SeqCst);
-                let keeper = auth.clone();
-                let task = tokio::spawn(async move {
-                    keeper.keep_alive(Duration::from_millis(100), |_| {}).await
-                });
-                let view = wait_for(&auth, |v| {
-                    v.phase != Phase::SignedIn && v.phase != Phase::Refreshing
-                })
-                .await;
-                task.abort();
-                view
-            }
-            Trigger::SilentStart => {
-                let restarted = AuthService::new(auth.config().clone(), store.clone())
-                    .unwrap()
-                    .with_refresh_policy(policy())
-                    .unwrap();
-                restarted.silent_start().await
-            }
-        };
+            })
+            .await;
+            let _ = auth.renew_if_due().await;
+            auth.view()
+        }
+        Trigger::AuthError => {
+            let _ = auth.on_auth_error().await;
+            auth.view()
+        }
+        Trigger::Resume => {
+            // The lid was closed for three hours: the token (2 h) ran out meanwhile.
+            clock.0.store(3 * 3600, Ordering::SeqCst);
+            keep_alive_until_it_gives_up(&auth).await
+        }
+        Trigger::SilentStart => {
+            let restarted = AuthService::new(auth.config().clone(), store.clone())
+                .unwrap()
+                .with_refresh_policy(policy())
+                .unwrap();
+            restarted.silent_start().await
+        }
+    };
 
     // The outcome: never access without a valid token, the reason in words, and the stored
     // sign-in kept unless Genesys said it is dead.
