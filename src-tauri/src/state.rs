@@ -103,19 +103,12 @@ impl ShellState {
         let origin = located
             .as_ref()
             .map_or(ConfigOrigin::MachinePolicy, |(_, origin)| *origin);
-        let loaded = match &policy_path {
-            Some(policy) => policy::load(policy, located.as_ref().map(|(path, _)| path.as_path())),
-            None => match &located {
-                Some((path, origin)) => config::load_file(path, *origin).map(|config| {
-                    Some(policy::Layered {
-                        config,
-                        sources: Default::default(),
-                        ignored: Vec::new(),
-                    })
-                }),
-                None => Ok(None),
-            },
-        };
+        let loaded = policy::load(
+            policy_path.as_deref(),
+            located
+                .as_ref()
+                .map(|(path, origin)| (path.as_path(), *origin)),
+        );
         let shown_path = || {
             located
                 .as_ref()

@@ -257,21 +257,6 @@ pub fn read_capped(path: &Path) -> Result<String, ConfigError> {
     Ok(text)
 }
 
-/// Reads and validates one config file.
-pub fn load_file(path: &Path, origin: ConfigOrigin) -> Result<ShellConfig, ConfigError> {
-    let text = read_capped(path).map_err(|e| match e {
-        ConfigError::NotFound { path, .. } => ConfigError::NotFound { path, origin },
-        other => other,
-    })?;
-    parse_str(&text).map_err(|e| match e {
-        ConfigError::Syntax { message, .. } => ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message,
-        },
-        other => other,
-    })
-}
-
 fn raw_from_table(table: Table) -> Result<RawConfig, ConfigError> {
     RawConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Syntax {
         path: PathBuf::from("<config>"),
@@ -289,7 +274,7 @@ pub fn validate_table(table: Table) -> Result<ShellConfig, ConfigError> {
     validate(raw_from_table(table)?)
 }
 
-/// Parses and validates config text (used by [`load_file`], the demo, and tests).
+/// Parses and validates config text (the demo and tests; files go through [`crate::policy::load`]).
 pub fn parse_str(text: &str) -> Result<ShellConfig, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
         path: PathBuf::from("<config>"),
@@ -1389,7 +1374,12 @@ mod tests {
     }
 
     #[test]
-    fn load_file_reports_missing_unreadable_and_oversize_files() {
+    fn loading_a_file_reports_missing_unreadable_and_oversize_files() {
+        // Files are read through the policy layer (here without a policy).
+        let load_file = |path: &Path, origin: ConfigOrigin| {
+            crate::policy::load(None, Some((path, origin)))
+                .map(|layered| layered.expect("a named file is a configuration").config)
+        };
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.toml");
         let e = load_file(&missing, ConfigOrigin::CommandLine).unwrap_err();

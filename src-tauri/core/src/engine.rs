@@ -203,13 +203,7 @@ fn problem(error: &impl ErrorCode) -> Problem {
 
 impl SessionEngine {
     pub fn new(auth: Arc<AuthService>, crm: Option<CrmHook>, edge: Arc<dyn Edge>) -> Arc<Self> {
-        Arc::new(Self {
-            auth,
-            crm,
-            edge,
-            last_shown: Mutex::new(None),
-            keep_alive_check: KEEP_ALIVE_CHECK,
-        })
+        Self::with_keep_alive_check(auth, crm, edge, KEEP_ALIVE_CHECK)
     }
 
     /// The same engine with another keep-alive check interval (tests).
@@ -314,7 +308,6 @@ impl SessionEngine {
     /// Silent start, then the keep-alive loop; a redirect the launch carried is handled (and,
     /// with no sign-in pending in a fresh process, refused with a clear notice) afterwards.
     fn launch(self: &Arc<Self>, redirect: Option<String>) {
-        self.auth.mark_restoring();
         let engine = self.clone();
         tokio::spawn(async move {
             engine.auth.silent_start().await;

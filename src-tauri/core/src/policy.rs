@@ -148,29 +148,40 @@ fn read_table(path: &Path) -> Result<Option<Table>, ConfigError> {
     Ok(Some(table))
 }
 
-/// Reads machine policy (if the file exists) and the user file (if named), and validates the
-/// merged result. Errors name the file and key that caused them.
-pub fn load(policy_path: &Path, user_path: Option<&Path>) -> Result<Option<Layered>, ConfigError> {
-    let policy = read_table(policy_path)?;
-    let user = match user_path {
-        Some(path) => match read_table(path)? {
+/// Reads machine policy (where this OS has it and the file exists) and the user file (if one
+/// was located, with how it was named), and validates the merged result. The policy-only rule
+/// applies whether or not there is a policy: without one, a user file can never set where
+/// tokens go. Errors name the file and key that caused them.
+pub fn load(
+    policy_path: Option<&Path>,
+    user: Option<(&Path, config::ConfigOrigin)>,
+) -> Result<Option<Layered>, ConfigError> {
+    let policy = match policy_path {
+        Some(path) => read_table(path)?,
+        None => None,
+    };
+    let user_table = match user {
+        Some((path, origin)) => match read_table(path)? {
             Some(table) => Some(table),
             None => {
                 return Err(ConfigError::NotFound {
                     path: path.to_path_buf(),
-                    origin: config::ConfigOrigin::CommandLine,
+                    origin,
                 })
             }
         },
         None => None,
     };
-    if policy.is_none() && user.is_none() {
+    if policy.is_none() && user_table.is_none() {
         return Ok(None);
     }
-    let policy_at = policy_path.display().to_string();
-    let user_at = user_path
+    let policy_at = policy_path
         .map(|p| p.display().to_string())
         .unwrap_or_default();
+    let user_at = user
+        .map(|(p, _)| p.display().to_string())
+        .unwrap_or_default();
+    let user = user_table;
     let (merged, sources, ignored) = merge(
         policy.as_ref().map(|t| (t, policy_at.as_str())),
         user.as_ref().map(|t| (t, user_at.as_str())),
@@ -374,7 +385,11 @@ mod tests {
             "user.toml",
             "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n[endpoints]\ntoken = \"https://evil.example/token\"\n",
         );
-        let error = load(&none, Some(&user)).unwrap_err();
+        let error = load(
+            Some(&none),
+            Some((&user, config::ConfigOrigin::CommandLine)),
+        )
+        .unwrap_err();
         assert_eq!(error.code(), "config_policy_only");
         assert!(error.to_string().contains("endpoints.token"), "{error}");
         assert!(error.to_string().contains("user.toml"), "{error}");
@@ -390,7 +405,12 @@ mod tests {
             "user2.toml",
             "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n",
         );
-        let layered = load(&policy, Some(&user)).unwrap().unwrap();
+        let layered = load(
+            Some(&policy),
+            Some((&user, config::ConfigOrigin::UserConfigDir)),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(
             layered.config.endpoints.token.as_str(),
             "https://broker.example.com/oauth/token"
@@ -406,7 +426,7 @@ mod tests {
             "policy.toml",
             "environment = \"mypurecloud.de\"\nclient_id = \"fleet\"\n",
         );
-        let layered = load(&policy, None).unwrap().unwrap();
+        let layered = load(Some(&policy), None).unwrap().unwrap();
         assert_eq!(layered.config.client_id, "fleet");
 
         let bad = write(
@@ -414,16 +434,40 @@ mod tests {
             "bad.toml",
             "environment = \"nowhere.example\"\nclient_id = \"x\"\n",
         );
-        let error = load(&bad, None).unwrap_err();
+        let error = load(Some(&bad), None).unwrap_err();
         assert_eq!(error.code(), "config_unknown_environment");
         assert!(error.to_string().contains("bad.toml"), "{error}");
 
         let typo = write(dir.path(), "typo.toml", "enviroment = \"mypurecloud.de\"\n");
-        let error = load(&typo, None).unwrap_err();
+        let error = load(Some(&typo), None).unwrap_err();
         assert!(error.to_string().contains("typo.toml"), "{error}");
         assert!(error.to_string().contains("enviroment"), "{error}");
 
-        assert!(load(&dir.path().join("none.toml"), None).unwrap().is_none());
+        assert!(load(Some(&dir.path().join("none.toml")), None)
+            .unwrap()
+            .is_none());
+        // A file named by AGENT_SHELL_CONFIG that is missing says so (not "--config").
+        let missing = load(
+            None,
+            Some((
+                &dir.path().join("gone.toml"),
+                config::ConfigOrigin::EnvironmentVariable,
+            )),
+        )
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("AGENT_SHELL_CONFIG"),
+            "{missing}"
+        );
+        // Without any machine policy (other OSes today), a user file still cannot set where
+        // tokens go.
+        let user = write(
+            dir.path(),
+            "nopolicy.toml",
+            "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n[endpoints]\ntoken = \"https://evil.example/t\"\n",
+        );
+        let refused = load(None, Some((&user, config::ConfigOrigin::UserConfigDir))).unwrap_err();
+        assert_eq!(refused.code(), "config_policy_only");
     }
 
     #[test]
