@@ -131,11 +131,32 @@ pub struct Resolution {
     pub program: Option<String>,
     /// None when the scheme reaches this binary; otherwise what is wrong.
     pub problem: Option<String>,
+    /// The opener's own tool is not installed, so nothing could be asked.
+    pub tool_missing: bool,
 }
 
 impl Resolution {
     pub fn resolves(&self) -> bool {
         self.problem.is_none()
+    }
+
+    /// No desktop file to look at: `problem` says why.
+    fn unresolved(via: &'static str, problem: String) -> Self {
+        Self {
+            via,
+            desktop_file: None,
+            program: None,
+            problem: Some(problem),
+            tool_missing: false,
+        }
+    }
+
+    /// The opener's tool failed or is missing (`hint`: the package that brings it).
+    fn tool_failed(via: &'static str, failure: RunFailure, hint: &str) -> Self {
+        Self {
+            tool_missing: matches!(failure, RunFailure::Missing(_)),
+            ..Self::unresolved(via, format!("{failure} ({hint})"))
+        }
     }
 }
 
@@ -156,18 +177,35 @@ pub fn fix_command(scheme: &str) -> String {
     )
 }
 
-fn run(mut command: Command) -> Result<String, String> {
+/// Why a helper program gave no answer.
+#[derive(Debug)]
+enum RunFailure {
+    /// It could not be started (usually: not installed).
+    Missing(String),
+    /// It ran and failed.
+    Failed(String),
+}
+
+impl std::fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing(text) | Self::Failed(text) => f.write_str(text),
+        }
+    }
+}
+
+fn run(mut command: Command) -> Result<String, RunFailure> {
     let program = format!("{:?}", command.get_program());
     let output = command
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("{program} could not run: {e}"))?;
+        .map_err(|e| RunFailure::Missing(format!("{program} could not run: {e}")))?;
     if !output.status.success() {
-        return Err(format!(
+        return Err(RunFailure::Failed(format!(
             "{program} failed ({}): {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
-        ));
+        )));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
@@ -270,12 +308,11 @@ fn same_binary(program: &str, exe: &Path) -> bool {
 fn check_entry(via: &'static str, desktop_file: String, exe: &Path, dirs: &XdgDirs) -> Resolution {
     let Some((path, text)) = find_entry(&desktop_file, dirs) else {
         return Resolution {
-            via,
-            problem: Some(format!(
-                "{desktop_file} is named as the handler but does not exist"
-            )),
-            desktop_file: Some(desktop_file),
-            program: None,
+            desktop_file: Some(desktop_file.clone()),
+            ..Resolution::unresolved(
+                via,
+                format!("{desktop_file} is named as the handler but does not exist"),
+            )
         };
     };
     let program = xdg_open_program(&text).map(str::to_string);
@@ -297,6 +334,7 @@ fn check_entry(via: &'static str, desktop_file: String, exe: &Path, dirs: &XdgDi
         desktop_file: Some(desktop_file),
         program,
         problem,
+        tool_missing: false,
     }
 }
 
@@ -306,21 +344,14 @@ pub fn resolve_xdg(scheme: &str, exe: &Path, dirs: &XdgDirs) -> Resolution {
     query.args(["query", "default", &format!("x-scheme-handler/{scheme}")]);
     dirs.apply(&mut query);
     match run(query) {
-        Ok(name) if name.is_empty() => Resolution {
-            via: "xdg-mime",
-            desktop_file: None,
-            program: None,
-            problem: Some(format!(
+        Ok(name) if name.is_empty() => Resolution::unresolved(
+            "xdg-mime",
+            format!(
                 "no application is registered for {scheme}: links go to the web browser instead"
-            )),
-        },
+            ),
+        ),
         Ok(name) => check_entry("xdg-mime", name, exe, dirs),
-        Err(error) => Resolution {
-            via: "xdg-mime",
-            desktop_file: None,
-            program: None,
-            problem: Some(format!("{error} (install xdg-utils)")),
-        },
+        Err(failure) => Resolution::tool_failed("xdg-mime", failure, "install xdg-utils"),
     }
 }
 
@@ -332,19 +363,12 @@ pub fn resolve_gio(scheme: &str, exe: &Path, dirs: &XdgDirs) -> Resolution {
     match run(query) {
         Ok(text) => match parse_gio_default(&text) {
             Some(name) => check_entry("gio", name, exe, dirs),
-            None => Resolution {
-                via: "gio",
-                desktop_file: None,
-                program: None,
-                problem: Some(format!("GIO knows no default application for {scheme}")),
-            },
+            None => Resolution::unresolved(
+                "gio",
+                format!("GIO knows no default application for {scheme}"),
+            ),
         },
-        Err(error) => Resolution {
-            via: "gio",
-            desktop_file: None,
-            program: None,
-            problem: Some(format!("{error} (install libglib2.0-bin to check)")),
-        },
+        Err(failure) => Resolution::tool_failed("gio", failure, "install libglib2.0-bin to check"),
     }
 }
 

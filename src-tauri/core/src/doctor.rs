@@ -134,11 +134,8 @@ fn resolution_check(
 pub fn deep_link_checks(scheme: &str, exe: &Path, dirs: &XdgDirs) -> Vec<Check> {
     let xdg = desktop::resolve_xdg(scheme, exe, dirs);
     let gio = desktop::resolve_gio(scheme, exe, dirs);
-    let gio_status = if gio
-        .problem
-        .as_deref()
-        .is_some_and(|p| p.contains("could not run"))
-    {
+    // Without gio itself this desktop does not open links through it: a warning, not a failure.
+    let gio_status = if gio.tool_missing {
         Status::Warn
     } else {
         Status::Fail
