@@ -558,6 +558,21 @@ async fn relogin_needed_while_the_window_is_out_of_view_sends_one_notification()
     app.quit().await;
 }
 
+/// Opens `url` the way a browser hands it to a generic desktop, as the agent at `home`.
+fn xdg_open(home: &std::path::Path, url: &str) {
+    let out = std::process::Command::new("xdg-open")
+        .arg(url)
+        .env("HOME", home)
+        .env_remove("XDG_CURRENT_DESKTOP")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xdg-open: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Waits until the test browser holds the real redirect (the agent is "still in the browser").
 async fn held_redirect(home: &std::path::Path) -> String {
     let path = home.join("test-browser.held");
@@ -583,17 +598,9 @@ async fn a_wrong_state_deep_link_while_signing_in_leaves_the_real_sign_in_pendin
     assert!(app.is_displayed("#sign-in-waiting").await);
 
     // A forged redirect through the desktop (what any page could make the browser open).
-    let forged = "com.agentshell.desktop:/oauth/callback?code=forged&state=forged";
-    let out = std::process::Command::new("xdg-open")
-        .arg(forged)
-        .env("HOME", app.home.path())
-        .env_remove("XDG_CURRENT_DESKTOP")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    xdg_open(
+        app.home.path(),
+        "com.agentshell.desktop:/oauth/callback?code=forged&state=forged",
     );
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     assert!(
@@ -603,13 +610,7 @@ async fn a_wrong_state_deep_link_while_signing_in_leaves_the_real_sign_in_pendin
     assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 0);
 
     // The real one then signs in.
-    let out = std::process::Command::new("xdg-open")
-        .arg(&real)
-        .env("HOME", app.home.path())
-        .env_remove("XDG_CURRENT_DESKTOP")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    xdg_open(app.home.path(), &real);
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
     assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
