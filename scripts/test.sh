@@ -20,6 +20,12 @@ step "clippy (the shipped build, without the emulator; then with the demo featur
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --workspace --all-targets --locked --features demo -- -D warnings
 
+step "the Windows and macOS policy readers (type-checked for those targets; they cannot run here)"
+rustup target add --toolchain "$(rustup show active-toolchain | cut -d' ' -f1)" x86_64-pc-windows-msvc aarch64-apple-darwin >/dev/null
+for target in x86_64-pc-windows-msvc aarch64-apple-darwin; do
+  cargo clippy -p agent-shell-policy-store --locked --target "$target" -- -D warnings
+done
+
 step "tests (on a virtual display, in a private D-Bus session with an unlocked keyring)"
 # xvfb-run -a: a free virtual display for the real webview. dbus-run-session inside it: the
 # single-instance plugin and the Secret Service need a session bus, services it starts see the

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agent_shell_core::config::{self, ConfigOrigin};
-use agent_shell_core::{csp, ErrorCode};
+use agent_shell_core::{csp, policy, ErrorCode};
 use clap::{Parser, Subcommand};
 
 use crate::state::{ConfigState, ShellState};
@@ -266,12 +266,18 @@ fn config_command(action: &ConfigAction, cli_path: Option<PathBuf>) -> u8 {
                 Some(path) => println!("  3. {}", path.display()),
                 None => println!("  3. (no user config directory on this system)"),
             }
-            match config::policy_path() {
-                Some(path) => println!(
-                    "Under it, machine policy (keys set there are locked): {}",
-                    path.display()
-                ),
-                None => println!("Machine policy: not read on this system in this version"),
+            match policy::MachinePolicy::of_this_machine() {
+                Ok(machine) if machine.searched.is_empty() => {
+                    println!("Machine policy: none on this system")
+                }
+                Ok(machine) => {
+                    println!("Under it, machine policy (keys set there are locked), first wins:");
+                    for at in &machine.searched {
+                        let holds = machine.layers.iter().any(|layer| &layer.at == at);
+                        println!("  - {at}{}", if holds { "" } else { " (not present)" });
+                    }
+                }
+                Err(error) => println!("Machine policy: cannot be read: {error}"),
             }
             EXIT_OK
         }

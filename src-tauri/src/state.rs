@@ -97,23 +97,33 @@ impl ShellState {
         let env_value = std::env::var_os(config::CONFIG_ENV_VAR);
         let user_file = config::user_config_path();
         let located = config::locate(cli_path, env_value.as_deref(), user_file.as_deref());
-        let policy_path = config::policy_path();
-        let mut searched: Vec<PathBuf> = policy_path.iter().cloned().collect();
+        let machine = policy::MachinePolicy::of_this_machine();
+        let mut searched: Vec<PathBuf> = match &machine {
+            Ok(machine) => machine.searched.iter().map(PathBuf::from).collect(),
+            Err(_) => Vec::new(),
+        };
         searched.extend(user_file.iter().cloned());
         let origin = located
             .as_ref()
             .map_or(ConfigOrigin::MachinePolicy, |(_, origin)| *origin);
-        let loaded = policy::load(
-            policy_path.as_deref(),
-            located
-                .as_ref()
-                .map(|(path, origin)| (path.as_path(), *origin)),
-        );
+        let policy_at = machine
+            .as_ref()
+            .ok()
+            .and_then(|m| m.layers.first())
+            .map(|layer| PathBuf::from(&layer.at));
+        let loaded = machine.and_then(|machine| {
+            policy::load(
+                &machine,
+                located
+                    .as_ref()
+                    .map(|(path, origin)| (path.as_path(), *origin)),
+            )
+        });
         let shown_path = || {
             located
                 .as_ref()
                 .map(|(path, _)| path.clone())
-                .or_else(|| policy_path.clone())
+                .or_else(|| policy_at.clone())
         };
         let config = match loaded {
             Ok(None) => ConfigState::NotConfigured { searched },

@@ -1377,7 +1377,7 @@ mod tests {
     fn loading_a_file_reports_missing_unreadable_and_oversize_files() {
         // Files are read through the policy layer (here without a policy).
         let load_file = |path: &Path, origin: ConfigOrigin| {
-            crate::policy::load(None, Some((path, origin)))
+            crate::policy::load_files(None, Some((path, origin)))
                 .map(|layered| layered.expect("a named file is a configuration").config)
         };
         let dir = tempfile::tempdir().unwrap();

@@ -8,9 +8,10 @@
 //! file can never send the stored refresh token to another server.
 //!
 //! On Linux the policy is `/etc/agent-shell/policy.toml`, with the same keys as the user file.
-//! The Windows registry (`HKLM\SOFTWARE\Policies\AgentShell`) and macOS forced managed
-//! preferences map onto the same keys through [`REGISTRY_VALUES`]; their OS readers are not in
-//! this version.
+//! The Windows registry (`HKLM\SOFTWARE\Policies\AgentShell`, then HKCU) and macOS forced
+//! managed preferences (domain `com.agentshell.desktop`) map onto the same keys through
+//! [`REGISTRY_VALUES`]; the `agent-shell-policy-store` crate reads them (thin OS calls), this
+//! module maps and checks what it hands over.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -102,9 +103,11 @@ fn get<'a>(table: &'a Table, path: &str) -> Option<&'a Value> {
 }
 
 /// Merges the layers: policy keys override (and lock) the user's; returns the merged table,
-/// where every key came from, and the user keys that were ignored.
+/// where every key came from, and the user keys that were ignored. `policies` are the machine
+/// policy layers, highest precedence first (e.g. HKLM before HKCU): each key comes from the
+/// first layer that sets it.
 pub fn merge(
-    policy: Option<(&Table, &str)>,
+    policies: &[(&Table, &str)],
     user: Option<(&Table, &str)>,
 ) -> (Table, BTreeMap<String, Source>, Vec<String>) {
     let mut merged = Table::new();
@@ -118,11 +121,12 @@ pub fn merge(
             sources.insert(key, Source::User(at.to_string()));
         }
     }
-    if let Some((table, at)) = policy {
+    for (table, at) in policies.iter().rev() {
         let mut policy_leaves = Vec::new();
         leaves(table, "", &mut policy_leaves);
         for (key, value) in policy_leaves {
-            if get(&merged, &key).is_some_and(|user_value| *user_value != value) {
+            let overrides_user = matches!(sources.get(&key), Some(Source::User(_)));
+            if overrides_user && get(&merged, &key).is_some_and(|user_value| *user_value != value) {
                 tracing::warn!(%key, "a user setting differs from machine policy and is ignored");
                 ignored.push(key.clone());
             }
@@ -131,6 +135,67 @@ pub fn merge(
         }
     }
     (merged, sources, ignored)
+}
+
+/// One place machine policy was read from, and what it holds.
+#[derive(Debug, Clone)]
+pub struct PolicyLayer {
+    /// The file, registry key or preference domain, as IT knows it.
+    pub at: String,
+    pub table: Table,
+}
+
+/// Machine policy from every place this OS keeps it, highest precedence first.
+#[derive(Debug, Clone, Default)]
+pub struct MachinePolicy {
+    pub layers: Vec<PolicyLayer>,
+    /// Every place that was looked at, whether or not it held anything (for "not configured").
+    pub searched: Vec<String>,
+}
+
+impl MachinePolicy {
+    /// This machine's policy: the registry (HKLM, then HKCU) on Windows, forced managed
+    /// preferences on macOS, then the policy file ([`config::policy_path`]).
+    pub fn of_this_machine() -> Result<Self, ConfigError> {
+        let names: Vec<&str> = REGISTRY_VALUES.iter().map(|v| v.name).collect();
+        Self::read(
+            config::policy_path().as_deref(),
+            agent_shell_policy_store::read(&names),
+        )
+    }
+
+    /// Builds the layers from what the OS stores handed over and the policy file (if any).
+    /// A store that exists but cannot be read, or holds a bad value, is an error naming it:
+    /// running without policy would silently undo what IT set.
+    pub fn read(
+        file: Option<&Path>,
+        stores: Result<Vec<StoreReading>, StoreError>,
+    ) -> Result<Self, ConfigError> {
+        let stores = stores.map_err(|error| ConfigError::Unreadable {
+            path: PathBuf::from(&error.store),
+            reason: error.reason,
+        })?;
+        let mut machine = Self::default();
+        for reading in stores {
+            let table = table_from_values(&reading.store, &reading.values)
+                .map_err(|error| error.in_file(Path::new(&reading.store)))?;
+            machine.searched.push(reading.store.clone());
+            machine.layers.push(PolicyLayer {
+                at: reading.store,
+                table,
+            });
+        }
+        if let Some(path) = file {
+            machine.searched.push(path.display().to_string());
+            if let Some(table) = read_table(path)? {
+                machine.layers.push(PolicyLayer {
+                    at: path.display().to_string(),
+                    table,
+                });
+            }
+        }
+        Ok(machine)
+    }
 }
 
 fn read_table(path: &Path) -> Result<Option<Table>, ConfigError> {
@@ -148,18 +213,23 @@ fn read_table(path: &Path) -> Result<Option<Table>, ConfigError> {
     Ok(Some(table))
 }
 
-/// Reads machine policy (where this OS has it and the file exists) and the user file (if one
-/// was located, with how it was named), and validates the merged result. The policy-only rule
-/// applies whether or not there is a policy: without one, a user file can never set where
-/// tokens go. Errors name the file and key that caused them.
-pub fn load(
+/// Reads machine policy from files only (the policy file and the user file): the CLI's
+/// `--config` checks and tests. The app uses [`load`] with [`MachinePolicy::of_this_machine`].
+pub fn load_files(
     policy_path: Option<&Path>,
     user: Option<(&Path, config::ConfigOrigin)>,
 ) -> Result<Option<Layered>, ConfigError> {
-    let policy = match policy_path {
-        Some(path) => read_table(path)?,
-        None => None,
-    };
+    load(&MachinePolicy::read(policy_path, Ok(Vec::new()))?, user)
+}
+
+/// Layers machine policy over the user file (if one was located, with how it was named), and
+/// validates the merged result. The policy-only rule applies whether or not there is a policy:
+/// without one, a user file can never set where tokens go. Errors name the file, registry key
+/// or preference domain, and the key that caused them.
+pub fn load(
+    machine: &MachinePolicy,
+    user: Option<(&Path, config::ConfigOrigin)>,
+) -> Result<Option<Layered>, ConfigError> {
     let user_table = match user {
         Some((path, origin)) => match read_table(path)? {
             Some(table) => Some(table),
@@ -172,19 +242,20 @@ pub fn load(
         },
         None => None,
     };
-    if policy.is_none() && user_table.is_none() {
+    if machine.layers.is_empty() && user_table.is_none() {
         return Ok(None);
     }
-    let policy_at = policy_path
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
     let user_at = user
         .map(|(p, _)| p.display().to_string())
         .unwrap_or_default();
-    let user = user_table;
+    let policies: Vec<(&Table, &str)> = machine
+        .layers
+        .iter()
+        .map(|layer| (&layer.table, layer.at.as_str()))
+        .collect();
     let (merged, sources, ignored) = merge(
-        policy.as_ref().map(|t| (t, policy_at.as_str())),
-        user.as_ref().map(|t| (t, user_at.as_str())),
+        &policies,
+        user_table.as_ref().map(|t| (t, user_at.as_str())),
     );
     let local_emulator = merged.contains_key("local_emulator");
     for (key, source) in &sources {
@@ -293,13 +364,7 @@ pub const REGISTRY_VALUES: &[PolicyValue] = &[
     },
 ];
 
-/// A value as an OS policy store hands it over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoredValue {
-    Text(String),
-    Number(u32),
-    List(Vec<String>),
-}
+pub use agent_shell_policy_store::{StoreError, StoreReading, StoredValue};
 
 /// Builds the policy table from the values an OS store holds (`name`, value), so the OS shims
 /// stay thin. Unknown names and values of the wrong kind are errors naming the value.
@@ -366,7 +431,7 @@ mod tests {
         let user = table(
             "environment = \"mypurecloud.com\"\nclient_id = \"c\"\n[sso]\nprompt_login = true\n",
         );
-        let (merged, sources, ignored) = merge(Some((&policy, "P")), Some((&user, "U")));
+        let (merged, sources, ignored) = merge(&[(&policy, "P")], Some((&user, "U")));
         assert_eq!(merged["environment"].as_str(), Some("mypurecloud.ie"));
         assert_eq!(merged["client_id"].as_str(), Some("c"));
         assert_eq!(merged["sso"]["org"].as_str(), Some("acme"));
@@ -385,7 +450,7 @@ mod tests {
             "user.toml",
             "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n[endpoints]\ntoken = \"https://evil.example/token\"\n",
         );
-        let error = load(
+        let error = load_files(
             Some(&none),
             Some((&user, config::ConfigOrigin::CommandLine)),
         )
@@ -405,7 +470,7 @@ mod tests {
             "user2.toml",
             "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n",
         );
-        let layered = load(
+        let layered = load_files(
             Some(&policy),
             Some((&user, config::ConfigOrigin::UserConfigDir)),
         )
@@ -426,7 +491,7 @@ mod tests {
             "policy.toml",
             "environment = \"mypurecloud.de\"\nclient_id = \"fleet\"\n",
         );
-        let layered = load(Some(&policy), None).unwrap().unwrap();
+        let layered = load_files(Some(&policy), None).unwrap().unwrap();
         assert_eq!(layered.config.client_id, "fleet");
 
         let bad = write(
@@ -434,20 +499,20 @@ mod tests {
             "bad.toml",
             "environment = \"nowhere.example\"\nclient_id = \"x\"\n",
         );
-        let error = load(Some(&bad), None).unwrap_err();
+        let error = load_files(Some(&bad), None).unwrap_err();
         assert_eq!(error.code(), "config_unknown_environment");
         assert!(error.to_string().contains("bad.toml"), "{error}");
 
         let typo = write(dir.path(), "typo.toml", "enviroment = \"mypurecloud.de\"\n");
-        let error = load(Some(&typo), None).unwrap_err();
+        let error = load_files(Some(&typo), None).unwrap_err();
         assert!(error.to_string().contains("typo.toml"), "{error}");
         assert!(error.to_string().contains("enviroment"), "{error}");
 
-        assert!(load(Some(&dir.path().join("none.toml")), None)
+        assert!(load_files(Some(&dir.path().join("none.toml")), None)
             .unwrap()
             .is_none());
         // A file named by AGENT_SHELL_CONFIG that is missing says so (not "--config").
-        let missing = load(
+        let missing = load_files(
             None,
             Some((
                 &dir.path().join("gone.toml"),
@@ -466,7 +531,8 @@ mod tests {
             "nopolicy.toml",
             "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n[endpoints]\ntoken = \"https://evil.example/t\"\n",
         );
-        let refused = load(None, Some((&user, config::ConfigOrigin::UserConfigDir))).unwrap_err();
+        let refused =
+            load_files(None, Some((&user, config::ConfigOrigin::UserConfigDir))).unwrap_err();
         assert_eq!(refused.code(), "config_policy_only");
     }
 
@@ -512,5 +578,120 @@ mod tests {
             let table = table_from_values("T", &[(value.name.to_string(), stored)]).unwrap();
             config::check_raw(&table).unwrap_or_else(|e| panic!("{}: {e}", value.key));
         }
+    }
+
+    fn hklm() -> String {
+        r"HKLM\SOFTWARE\Policies\AgentShell".to_string()
+    }
+
+    #[test]
+    fn the_machine_key_wins_over_the_user_key_and_both_lock() {
+        let stores = vec![
+            StoreReading {
+                store: hklm(),
+                values: vec![(
+                    "Environment".into(),
+                    StoredValue::Text("mypurecloud.ie".into()),
+                )],
+            },
+            StoreReading {
+                store: r"HKCU\SOFTWARE\Policies\AgentShell".into(),
+                values: vec![
+                    (
+                        "Environment".into(),
+                        StoredValue::Text("mypurecloud.de".into()),
+                    ),
+                    ("ClientId".into(), StoredValue::Text("from-hkcu".into())),
+                ],
+            },
+        ];
+        let machine = MachinePolicy::read(None, Ok(stores)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let user = write(
+            dir.path(),
+            "config.toml",
+            "environment = \"mypurecloud.com\"\nclient_id = \"mine\"\n",
+        );
+        let layered = load(&machine, Some((&user, config::ConfigOrigin::UserConfigDir)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            layered.config.endpoints.api.host_str(),
+            Some("api.mypurecloud.ie")
+        );
+        assert_eq!(layered.config.client_id, "from-hkcu");
+        assert_eq!(layered.sources["environment"], Source::Policy(hklm()));
+        assert_eq!(
+            layered.sources["client_id"],
+            Source::Policy(r"HKCU\SOFTWARE\Policies\AgentShell".into())
+        );
+        assert_eq!(layered.ignored, vec!["client_id", "environment"]);
+    }
+
+    #[test]
+    fn a_bad_store_value_or_an_unreadable_store_names_the_store() {
+        let bad = vec![StoreReading {
+            store: hklm(),
+            values: vec![("SsoPromptLogin".into(), StoredValue::Text("yes".into()))],
+        }];
+        let error = MachinePolicy::read(None, Ok(bad)).unwrap_err();
+        assert_eq!(error.code(), "config_invalid_value");
+        assert!(
+            error
+                .to_string()
+                .contains(r"HKLM\SOFTWARE\Policies\AgentShell"),
+            "{error}"
+        );
+
+        let binary = vec![StoreReading {
+            store: "managed preferences com.agentshell.desktop".into(),
+            values: vec![(
+                "Scopes".into(),
+                StoredValue::Unsupported("a dictionary".into()),
+            )],
+        }];
+        let error = MachinePolicy::read(None, Ok(binary)).unwrap_err();
+        assert!(error.to_string().contains("managed preferences"), "{error}");
+
+        let denied = Err(StoreError {
+            store: hklm(),
+            reason: "Access is denied.".into(),
+        });
+        let error = MachinePolicy::read(None, denied).unwrap_err();
+        assert_eq!(error.code(), "config_unreadable");
+        assert!(error.to_string().contains("Access is denied"), "{error}");
+    }
+
+    #[test]
+    fn a_registry_policy_may_name_endpoints_and_the_user_file_still_may_not() {
+        let stores = vec![StoreReading {
+            store: hklm(),
+            values: vec![
+                (
+                    "Environment".into(),
+                    StoredValue::Text("mypurecloud.ie".into()),
+                ),
+                ("ClientId".into(), StoredValue::Text("c".into())),
+                (
+                    "TokenEndpoint".into(),
+                    StoredValue::Text("https://broker.example.com/oauth/token".into()),
+                ),
+            ],
+        }];
+        let machine = MachinePolicy::read(None, Ok(stores)).unwrap();
+        let layered = load(&machine, None).unwrap().unwrap();
+        assert_eq!(
+            layered.config.endpoints.token.as_str(),
+            "https://broker.example.com/oauth/token"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let user = write(
+            dir.path(),
+            "config.toml",
+            "[endpoints]\nauthorize = \"https://evil.example.com/authorize\"\n",
+        );
+        let refused =
+            load(&machine, Some((&user, config::ConfigOrigin::UserConfigDir))).unwrap_err();
+        assert_eq!(refused.code(), "config_policy_only");
     }
 }

@@ -135,7 +135,7 @@ proptest! {
         let (Ok(user), Ok(policy)) = (user.parse::<toml::Table>(), policy_text.parse::<toml::Table>()) else {
             return Ok(());
         };
-        let (merged, sources, _) = policy::merge(Some((&policy, "P")), Some((&user, "U")));
+        let (merged, sources, _) = policy::merge(&[(&policy, "P")], Some((&user, "U")));
         for (key, source) in &sources {
             if let policy::Source::Policy(_) = source {
                 let mut expected = Some(toml::Value::Table(policy.clone()));
