@@ -172,15 +172,70 @@ fn a_redirect_with_other_arguments_is_refused_before_anything_is_parsed() {
     }
 }
 
+/// A running emulator (on its own runtime, kept alive by the returned handles) and a config
+/// file for it in `home`.
+fn emulator_config(
+    home: &std::path::Path,
+) -> (
+    tokio::runtime::Runtime,
+    genesys_emulator::RunningEmulator,
+    std::path::PathBuf,
+) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime
+        .block_on(genesys_emulator::start(
+            genesys_emulator::EmulatorConfig::default(),
+        ))
+        .unwrap();
+    let urls = emulator.urls();
+    let config = home.join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "client_id = \"{}\"\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\n",
+            genesys_emulator::DEMO_CLIENT_ID,
+            urls.login,
+            urls.api,
+            urls.media
+        ),
+    )
+    .unwrap();
+    (runtime, emulator, config)
+}
+
+fn doctor_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+fn doctor_check(report: &serde_json::Value, id: &str) -> serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no check {id}: {report:#}"))
+}
+
+/// The exit code follows the checks: 1 when any failed, 0 otherwise.
+fn assert_exit_matches(out: &Output, report: &serde_json::Value) {
+    let any_failed = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["status"] == "fail");
+    assert_eq!(
+        out.status.code(),
+        Some(if any_failed { 1 } else { 0 }),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
     let home = tempfile::tempdir().unwrap();
-    let config = home.path().join("c.toml");
-    std::fs::write(
-        &config,
-        "environment = \"mypurecloud.ie\"\nclient_id = \"abc\"\n",
-    )
-    .unwrap();
+    let (_runtime, _emulator, config) = emulator_config(home.path());
     let doctor = |json: bool| {
         let mut args = vec!["doctor", "--config", config.to_str().unwrap()];
         if json {
@@ -205,6 +260,15 @@ fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
         "{table}"
     );
     assert!(table.contains("tauri://localhost"), "{table}");
+    // The emulator answers the network checks like Genesys would for a healthy org.
+    for id in [
+        "network.login_host",
+        "oauth.authorize",
+        "embedding.cors_preflight",
+        "csp",
+    ] {
+        assert!(table.contains(&format!("ok    {id}")), "{id}: {table}");
+    }
 
     // Registered the way the app does at start: both routes lead to this binary.
     let dirs = agent_shell_core::desktop::XdgDirs {
@@ -217,19 +281,10 @@ fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
         agent_shell_core::desktop::register("com.agentshell.desktop", &binary, &dirs);
     assert!(registration.xdg.resolves(), "{:?}", registration);
     let out = doctor(true);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{report:#}");
-    let check = |id: &str| {
-        report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .cloned()
-            .unwrap_or_else(|| panic!("no check {id}: {report:#}"))
-    };
+    let report = doctor_json(&out);
+    assert_exit_matches(&out, &report);
     for id in ["deep_link.xdg_open", "deep_link.gio"] {
-        let found = check(id);
+        let found = doctor_check(&report, id);
         assert_eq!(found["status"], "pass", "{found}");
         let evidence = found["evidence"].as_str().unwrap();
         assert!(
@@ -238,4 +293,45 @@ fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
         );
         assert!(evidence.contains(binary.to_str().unwrap()), "{evidence}");
     }
+}
+
+#[test]
+fn doctor_reports_an_absent_keychain_and_a_wrong_client_with_their_fixes() {
+    let home = tempfile::tempdir().unwrap();
+    let (_runtime, _emulator, config) = emulator_config(home.path());
+    let text_config = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text_config.replace(genesys_emulator::DEMO_CLIENT_ID, "someone-elses-client"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_agent-shell"))
+        .args(["doctor", "--json", "--config", config.to_str().unwrap()])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        // No Secret Service: a session bus that is not there.
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", home.path().join("no-bus").display()),
+        )
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap();
+    let report = doctor_json(&out);
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let keychain = doctor_check(&report, "keychain");
+    assert_eq!(keychain["status"], "fail", "{keychain}");
+    assert!(
+        keychain["fix"].as_str().unwrap().contains("gnome-keyring"),
+        "{keychain}"
+    );
+    let authorize = doctor_check(&report, "oauth.authorize");
+    assert_eq!(authorize["status"], "fail", "{authorize}");
+    assert!(
+        authorize["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("unknown client_id"),
+        "{authorize}"
+    );
 }

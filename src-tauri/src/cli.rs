@@ -109,10 +109,11 @@ pub fn main() -> ExitCode {
         LaunchArgs::Options => {}
         LaunchArgs::Redirect(url) => {
             let handover_attempt = crate::handover::take_attempt();
-            init_logging();
+            let log_level = crate::logging::init();
             // The redirect carries an authorization code: never log the URL itself.
             tracing::info!("started with a redirect URL argument");
             let mut state = ShellState::from_files(None);
+            apply_log_level(&log_level, &state);
             state.launch_redirect = Some(url);
             return ExitCode::from(run_window(state, handover_attempt));
         }
@@ -136,7 +137,7 @@ pub fn main() -> ExitCode {
         }
     };
     let handover_attempt = crate::handover::take_attempt();
-    init_logging();
+    let log_level = crate::logging::init();
     match cli.command {
         Some(Command::Config { action }) => ExitCode::from(config_command(&action, cli.config)),
         Some(Command::Demo) => ExitCode::from(run_demo(handover_attempt)),
@@ -148,20 +149,21 @@ pub fn main() -> ExitCode {
         }
         None => {
             let state = ShellState::from_files(cli.config.as_deref());
+            apply_log_level(&log_level, &state);
             ExitCode::from(run_window(state, handover_attempt))
         }
     }
 }
 
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("AGENT_SHELL_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,tao=warn,wry=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+/// The configured `[logs] level`, once the configuration is read.
+fn apply_log_level(handle: &crate::logging::LogLevelHandle, state: &ShellState) {
+    if let ConfigState::Loaded {
+        config, managed, ..
+    } = &state.config
+    {
+        let locked = managed.iter().any(|(key, _)| key == "logs.level");
+        handle.apply(config.log_level, locked);
+    }
 }
 
 /// True where a window can be opened. Only Linux/BSD can lack a display in practice.
@@ -375,6 +377,11 @@ fn doctor_command(cli_path: Option<PathBuf>, json: bool) -> u8 {
         }
     };
     report.push(doctor::page_origin_check());
+    if let ConfigState::Loaded { config, .. } = &state.config {
+        for check in online_checks(config) {
+            report.push(check);
+        }
+    }
     #[cfg(target_os = "linux")]
     match (
         std::env::current_exe(),
@@ -407,6 +414,31 @@ fn doctor_command(cli_path: Option<PathBuf>, json: bool) -> u8 {
     } else {
         EXIT_OK
     }
+}
+
+/// The doctor's network and keychain checks, on a runtime of their own (no window runs).
+fn online_checks(config: &config::ShellConfig) -> Vec<agent_shell_core::doctor::Check> {
+    use agent_shell_core::doctor;
+    use agent_shell_core::keychain::KeyringStore;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return vec![doctor::Check {
+                id: "network.login_host",
+                status: doctor::Status::Fail,
+                evidence: format!("no async runtime: {error}"),
+                fix: None,
+            }]
+        }
+    };
+    runtime.block_on(doctor::online_checks(
+        config,
+        &doctor::probe_client(),
+        std::sync::Arc::new(KeyringStore::doctor_probe()),
+    ))
 }
 
 fn print_config_summary(

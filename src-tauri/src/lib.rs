@@ -10,6 +10,7 @@ mod edge;
 mod handover;
 mod ipc_error;
 mod ipc_shapes;
+mod logging;
 pub mod state;
 mod tray;
 mod window;

@@ -24,6 +24,9 @@ static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 pub struct E2eApp {
     pub client: Client,
     pub home: TempDir,
+    /// The emulator's `/_emulator/secrets` when the config names one: on quit, the app's log
+    /// files and stderr are checked for every secret it issued or saw.
+    secrets_url: Option<String>,
     driver: Child,
     driver_log: PathBuf,
     _watchdog: Watchdog,
@@ -278,6 +281,10 @@ impl E2eApp {
             None => tempfile::tempdir().unwrap(),
         };
         let mut args = launch.args;
+        let secrets_url = launch
+            .config_toml
+            .and_then(emulator_login_url)
+            .map(|login| format!("{login}/_emulator/secrets"));
         if let Some(text) = launch.config_toml {
             let path = home.path().join("agent-shell.toml");
             std::fs::write(&path, text).unwrap();
@@ -369,6 +376,7 @@ impl E2eApp {
         E2eApp {
             client,
             home,
+            secrets_url,
             driver,
             driver_log,
             _watchdog: watchdog,
@@ -436,6 +444,9 @@ impl E2eApp {
         }
         wait_for_app_exit().await;
         let log = self.log();
+        if let Some(url) = &self.secrets_url {
+            assert_no_secret_in_logs(url, self.home.path(), &log).await;
+        }
         (log, self.home)
     }
 
@@ -622,6 +633,68 @@ pub fn app_files_containing(home: &Path, secrets: &[String]) -> Vec<(PathBuf, us
         }
     }
     found
+}
+
+/// The `login` URL of a `[local_emulator]` config.
+fn emulator_login_url(config: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(config).ok()?;
+    Some(
+        table
+            .get("local_emulator")?
+            .get("login")?
+            .as_str()?
+            .trim_end_matches('/')
+            .to_string(),
+    )
+}
+
+/// The app's log directory under a test HOME (XDG_STATE_HOME is not set there).
+pub fn log_dir(home: &Path) -> PathBuf {
+    home.join(".local/state/agent-shell/logs")
+}
+
+/// Asserts that the app wrote a log file, and that neither its log files nor its stderr hold
+/// any secret the emulator issued or saw (counted, never printed). Skipped when the test has
+/// already stopped its emulator.
+async fn assert_no_secret_in_logs(secrets_url: &str, home: &Path, stderr: &str) {
+    let client = reqwest::Client::new();
+    let Ok(Ok(response)) =
+        tokio::time::timeout(Duration::from_secs(5), client.get(secrets_url).send()).await
+    else {
+        return;
+    };
+    let Ok(secrets) = response.json::<Vec<String>>().await else {
+        return;
+    };
+    let files: Vec<PathBuf> = std::fs::read_dir(log_dir(home))
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        !files.is_empty(),
+        "the app wrote no log file under {}",
+        log_dir(home).display()
+    );
+    let mut texts: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|path| {
+            (
+                path.display().to_string(),
+                std::fs::read(path).unwrap_or_default(),
+            )
+        })
+        .collect();
+    texts.push(("the app's stderr".into(), stderr.as_bytes().to_vec()));
+    let leaks: Vec<String> = texts
+        .iter()
+        .flat_map(|(name, bytes)| {
+            secrets
+                .iter()
+                .enumerate()
+                .filter(|(_, secret)| contains(bytes, secret))
+                .map(move |(index, _)| format!("secret #{index} in {name}"))
+        })
+        .collect();
+    assert!(leaks.is_empty(), "secrets in the app's logs: {leaks:?}");
 }
 
 /// Every secret the emulator issued or saw: tokens, codes, verifiers, states.

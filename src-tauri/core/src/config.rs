@@ -307,6 +307,38 @@ pub struct RawConfig {
     pub links: RawLinks,
     #[serde(default)]
     pub crm: RawCrm,
+    #[serde(default)]
+    pub logs: RawLogs,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogs {
+    pub level: Option<LogLevel>,
+}
+
+/// `[logs] level`: how much the log files (and stderr) record. Secrets are never logged at
+/// any level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    /// The filter directive for this level (the GUI toolkit's own chatter stays at warn).
+    pub fn directive(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warn => "warn,tao=warn,wry=warn",
+            Self::Info => "info,tao=warn,wry=warn",
+            Self::Debug => "debug,tao=warn,wry=warn,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info",
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -398,6 +430,8 @@ pub struct ShellConfig {
     pub endpoints: Endpoints,
     pub refresh: RefreshPolicy,
     pub links: LinkSettings,
+    /// `[logs] level` (info unless set).
+    pub log_level: LogLevel,
     /// Local emulator only: WebKit's fake capture devices stand in for a microphone.
     pub mock_media_devices: bool,
 }
@@ -654,6 +688,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         sso: validate_sso(raw.sso)?,
         refresh: validate_session(&raw.session, local)?,
         links: validate_links(raw.links, raw.crm)?,
+        log_level: raw.logs.level.unwrap_or_default(),
         mock_media_devices: raw
             .local_emulator
             .as_ref()

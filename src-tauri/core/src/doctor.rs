@@ -2,11 +2,15 @@
 //! one-line fix, printed as a table for people or JSON for tools. No window is opened.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
+use url::Url;
 
 use crate::config::ShellConfig;
 use crate::desktop::{self, Resolution, XdgDirs};
+use crate::keychain::{self, SecretStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -157,6 +161,485 @@ pub fn config_check(config: &ShellConfig, source: &str) -> Check {
             config.client_id
         ),
         fix: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks that reach the network and the keychain
+
+/// How long each network check may take.
+pub const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The custom headers the embedded client sends (the integration guide's preflight dry run).
+pub const GUIDE_PREFLIGHT_HEADERS: &str =
+    "X-Genesys-Embed-Client-Version, Genesys-User-Agent, Authorization";
+
+/// The page origin this build's webview has (what IT allow-lists and what the preflight sends).
+pub fn page_origin() -> &'static str {
+    if cfg!(windows) {
+        "http://tauri.localhost"
+    } else {
+        "tauri://localhost"
+    }
+}
+
+/// An HTTP client for probes: no redirects followed (the answers are the evidence), bounded.
+pub fn probe_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(NETWORK_TIMEOUT)
+        .user_agent(concat!("agent-shell-doctor/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Every check that needs the network or the keychain, in the order an admin reads them.
+pub async fn online_checks(
+    config: &ShellConfig,
+    http: &reqwest::Client,
+    keychain: Arc<dyn SecretStore>,
+) -> Vec<Check> {
+    let (login, date) = host_check("network.login_host", &config.endpoints.login, http).await;
+    let (api, _) = host_check("network.api_host", &config.endpoints.api, http).await;
+    let mut checks = vec![login, api];
+    checks.push(clock_check(date, SystemTime::now()));
+    checks.push(authorize_check(config, http).await);
+    checks.push(preflight_check(config, http).await);
+    checks.push(scopes_check(config));
+    checks.push(csp_check(config));
+    checks.push(keychain_check(keychain).await);
+    checks
+}
+
+/// Why a request failed, in an admin's words (DNS, refused, TLS, timeout), from the error chain.
+fn describe_http_error(error: &reqwest::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        chain.push_str(": ");
+        chain.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    let lower = chain.to_ascii_lowercase();
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
+        "does not resolve (DNS)"
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        "TLS failed (a TLS-inspecting proxy whose CA this machine does not trust?)"
+    } else if lower.contains("refused") {
+        "refused the connection"
+    } else {
+        "cannot be reached"
+    };
+    format!("{kind}: {chain}")
+}
+
+/// The host answers HTTP(S) at all; returns its `Date` header for the clock check.
+async fn host_check(
+    id: &'static str,
+    base: &Url,
+    http: &reqwest::Client,
+) -> (Check, Option<SystemTime>) {
+    let host = base.host_str().unwrap_or_default().to_string();
+    let started = Instant::now();
+    match http.get(base.clone()).send().await {
+        Ok(response) => {
+            let date = response
+                .headers()
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| httpdate::parse_http_date(v).ok());
+            let check = Check {
+                id,
+                status: Status::Pass,
+                evidence: format!(
+                    "{} answered HTTP {} in {} ms{}",
+                    origin_of(base),
+                    response.status().as_u16(),
+                    started.elapsed().as_millis(),
+                    if base.scheme() == "https" {
+                        " over TLS"
+                    } else {
+                        ""
+                    }
+                ),
+                fix: None,
+            };
+            (check, date)
+        }
+        Err(error) => (
+            Check {
+                id,
+                status: Status::Fail,
+                evidence: format!("{} {}", origin_of(base), describe_http_error(&error)),
+                fix: Some(format!(
+                    "allow {host}:{} through DNS, proxy and firewall for this desktop",
+                    base.port_or_known_default().unwrap_or(443)
+                )),
+            },
+            None,
+        ),
+    }
+}
+
+fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// Tokens and SAML assertions carry times: a clock far from the server's breaks sign-in at
+/// some identity providers. Warn past a minute, fail past five.
+pub fn clock_check(server_date: Option<SystemTime>, now: SystemTime) -> Check {
+    let id = "clock.skew";
+    let Some(server) = server_date else {
+        return Check {
+            id,
+            status: Status::Warn,
+            evidence: "the login host sent no usable Date header (or was not reached)".into(),
+            fix: None,
+        };
+    };
+    let (skew, ahead) = match now.duration_since(server) {
+        Ok(ahead) => (ahead, true),
+        Err(behind) => (behind.duration(), false),
+    };
+    let secs = skew.as_secs();
+    let evidence = format!(
+        "this machine's clock is {secs} s {} the login host's",
+        if ahead { "ahead of" } else { "behind" }
+    );
+    let status = match secs {
+        0..=60 => Status::Pass,
+        61..=300 => Status::Warn,
+        _ => Status::Fail,
+    };
+    Check {
+        id,
+        status,
+        evidence,
+        fix: (status != Status::Pass).then(|| {
+            "turn on time synchronisation (NTP / Windows Time / automatic date and time)".into()
+        }),
+    }
+}
+
+/// Text of an error page, short: style and script blocks dropped, tags stripped, whitespace
+/// collapsed.
+fn page_text(html: &str) -> String {
+    let mut visible = html.to_string();
+    for block in ["style", "script", "head"] {
+        let (open, close) = (format!("<{block}"), format!("</{block}>"));
+        while let Some(start) = visible.to_ascii_lowercase().find(&open) {
+            let lower = visible.to_ascii_lowercase();
+            let end = lower[start..]
+                .find(&close)
+                .map_or(visible.len(), |at| start + at + close.len());
+            visible.replace_range(start..end, " ");
+        }
+    }
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in visible.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut joined = words.join(" ");
+    if joined.len() > 300 {
+        let cut = (0..=300)
+            .rev()
+            .find(|i| joined.is_char_boundary(*i))
+            .unwrap_or(0);
+        joined.truncate(cut);
+        joined.push_str("...");
+    }
+    joined
+}
+
+/// What the authorize endpoint says to one redirect URI: `Ok(evidence)` when it would show a
+/// sign-in, `Err(evidence)` when it refuses the client, the redirect URI or the scopes.
+async fn authorize_answer(
+    config: &ShellConfig,
+    redirect_uri: &str,
+    http: &reqwest::Client,
+) -> Result<String, String> {
+    let mut url = config.endpoints.authorize.clone();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &config.client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", &config.scopes.join(" "))
+        // A well-formed challenge for a verifier nobody holds: no code can ever be redeemed.
+        .append_pair(
+            "code_challenge",
+            "agentshelldoctorprobe-noverifierexistsforit",
+        )
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", "agent-shell-doctor");
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| describe_http_error(&e))?;
+    let status = response.status();
+    if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        // An error sent back to the redirect URI (RFC 6749 4.1.2.1): the client is known but
+        // the request is refused (scopes, consent, client type).
+        if location.starts_with(redirect_uri) {
+            if let Ok(back) = Url::parse(&location) {
+                let param = |name: &str| {
+                    back.query_pairs()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.into_owned())
+                };
+                if let Some(error) = param("error") {
+                    return Err(format!(
+                        "refused with {error}: {}",
+                        param("error_description").unwrap_or_default()
+                    ));
+                }
+            }
+            return Ok(
+                "accepted (it answered at once, as an already signed-in browser would)".into(),
+            );
+        }
+        return Ok(format!(
+            "accepted: HTTP {} to the sign-in page",
+            status.as_u16()
+        ));
+    }
+    if status.is_success() {
+        return Ok(format!(
+            "accepted: HTTP {} with the sign-in page",
+            status.as_u16()
+        ));
+    }
+    let body = response.text().await.unwrap_or_default();
+    Err(format!("HTTP {}: {}", status.as_u16(), page_text(&body)))
+}
+
+/// The authorize endpoint accepts this client id with every redirect URI sign-in can use (an
+/// unknown client or redirect URI gets an error page, not a login form).
+async fn authorize_check(config: &ShellConfig, http: &reqwest::Client) -> Check {
+    let mut lines = Vec::new();
+    let mut refused = false;
+    for uri in config.redirect.all_uris() {
+        match authorize_answer(config, &uri, http).await {
+            Ok(evidence) => lines.push(format!("{uri}: {evidence}")),
+            Err(evidence) => {
+                refused = true;
+                lines.push(format!("{uri}: {evidence}"));
+            }
+        }
+    }
+    Check {
+        id: "oauth.authorize",
+        status: if refused { Status::Fail } else { Status::Pass },
+        evidence: format!("client {}: {}", config.client_id, lines.join("; ")),
+        fix: refused.then(|| {
+            format!(
+                "in Genesys Cloud Admin > OAuth, check the client id and register exactly these redirect URIs on client {}: {}",
+                config.client_id,
+                config.redirect.all_uris().join(", ")
+            )
+        }),
+    }
+}
+
+/// The guide's CORS dry run: `OPTIONS /api/v2/oauth/token` from this shell's page origin with
+/// the embedded client's headers. A refusal means the org does not trust the shell's origin.
+async fn preflight_check(config: &ShellConfig, http: &reqwest::Client) -> Check {
+    let id = "embedding.cors_preflight";
+    let origin = page_origin();
+    let host = Url::parse(origin)
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or_default();
+    let fix = Some(format!(
+        "add {host} to Telephony > Trusted Domains (exact hostname), and let your proxy pass OPTIONS with these headers: {GUIDE_PREFLIGHT_HEADERS}"
+    ));
+    let url = match config.endpoints.api.join("/api/v2/oauth/token") {
+        Ok(url) => url,
+        Err(error) => {
+            return Check {
+                id,
+                status: Status::Fail,
+                evidence: error.to_string(),
+                fix: None,
+            }
+        }
+    };
+    let answer = http
+        .request(reqwest::Method::OPTIONS, url.clone())
+        .header(reqwest::header::ORIGIN, origin)
+        .header(reqwest::header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            reqwest::header::ACCESS_CONTROL_REQUEST_HEADERS,
+            GUIDE_PREFLIGHT_HEADERS,
+        )
+        .send()
+        .await;
+    let response = match answer {
+        Ok(response) => response,
+        Err(error) => {
+            return Check {
+                id,
+                status: Status::Fail,
+                evidence: format!("OPTIONS {url}: {}", describe_http_error(&error)),
+                fix,
+            }
+        }
+    };
+    let status = response.status();
+    let allowed = response
+        .headers()
+        .get(reqwest::header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    match (status.is_success(), allowed.as_deref()) {
+        (true, Some(allowed)) if allowed == origin => Check {
+            id,
+            status: Status::Pass,
+            evidence: format!(
+                "OPTIONS {url} from {origin}: HTTP {}, allowed",
+                status.as_u16()
+            ),
+            fix: None,
+        },
+        (_, allowed) => Check {
+            id,
+            status: Status::Fail,
+            evidence: format!(
+                "OPTIONS {url} from {origin}: HTTP {}, Access-Control-Allow-Origin {}",
+                status.as_u16(),
+                allowed.unwrap_or("absent")
+            ),
+            fix,
+        },
+    }
+}
+
+/// The scopes sign-in asks for (the configuration already refuses a list without the required
+/// ones; what is *granted* is checked at each sign-in, which reports a missing grant).
+fn scopes_check(config: &ShellConfig) -> Check {
+    Check {
+        id: "oauth.scopes",
+        status: Status::Pass,
+        evidence: format!("requested: {}", config.scopes.join(" ")),
+        fix: None,
+    }
+}
+
+/// The content security policy this configuration runs with frames and reaches exactly the
+/// environment's hosts (the same list a proxy allow-list needs).
+fn csp_check(config: &ShellConfig) -> Check {
+    let id = "csp";
+    let policy = match crate::csp::for_config(Some(config)) {
+        Ok(policy) => policy,
+        Err(error) => {
+            return Check {
+                id,
+                status: Status::Fail,
+                evidence: error.to_string(),
+                fix: Some("correct the endpoint named above in the configuration".into()),
+            }
+        }
+    };
+    let frames = policy.sources("frame-src").unwrap_or_default();
+    let connects = policy.sources("connect-src").unwrap_or_default();
+    let needed = [
+        (
+            "frame-src",
+            frames,
+            origin_of(&config.endpoints.client_page),
+        ),
+        ("connect-src", connects, origin_of(&config.endpoints.api)),
+    ];
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|(_, sources, origin)| !sources.iter().any(|s| s == origin))
+        .map(|(directive, _, origin)| format!("{directive} lacks {origin}"))
+        .collect();
+    Check {
+        id,
+        status: if missing.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        evidence: if missing.is_empty() {
+            format!(
+                "frames {}; connects to {}",
+                frames.join(" "),
+                connects
+                    .iter()
+                    .filter(|s| s.contains("://"))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        } else {
+            missing.join("; ")
+        },
+        fix: (!missing.is_empty())
+            .then(|| "report this: the policy is built from the configuration".into()),
+    }
+}
+
+/// The keychain is there and unlocked: a probe entry is written, read back and deleted.
+async fn keychain_check(store: Arc<dyn SecretStore>) -> Check {
+    let started = Instant::now();
+    match keychain::probe(store).await {
+        Ok(()) => Check {
+            id: "keychain",
+            status: Status::Pass,
+            evidence: format!(
+                "wrote, read back and deleted a probe entry in {} ({} ms)",
+                keychain_name(),
+                started.elapsed().as_millis()
+            ),
+            fix: None,
+        },
+        Err(error) => Check {
+            id: "keychain",
+            status: Status::Fail,
+            evidence: format!("{}: {error}", keychain_name()),
+            fix: Some(keychain_fix().into()),
+        },
+    }
+}
+
+fn keychain_name() -> &'static str {
+    if cfg!(windows) {
+        "Windows Credential Manager"
+    } else if cfg!(target_os = "macos") {
+        "the macOS login keychain"
+    } else {
+        "the Secret Service (GNOME Keyring / KWallet)"
+    }
+}
+
+fn keychain_fix() -> &'static str {
+    if cfg!(windows) {
+        "sign in to Windows with the agent's own account (Credential Manager needs a user profile)"
+    } else if cfg!(target_os = "macos") {
+        "unlock the login keychain (Keychain Access), or reset it if its password is lost"
+    } else {
+        "start gnome-keyring-daemon (or KWallet) in the desktop session and unlock the login keyring; the shell never falls back to a file"
     }
 }
 

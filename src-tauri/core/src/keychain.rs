@@ -68,6 +68,26 @@ where
     }
 }
 
+/// Writes, reads back and deletes a probe value through `store` (each step bounded by
+/// [`KEYCHAIN_TIMEOUT`]): proves the keychain is there, unlocked and consistent.
+pub async fn probe(store: Arc<dyn SecretStore>) -> Result<(), KeychainError> {
+    let value = format!("probe-{}", std::process::id());
+    let written = RefreshToken::new(value.clone());
+    run_with_timeout(store.clone(), move |s| s.save(&written)).await?;
+    let read = run_with_timeout(store.clone(), |s| s.load()).await;
+    let deleted = run_with_timeout(store, |s| s.delete()).await;
+    match read? {
+        Some(token) if token.expose() == value => {}
+        Some(_) => return Err(KeychainError::Corrupt),
+        None => {
+            return Err(KeychainError::Failed(
+                "the probe entry was written but could not be read back".into(),
+            ))
+        }
+    }
+    deleted
+}
+
 /// Account name: one entry per environment and OAuth client, so two orgs never collide. When
 /// the token endpoint is not the environment's own login host (a broker or proxy named by
 /// machine policy), its origin is part of the name: a refresh token is only ever read back for
@@ -191,6 +211,14 @@ impl KeyringStore {
     pub fn for_config(config: &ShellConfig) -> Self {
         Self {
             account: account_for(config),
+        }
+    }
+
+    /// The entry `agent-shell doctor` writes, reads back and deletes to prove the keychain
+    /// works; never an agent's token.
+    pub fn doctor_probe() -> Self {
+        Self {
+            account: "agent-shell-doctor-probe".into(),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod environment;
 pub mod error;
 pub mod keychain;
 pub mod links;
+pub mod logs;
 pub mod loopback;
 pub mod oauth;
 pub mod policy;

@@ -358,6 +358,11 @@ pub const REGISTRY_VALUES: &[PolicyValue] = &[
         kind: PolicyKind::List,
     },
     PolicyValue {
+        name: "LogLevel",
+        key: "logs.level",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
         name: "CrmInteractionUrl",
         key: "crm.interaction_url",
         kind: PolicyKind::Text,
@@ -570,7 +575,8 @@ mod tests {
         // Every mapped key exists in the file format.
         for value in REGISTRY_VALUES {
             let stored = match value.kind {
-                // A text the key's type accepts (redirect.prefer is an enum).
+                // A text the key's type accepts (redirect.prefer and logs.level are enums).
+                PolicyKind::Text if value.key == "logs.level" => StoredValue::Text("debug".into()),
                 PolicyKind::Text => StoredValue::Text("loopback".into()),
                 PolicyKind::Flag => StoredValue::Number(0),
                 PolicyKind::List => StoredValue::List(vec![]),
