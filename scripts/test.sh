@@ -26,6 +26,12 @@ for target in x86_64-pc-windows-msvc aarch64-apple-darwin; do
   cargo clippy -p agent-shell-policy-store --locked --target "$target" -- -D warnings
 done
 
+step "the release workflow (actionlint, with shellcheck for its run: steps)"
+bash scripts/lint-workflows.sh
+
+step "the .deb: built without the emulator, desktop entry passes the sign-in URL, scheme resolves"
+bash scripts/check-deb.sh
+
 step "tests (on a virtual display, in a private D-Bus session with an unlocked keyring)"
 # xvfb-run -a: a free virtual display for the real webview. dbus-run-session inside it: the
 # single-instance plugin and the Secret Service need a session bus, services it starts see the

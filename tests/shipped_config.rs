@@ -104,3 +104,92 @@ fn the_shipped_build_carries_no_emulator() {
         .get("features")
         .is_none_or(|f| !f.to_string().contains("demo")));
 }
+
+fn read_text(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Every `attr="..."` value in `text` on elements that start with `element`.
+fn attribute_values(text: &str, element: &str, attr: &str) -> Vec<String> {
+    text.split(&format!("<{element} "))
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = format!(" {}", &rest[..rest.find('>')?]);
+            let start = tag.find(&format!(" {attr}=\""))? + attr.len() + 3;
+            Some(tag[start..start + tag[start..].find('"')?].to_string())
+        })
+        .collect()
+}
+
+fn known_policy_names() -> Vec<&'static str> {
+    agent_shell_core::policy::REGISTRY_VALUES
+        .iter()
+        .map(|v| v.name)
+        .collect()
+}
+
+/// The MSI writes only values the policy reader knows (an unknown one would make the reader
+/// reject the whole policy), each behind a Secure property that is remembered across repairs.
+#[test]
+fn the_msi_fragment_writes_known_policy_values_from_secure_remembered_properties() {
+    let fragment = read_text("installer/windows/policy-fragment.wxs");
+    let known = known_policy_names();
+    let written = attribute_values(&fragment, "RegistryValue", "Name");
+    assert!(written.len() >= 7, "{written:?}");
+    for name in &written {
+        assert!(known.contains(&name.as_str()), "the MSI writes unknown policy value {name}");
+    }
+    let searched = attribute_values(&fragment, "RegistrySearch", "Name");
+    assert_eq!(searched, written, "every written value is remembered (RegistrySearch)");
+    let properties = attribute_values(&fragment, "Property", "Id");
+    let secure = fragment.matches("Secure=\"yes\"").count();
+    assert_eq!(secure, properties.len(), "every public property is Secure");
+    assert!(fragment.contains(r#"Key="$(var.PolicyKey)""#));
+    assert!(fragment.contains(r#"PolicyKey = "SOFTWARE\Policies\AgentShell""#));
+
+    let conf = read_json("tauri.conf.json");
+    let wix = &conf["bundle"]["windows"]["wix"];
+    assert_eq!(wix["fragmentPaths"][0], "installer/windows/policy-fragment.wxs");
+    assert_eq!(wix["componentGroupRefs"][0], "AgentShellPolicy");
+    // Pinned: Tauri's default is derived from the product name, which may change one day.
+    assert_eq!(wix["upgradeCode"], "41892700-d077-50cd-986a-4407a94326f2");
+    assert_eq!(conf["bundle"]["windows"]["nsis"]["installMode"], "both");
+}
+
+#[test]
+fn the_example_mdm_profile_forces_only_known_keys_for_the_bundle_identifier() {
+    let profile = read_text("installer/macos/agent-shell.mobileconfig");
+    let conf = read_json("tauri.conf.json");
+    let identifier = conf["identifier"].as_str().unwrap();
+    assert!(profile.contains(&format!("<key>{identifier}</key>")));
+    assert!(profile.contains("<key>Forced</key>"));
+    let settings = profile
+        .split("<key>mcx_preference_settings</key>")
+        .nth(1)
+        .unwrap();
+    let known = known_policy_names();
+    let keys: Vec<&str> = settings
+        .split("<key>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</key>").next())
+        .take_while(|key| !key.starts_with("Payload"))
+        .collect();
+    assert!(keys.len() >= 5, "{keys:?}");
+    for key in keys {
+        assert!(known.contains(&key), "the profile sets unknown policy key {key}");
+    }
+}
+
+#[test]
+fn the_deb_desktop_entry_passes_the_url_and_claims_the_scheme() {
+    let conf = read_json("tauri.conf.json");
+    let template = conf["bundle"]["linux"]["deb"]["desktopTemplate"]
+        .as_str()
+        .unwrap();
+    let text = read_text(template);
+    assert!(text.contains("\nExec={{exec}} %u\n"), "{text}");
+    let scheme = conf["plugins"]["deep-link"]["desktop"]["schemes"][0]
+        .as_str()
+        .unwrap();
+    assert!(text.contains(&format!("\nMimeType=x-scheme-handler/{scheme};\n")));
+}
