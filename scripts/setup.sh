@@ -15,7 +15,8 @@ packages=(build-essential pkg-config curl file ca-certificates
 if [ "$purpose" = test ]; then
   # Tests: a virtual display, the WebKit WebDriver, a D-Bus session and a real Secret Service.
   # gdbus (libglib2.0-bin, above) reads the tray icon the way a desktop panel does.
-  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring)
+  # xclip reads what "Copy diagnostics" put on the clipboard.
+  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring xclip)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "report_auth_error",
     "get_embed_credentials",
     "report_client_event",
+    "copy_diagnostics",
 ];
 
 fn main() {

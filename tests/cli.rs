@@ -335,3 +335,47 @@ fn doctor_reports_an_absent_keychain_and_a_wrong_client_with_their_fixes() {
         "{authorize}"
     );
 }
+
+#[test]
+fn doctor_bundle_writes_the_report_and_recent_logs_scrubbed() {
+    let home = tempfile::tempdir().unwrap();
+    let (_runtime, _emulator, config) = emulator_config(home.path());
+    // A log file as an older version might have left it: a code and an e-mail address in it.
+    let logs = home.path().join(".local/state/agent-shell/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let code = "q3J0h8vO1yA9ZkPz_x-7LmN2bC4dE5fG6hI7jK8lM9n";
+    std::fs::write(
+        logs.join("agent-shell.2026-11-30.log"),
+        format!("INFO redirect code={code} for agent@example.com\nINFO renewed\n"),
+    )
+    .unwrap();
+    let bundle = home.path().join("diagnostics.txt");
+    let out = Command::new(env!("CARGO_BIN_EXE_agent-shell"))
+        .args([
+            "doctor",
+            "--config",
+            config.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env_remove("XDG_STATE_HOME")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("Diagnostics written to"), "{stderr}");
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    for expected in [
+        "Agent Shell diagnostics",
+        "Client id",
+        "agent-shell-demo",
+        "oauth.authorize",
+        "INFO renewed",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    assert!(!text.contains(code), "{text}");
+    assert!(!text.contains("agent@example.com"), "{text}");
+    assert!(text.contains("code=[redacted] for [email]"), "{text}");
+}

@@ -122,6 +122,24 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
     );
     assert_eq!(emulator_state(&emulator).await["refreshes_served"], 1);
 
+    // "Copy diagnostics" while signed in: the report reaches the clipboard, names the checks,
+    // and carries no secret the emulator issued and no e-mail address.
+    let diagnostics = copy_diagnostics(&app).await;
+    for expected in [
+        "Agent Shell diagnostics",
+        "oauth.authorize",
+        "keychain",
+        "Recent log lines",
+    ] {
+        assert!(diagnostics.contains(expected), "{expected}: {diagnostics}");
+    }
+    assert!(!diagnostics.contains("agent@example.com"), "{diagnostics}");
+    let secrets = support::emulator_secrets(&emulator).await;
+    assert!(
+        !secrets.iter().any(|s| diagnostics.contains(s.as_str())),
+        "a secret is in the diagnostics"
+    );
+
     // Sign-out: revoked, keychain entry gone, back to the sign-in screen, the client gone.
     app.wait_for_text("#status-agent", "Alex Agent").await;
     app.click("#sign-out-button").await;
@@ -751,4 +769,24 @@ async fn when_the_desktop_cannot_route_the_scheme_sign_in_falls_back_to_loopback
         "the log names the problem"
     );
     app.quit().await;
+}
+
+/// Clicks "Copy diagnostics" and returns what reached the X clipboard, read with xclip as a
+/// paste into a ticket would.
+async fn copy_diagnostics(app: &support::E2eApp) -> String {
+    app.click("#copy-diagnostics").await;
+    support::wait_until(
+        std::time::Duration::from_secs(40),
+        "\"Diagnostics copied\"",
+        async || match app.visible_text("#copy-diagnostics").await.as_str() {
+            "Diagnostics copied" => Ok(()),
+            other => Err(other.to_string()),
+        },
+    )
+    .await;
+    let out = std::process::Command::new("xclip")
+        .args(["-selection", "clipboard", "-o"])
+        .output()
+        .expect("xclip (scripts/setup.sh test installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

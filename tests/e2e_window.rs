@@ -467,3 +467,54 @@ async fn a_launch_during_shutdown_of_the_old_instance_starts_once_it_is_gone() {
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), app.wait()).await;
 }
+
+/// Start of shift: with `[startup] autostart` the app registers itself to open at desktop
+/// login (on Linux an XDG autostart entry that runs this binary); without it, the entry goes.
+#[tokio::test]
+#[ignore = "needs Xvfb, D-Bus and tauri-driver: run scripts/test.sh"]
+async fn autostart_follows_the_configuration_on_and_off() {
+    let emulator = emulator().await;
+    let with = format!("{}\n[startup]\nautostart = true\n", local_config(&emulator));
+    let app = E2eApp::launch(Launch {
+        config_toml: Some(&with),
+        ..Launch::default()
+    })
+    .await;
+    let entry = app
+        .home
+        .path()
+        .join(".config/autostart/Agent Shell.desktop");
+    let text = wait_until(Duration::from_secs(15), "the autostart entry", async || {
+        std::fs::read_to_string(&entry).map_err(|e| e.to_string())
+    })
+    .await;
+    let binary = std::fs::canonicalize(env!("CARGO_BIN_EXE_agent-shell")).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("Exec=") && l.contains(binary.to_str().unwrap())),
+        "{text}"
+    );
+    let (_, home) = app.quit_keeping_home().await;
+
+    // The same desktop, the key removed: the entry is removed too.
+    let without = local_config(&emulator);
+    let app = E2eApp::launch(Launch {
+        config_toml: Some(&without),
+        home: Some(home),
+        ..Launch::default()
+    })
+    .await;
+    wait_until(
+        Duration::from_secs(15),
+        "the autostart entry to go",
+        async || {
+            if entry.exists() {
+                Err("still there".to_string())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+    app.quit().await;
+}

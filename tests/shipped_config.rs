@@ -137,10 +137,16 @@ fn the_msi_fragment_writes_known_policy_values_from_secure_remembered_properties
     let written = attribute_values(&fragment, "RegistryValue", "Name");
     assert!(written.len() >= 7, "{written:?}");
     for name in &written {
-        assert!(known.contains(&name.as_str()), "the MSI writes unknown policy value {name}");
+        assert!(
+            known.contains(&name.as_str()),
+            "the MSI writes unknown policy value {name}"
+        );
     }
     let searched = attribute_values(&fragment, "RegistrySearch", "Name");
-    assert_eq!(searched, written, "every written value is remembered (RegistrySearch)");
+    assert_eq!(
+        searched, written,
+        "every written value is remembered (RegistrySearch)"
+    );
     let properties = attribute_values(&fragment, "Property", "Id");
     let secure = fragment.matches("Secure=\"yes\"").count();
     assert_eq!(secure, properties.len(), "every public property is Secure");
@@ -149,7 +155,10 @@ fn the_msi_fragment_writes_known_policy_values_from_secure_remembered_properties
 
     let conf = read_json("tauri.conf.json");
     let wix = &conf["bundle"]["windows"]["wix"];
-    assert_eq!(wix["fragmentPaths"][0], "installer/windows/policy-fragment.wxs");
+    assert_eq!(
+        wix["fragmentPaths"][0],
+        "installer/windows/policy-fragment.wxs"
+    );
     assert_eq!(wix["componentGroupRefs"][0], "AgentShellPolicy");
     // Pinned: Tauri's default is derived from the product name, which may change one day.
     assert_eq!(wix["upgradeCode"], "41892700-d077-50cd-986a-4407a94326f2");
@@ -176,7 +185,10 @@ fn the_example_mdm_profile_forces_only_known_keys_for_the_bundle_identifier() {
         .collect();
     assert!(keys.len() >= 5, "{keys:?}");
     for key in keys {
-        assert!(known.contains(&key), "the profile sets unknown policy key {key}");
+        assert!(
+            known.contains(&key),
+            "the profile sets unknown policy key {key}"
+        );
     }
 }
 

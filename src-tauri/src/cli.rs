@@ -50,6 +50,10 @@ pub enum Command {
         /// Print the report as JSON for tools.
         #[arg(long)]
         json: bool,
+        /// Also write a diagnostics bundle (the report, the configuration's sources and recent
+        /// log lines, scrubbed) to FILE, to attach to a ticket.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
     },
     /// Inspect the configuration (for IT).
     Config {
@@ -141,7 +145,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Config { action }) => ExitCode::from(config_command(&action, cli.config)),
         Some(Command::Demo) => ExitCode::from(run_demo(handover_attempt)),
-        Some(Command::Doctor { json }) => ExitCode::from(doctor_command(cli.config, json)),
+        Some(Command::Doctor { json, bundle }) => {
+            ExitCode::from(doctor_command(cli.config, json, bundle))
+        }
         None if cli.redirect_url.is_some() => {
             // Only `classify_launch` accepts a redirect (alone); here options came first.
             eprintln!("agent-shell: a sign-in redirect must be the only argument, without options");
@@ -319,88 +325,22 @@ fn config_command(action: &ConfigAction, cli_path: Option<PathBuf>) -> u8 {
     }
 }
 
-/// `agent-shell doctor`. This version checks the configuration, the page origin and (Linux)
-/// how the deep-link scheme resolves; the remaining checks of the IT issue extend the report.
-fn doctor_command(cli_path: Option<PathBuf>, json: bool) -> u8 {
-    use agent_shell_core::doctor::{self, Check, Report, Status};
-    let mut report = Report::default();
+/// `agent-shell doctor [--json] [--bundle FILE]`: the report on this desktop, on a runtime of
+/// its own (no window runs). `--bundle` also writes the diagnostics IT asks for.
+fn doctor_command(cli_path: Option<PathBuf>, json: bool, bundle: Option<PathBuf>) -> u8 {
     let state = ShellState::from_files(cli_path.as_deref());
-    let scheme = match &state.config {
-        ConfigState::Loaded {
-            config,
-            origin,
-            path,
-            ..
-        } => {
-            let source = match path {
-                Some(path) => format!("{} (from {origin})", path.display()),
-                None => origin.to_string(),
-            };
-            report.push(doctor::config_check(config, &source));
-            config.redirect.deep_link_scheme.clone()
-        }
-        ConfigState::Invalid { error, path, .. } => {
-            report.push(Check {
-                id: "config",
-                status: Status::Fail,
-                evidence: format!(
-                    "{}: error[{}] {}",
-                    path.display(),
-                    error.code,
-                    error.message
-                ),
-                fix: Some(
-                    "correct the key named above; `agent-shell config check` shows the whole file"
-                        .into(),
-                ),
-            });
-            config::DEFAULT_DEEP_LINK_SCHEME.to_string()
-        }
-        ConfigState::NotConfigured { searched } => {
-            report.push(Check {
-                id: "config",
-                status: Status::Fail,
-                evidence: format!(
-                    "no configuration file found (looked for {})",
-                    searched
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                fix: Some(format!(
-                    "write one (docs/config.example.toml) or name it with --config FILE or {}",
-                    config::CONFIG_ENV_VAR
-                )),
-            });
-            config::DEFAULT_DEEP_LINK_SCHEME.to_string()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("agent-shell doctor: no async runtime: {error}");
+            return EXIT_FAILURE;
         }
     };
-    report.push(doctor::page_origin_check());
-    if let ConfigState::Loaded { config, .. } = &state.config {
-        for check in online_checks(config) {
-            report.push(check);
-        }
-    }
-    #[cfg(target_os = "linux")]
-    match (
-        std::env::current_exe(),
-        agent_shell_core::desktop::XdgDirs::from_env(),
-    ) {
-        (Ok(exe), Some(dirs)) => {
-            for check in doctor::deep_link_checks(&scheme, &exe, &dirs) {
-                report.push(check);
-            }
-        }
-        _ => report.push(Check {
-            id: "deep_link.xdg_open",
-            status: Status::Fail,
-            evidence: "this program's path or HOME is unknown".into(),
-            fix: None,
-        }),
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = scheme;
+    let keychain = std::sync::Arc::new(agent_shell_core::keychain::KeyringStore::doctor_probe());
+    let report = runtime.block_on(crate::diagnose::report(&state, keychain));
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -409,36 +349,22 @@ fn doctor_command(cli_path: Option<PathBuf>, json: bool) -> u8 {
     } else {
         print!("{}", report.table());
     }
+    if let Some(path) = bundle {
+        let text = crate::diagnose::bundle(&report, &state);
+        if let Err(error) = std::fs::write(&path, text) {
+            eprintln!(
+                "agent-shell doctor: cannot write {}: {error}",
+                path.display()
+            );
+            return EXIT_FAILURE;
+        }
+        eprintln!("Diagnostics written to {}", path.display());
+    }
     if report.failed() {
         EXIT_FAILURE
     } else {
         EXIT_OK
     }
-}
-
-/// The doctor's network and keychain checks, on a runtime of their own (no window runs).
-fn online_checks(config: &config::ShellConfig) -> Vec<agent_shell_core::doctor::Check> {
-    use agent_shell_core::doctor;
-    use agent_shell_core::keychain::KeyringStore;
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            return vec![doctor::Check {
-                id: "network.login_host",
-                status: doctor::Status::Fail,
-                evidence: format!("no async runtime: {error}"),
-                fix: None,
-            }]
-        }
-    };
-    runtime.block_on(doctor::online_checks(
-        config,
-        &doctor::probe_client(),
-        std::sync::Arc::new(KeyringStore::doctor_probe()),
-    ))
 }
 
 fn print_config_summary(

@@ -99,3 +99,43 @@ pub async fn report_client_event(
         .await?
         .done()
 }
+
+/// What "Copy diagnostics" did: the text is always returned, so the page can show it to copy
+/// by hand when the clipboard could not be written.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticsCopy {
+    pub copied: bool,
+    pub text: String,
+}
+
+/// "Copy diagnostics": the doctor's report on this desktop, the configuration's sources and
+/// recent log lines, scrubbed, put on the clipboard. The demo probes a throwaway store, never
+/// the agent's keychain.
+#[tauri::command]
+pub async fn copy_diagnostics<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, ShellState>,
+) -> Result<DiagnosticsCopy, IpcError> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let keychain: Arc<dyn agent_shell_core::keychain::SecretStore> = if state.demo {
+        Arc::new(agent_shell_core::keychain::MemoryStore::default())
+    } else {
+        Arc::new(agent_shell_core::keychain::KeyringStore::doctor_probe())
+    };
+    let report = crate::diagnose::report(&state, keychain).await;
+    let text = crate::diagnose::bundle(&report, &state);
+    let copied = match app.clipboard().write_text(text.clone()) {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, "diagnostics could not be put on the clipboard");
+            false
+        }
+    };
+    tracing::info!(
+        copied,
+        checks = report.checks.len(),
+        "diagnostics collected"
+    );
+    Ok(DiagnosticsCopy { copied, text })
+}

@@ -169,6 +169,10 @@ fn samples() -> Value {
             agent_shell_core::auth::AuthErrorAction::Report,
         ],
         "linkOutcome": link,
+        "diagnosticsCopy": crate::commands::DiagnosticsCopy {
+            copied: true,
+            text: "Agent Shell diagnostics".into(),
+        },
         "ipcError": error,
         "phases": all_phases(),
         "codes": agent_shell_core::Code::ALL,

@@ -6,6 +6,7 @@ pub mod cli;
 mod commands;
 #[cfg(feature = "demo")]
 mod demo;
+mod diagnose;
 mod edge;
 mod handover;
 mod ipc_error;
@@ -57,6 +58,9 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
                 .build(),
         )
         .plugin(tauri_plugin_notification::init())
+        // Driven from Rust only (its JS commands are not in the capability).
+        .plugin(tauri_plugin_autostart::Builder::new().build())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::get_shell_info,
@@ -68,7 +72,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
             commands::report_token_expiring,
             commands::report_auth_error,
             commands::get_embed_credentials,
-            commands::report_client_event
+            commands::report_client_event,
+            commands::copy_diagnostics
         ])
         .setup(|app| {
             window::create_main_window(app.handle())?;
@@ -103,6 +108,9 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     }
     #[cfg(target_os = "linux")]
     register_linux_scheme(auth.clone());
+    if !state.demo {
+        sync_autostart(app, auth.config().autostart);
+    }
     #[cfg(target_os = "macos")]
     {
         use tauri_plugin_deep_link::DeepLinkExt;
@@ -125,6 +133,24 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
             redirect: state.launch_redirect.clone(),
         },
     );
+}
+
+/// Makes start-at-login match the configuration: on when `[startup] autostart` (policy
+/// `Autostart`) says so, off otherwise, so removing the policy removes the entry. The demo
+/// never touches it.
+fn sync_autostart<R: Runtime>(app: &tauri::AppHandle<R>, wanted: bool) {
+    use tauri_plugin_autostart::ManagerExt;
+    let launcher = app.autolaunch();
+    let result = match (wanted, launcher.is_enabled()) {
+        (true, Ok(false)) => launcher.enable().map(|()| "enabled"),
+        (false, Ok(true)) => launcher.disable().map(|()| "disabled"),
+        (_, Ok(_)) => Ok("unchanged"),
+        (_, Err(error)) => Err(error),
+    };
+    match result {
+        Ok(outcome) => tracing::info!(wanted, outcome, "start at login"),
+        Err(error) => tracing::warn!(wanted, %error, "start at login could not be changed"),
+    }
 }
 
 /// Hands an input to the engine from outside a command (its effects go through the edge).

@@ -227,6 +227,16 @@ export const getEmbedCredentials = (): Promise<EmbedCredentials> =>
 export const reportClientEvent = (event: unknown): Promise<void> =>
   call<void>("report_client_event", { event });
 
+/** What "Copy diagnostics" did; `text` is there to copy by hand when `copied` is false. */
+export interface DiagnosticsCopy {
+  copied: boolean;
+  text: string;
+}
+
+/** "Copy diagnostics": the doctor's report, configuration sources and recent logs, scrubbed,
+ * put on the clipboard by Rust. */
+export const copyDiagnostics = (): Promise<DiagnosticsCopy> => call<DiagnosticsCopy>("copy_diagnostics");
+
 export function onLinkOutcome(handler: (outcome: LinkOutcome) => void): Promise<UnlistenFn> {
   return listen<LinkOutcome>(LINK_EVENT, (event) => handler(event.payload));
 }

@@ -4,6 +4,7 @@ import { ClientBridge, type ClientMessage } from "./bridge";
 import { formatElapsed } from "./format";
 import {
   cancelSignIn,
+  copyDiagnostics as collectDiagnostics,
   getSession,
   getShellInfo,
   isIpcError,
@@ -382,6 +383,19 @@ function wireButtons(): void {
     );
   });
 
+  const diagnosticsButton = byId<HTMLButtonElement>("copy-diagnostics");
+  diagnosticsButton.addEventListener("click", () => {
+    diagnosticsButton.disabled = true;
+    diagnosticsButton.textContent = "Collecting…";
+    void copyDiagnostics().finally(() => {
+      diagnosticsButton.disabled = false;
+      window.setTimeout(() => (diagnosticsButton.textContent = "Copy diagnostics"), 4000);
+    });
+  });
+  byId("diagnostics-close").addEventListener("click", () => {
+    byId<HTMLDialogElement>("diagnostics-dialog").close();
+  });
+
   byId("cancel-sign-in-button").addEventListener("click", () => {
     void cancelSignIn().catch(showNotice);
   });
@@ -428,3 +442,23 @@ async function start(): Promise<void> {
 document.addEventListener("DOMContentLoaded", () => {
   void start();
 });
+
+/** Collects the diagnostics (Rust puts them on the clipboard); where the clipboard could not
+ * be written, shows them selected in a dialog to copy by hand. */
+async function copyDiagnostics(): Promise<void> {
+  const button = byId<HTMLButtonElement>("copy-diagnostics");
+  try {
+    const result = await collectDiagnostics();
+    if (result.copied) {
+      button.textContent = "Diagnostics copied";
+      return;
+    }
+    const area = byId<HTMLTextAreaElement>("diagnostics-text");
+    area.value = result.text;
+    byId<HTMLDialogElement>("diagnostics-dialog").showModal();
+    area.select();
+    button.textContent = "Copy diagnostics";
+  } catch (error: unknown) {
+    button.textContent = isIpcError(error) ? `Diagnostics failed: ${error.code}` : "Diagnostics failed";
+  }
+}

@@ -15,6 +15,7 @@ import {
   type EmbedSettings,
   type IpcError,
   type LinkOutcome,
+  type DiagnosticsCopy,
   type Notice,
   type SessionView,
   type ShellInfo,
@@ -47,6 +48,7 @@ const linkOutcomeOpened: Wire<LinkOutcome> = shapes.linkOutcomeOpened;
 const embedCredentials: Wire<EmbedCredentials> = shapes.embedCredentials;
 const signInStarted: Wire<SignInStarted> = shapes.signInStarted;
 const linkOutcome: Wire<LinkOutcome> = shapes.linkOutcome;
+const diagnosticsCopy: Wire<DiagnosticsCopy> = shapes.diagnosticsCopy;
 const ipcError: Wire<IpcError> = shapes.ipcError;
 const authErrorOutcome: Wire<AuthErrorOutcome> = shapes.authErrorOutcome;
 
@@ -65,6 +67,7 @@ const sameKeys: true[] = [
   true satisfies SameKeys<typeof shapes.embedCredentials.embeddedClientSettings, EmbedSettings>,
   true satisfies SameKeys<typeof shapes.signInStarted, SignInStarted>,
   true satisfies SameKeys<typeof shapes.linkOutcome, LinkOutcome>,
+  true satisfies SameKeys<typeof shapes.diagnosticsCopy, DiagnosticsCopy>,
   true satisfies SameKeys<typeof shapes.ipcError, IpcError>,
   true satisfies SameKeys<typeof shapes.authErrorOutcome, AuthErrorOutcome>,
 ];
@@ -81,6 +84,7 @@ test("the samples cover each configuration state and both ends of the session", 
   assert.equal(typeof embedCredentials.accessToken, "string");
   assert.equal(typeof signInStarted.browserOpened, "boolean");
   assert.equal(linkOutcome.opened, false);
+  assert.equal(typeof diagnosticsCopy.copied, "boolean");
   assert.equal(typeof ipcError.code, "string");
   assert.equal(authErrorOutcome.action, "report");
 });

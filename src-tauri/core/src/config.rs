@@ -309,6 +309,14 @@ pub struct RawConfig {
     pub crm: RawCrm,
     #[serde(default)]
     pub logs: RawLogs,
+    #[serde(default)]
+    pub startup: RawStartup,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStartup {
+    pub autostart: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -432,6 +440,9 @@ pub struct ShellConfig {
     pub links: LinkSettings,
     /// `[logs] level` (info unless set).
     pub log_level: LogLevel,
+    /// `[startup] autostart`: open the shell when the agent logs in to the desktop (off
+    /// unless set; set and locked by IT in practice).
+    pub autostart: bool,
     /// Local emulator only: WebKit's fake capture devices stand in for a microphone.
     pub mock_media_devices: bool,
 }
@@ -689,6 +700,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         refresh: validate_session(&raw.session, local)?,
         links: validate_links(raw.links, raw.crm)?,
         log_level: raw.logs.level.unwrap_or_default(),
+        autostart: raw.startup.autostart.unwrap_or(false),
         mock_media_devices: raw
             .local_emulator
             .as_ref()

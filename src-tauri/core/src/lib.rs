@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod csp;
 pub mod desktop;
+pub mod diagnostics;
 pub mod doctor;
 pub mod embed;
 pub mod engine;

@@ -358,6 +358,11 @@ pub const REGISTRY_VALUES: &[PolicyValue] = &[
         kind: PolicyKind::List,
     },
     PolicyValue {
+        name: "Autostart",
+        key: "startup.autostart",
+        kind: PolicyKind::Flag,
+    },
+    PolicyValue {
         name: "LogLevel",
         key: "logs.level",
         kind: PolicyKind::Text,
@@ -399,6 +404,12 @@ pub fn table_from_values(
         let value = match (mapping.kind, stored) {
             (PolicyKind::Text, StoredValue::Text(text)) => Value::String(text.clone()),
             (PolicyKind::Flag, StoredValue::Number(n @ (0 | 1))) => Value::Boolean(*n == 1),
+            // GPO admins and the MSI write flags as text too.
+            (PolicyKind::Flag, StoredValue::Text(text))
+                if matches!(text.trim(), "0" | "1" | "true" | "false") =>
+            {
+                Value::Boolean(matches!(text.trim(), "1" | "true"))
+            }
             (PolicyKind::List, StoredValue::List(items)) => {
                 Value::Array(items.iter().cloned().map(Value::String).collect())
             }
@@ -572,6 +583,19 @@ mod tests {
         assert!(unknown.unwrap_err().to_string().contains("HKLM\\Colour"));
         let wrong = table_from_values("HKLM", &[("SsoPromptLogin".into(), StoredValue::Number(7))]);
         assert_eq!(wrong.unwrap_err().code(), "config_invalid_value");
+        let as_text = table_from_values(
+            "HKLM",
+            &[("Autostart".into(), StoredValue::Text("1".into()))],
+        );
+        assert_eq!(
+            as_text.unwrap()["startup"]["autostart"].as_bool(),
+            Some(true)
+        );
+        let bad_text = table_from_values(
+            "HKLM",
+            &[("Autostart".into(), StoredValue::Text("yes".into()))],
+        );
+        assert_eq!(bad_text.unwrap_err().code(), "config_invalid_value");
         // Every mapped key exists in the file format.
         for value in REGISTRY_VALUES {
             let stored = match value.kind {

@@ -1,0 +1,149 @@
+//! The doctor's report on this desktop, shared by `agent-shell doctor` and the app's
+//! "Copy diagnostics", and the diagnostics bundle built from it.
+
+use std::sync::Arc;
+
+use agent_shell_core::config;
+use agent_shell_core::doctor::{self, Check, Report, Status};
+use agent_shell_core::keychain::SecretStore;
+use agent_shell_core::{diagnostics, logs};
+
+use crate::state::{ConfigState, ShellState};
+
+/// Log lines a bundle carries (the newest).
+const BUNDLE_LOG_LINES: usize = 200;
+
+/// Every check, in the order an admin reads them: the configuration, the page origin, the
+/// network, OAuth client, CORS, CSP and keychain checks (when configured), the Linux scheme.
+pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Report {
+    let mut report = Report::default();
+    let scheme = match &state.config {
+        ConfigState::Loaded {
+            config,
+            origin,
+            path,
+            ..
+        } => {
+            let source = match path {
+                Some(path) => format!("{} (from {origin})", path.display()),
+                None => origin.to_string(),
+            };
+            report.push(doctor::config_check(config, &source));
+            config.redirect.deep_link_scheme.clone()
+        }
+        ConfigState::Invalid { error, path, .. } => {
+            report.push(Check {
+                id: "config",
+                status: Status::Fail,
+                evidence: format!(
+                    "{}: error[{}] {}",
+                    path.display(),
+                    error.code,
+                    error.message
+                ),
+                fix: Some(
+                    "correct the key named above; `agent-shell config check` shows the whole file"
+                        .into(),
+                ),
+            });
+            config::DEFAULT_DEEP_LINK_SCHEME.to_string()
+        }
+        ConfigState::NotConfigured { searched } => {
+            report.push(Check {
+                id: "config",
+                status: Status::Fail,
+                evidence: format!(
+                    "no configuration file found (looked for {})",
+                    searched
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                fix: Some(format!(
+                    "write one (docs/config.example.toml) or name it with --config FILE or {}",
+                    config::CONFIG_ENV_VAR
+                )),
+            });
+            config::DEFAULT_DEEP_LINK_SCHEME.to_string()
+        }
+    };
+    report.push(doctor::page_origin_check());
+    if let ConfigState::Loaded { config, .. } = &state.config {
+        for check in doctor::online_checks(config, &doctor::probe_client(), keychain).await {
+            report.push(check);
+        }
+    }
+    #[cfg(target_os = "linux")]
+    match (
+        std::env::current_exe(),
+        agent_shell_core::desktop::XdgDirs::from_env(),
+    ) {
+        (Ok(exe), Some(dirs)) => {
+            for check in doctor::deep_link_checks(&scheme, &exe, &dirs) {
+                report.push(check);
+            }
+        }
+        _ => report.push(Check {
+            id: "deep_link.xdg_open",
+            status: Status::Fail,
+            evidence: "this program's path or HOME is unknown".into(),
+            fix: None,
+        }),
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = scheme;
+    report
+}
+
+/// The diagnostics bundle: the report, the configuration's sources, and recent log lines,
+/// scrubbed of credentials and e-mail addresses.
+pub fn bundle(report: &Report, state: &ShellState) -> String {
+    let mut facts = vec![
+        (
+            "Agent Shell".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        (
+            "System".to_string(),
+            format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        ),
+    ];
+    match &state.config {
+        ConfigState::Loaded {
+            config,
+            origin,
+            path,
+            managed,
+        } => {
+            facts.push((
+                "Configuration".to_string(),
+                match path {
+                    Some(path) => format!("{} (from {origin})", path.display()),
+                    None => origin.to_string(),
+                },
+            ));
+            facts.push(("Environment".to_string(), config.environment_label()));
+            facts.push(("Client id".to_string(), config.client_id.clone()));
+            for (key, source) in managed {
+                facts.push((format!("Locked {key}"), source.clone()));
+            }
+        }
+        ConfigState::Invalid { error, path, .. } => facts.push((
+            "Configuration".to_string(),
+            format!(
+                "{}: error[{}] {}",
+                path.display(),
+                error.code,
+                error.message
+            ),
+        )),
+        ConfigState::NotConfigured { .. } => {
+            facts.push(("Configuration".to_string(), "none found".to_string()))
+        }
+    }
+    let lines = logs::log_dir()
+        .map(|dir| logs::recent_lines(&dir, BUNDLE_LOG_LINES))
+        .unwrap_or_default();
+    diagnostics::render(&facts, &report.table(), &lines)
+}
