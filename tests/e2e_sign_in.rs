@@ -790,3 +790,89 @@ async fn copy_diagnostics(app: &support::E2eApp) -> String {
         .expect("xclip (scripts/setup.sh test installs it)");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// An org whose OAuth client is confidential and whose Genesys gives public clients no refresh
+/// token: with the token broker policy names, the real app signs in through the browser,
+/// renews through the broker all along (3-second tokens), and starts again signed in.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn through_the_token_broker_a_confidential_org_stays_signed_in_and_restarts_silently() {
+    const SECRET: &str = "held-by-the-broker-only";
+    let loopback_port = free_port();
+    let redirect_uris = vec![
+        "com.agentshell.desktop:/oauth/callback".to_string(),
+        format!("http://127.0.0.1:{loopback_port}/oauth/callback"),
+    ];
+    let emulator = genesys_emulator::start(EmulatorConfig {
+        auto_approve: true,
+        public_refresh_tokens: false,
+        clients: vec![genesys_emulator::ClientRegistration {
+            client_id: genesys_emulator::DEMO_CLIENT_ID.into(),
+            secret: Some(SECRET.into()),
+            redirect_uris: redirect_uris.clone(),
+        }],
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    control(
+        &emulator,
+        "settings",
+        serde_json::json!({"token_lifetime_secs": 3}),
+    )
+    .await;
+    let broker = agent_shell_broker::start(
+        agent_shell_broker::BrokerConfig::new(
+            &format!("{}/oauth/token", emulator.urls().login),
+            agent_shell_broker::SealingKey::generate(),
+        )
+        .unwrap()
+        .with_client(agent_shell_broker::ClientConfig::new(
+            genesys_emulator::DEMO_CLIENT_ID,
+            SECRET,
+            redirect_uris,
+        )),
+    )
+    .await
+    .unwrap();
+    let config = config_text(
+        &emulator,
+        &format!(
+            "token_broker = \"{}\"\n[redirect]\nloopback_ports = [{loopback_port}]",
+            broker.url()
+        ),
+    );
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    let stored = stored_refresh_token(&config).expect("a refresh token, through the broker");
+    assert!(
+        stored.expose().starts_with("asb1."),
+        "the keychain holds the sealed envelope"
+    );
+
+    // The keep-alive renews through the broker, again and again, and the agent stays in.
+    wait_for_emulator_state(&emulator, "three renewals through the broker", |state| {
+        state["refreshes_served"].as_u64().unwrap_or(0) >= 3
+    })
+    .await;
+    assert_eq!(
+        app.visible_text("#status-session").await,
+        "Signed in as Alex Agent"
+    );
+    assert_eq!(emulator_state(&emulator).await["refresh_reuse_detected"], 0);
+
+    // A restart is silent: the envelope goes back through the broker.
+    let (_, home) = app.quit_keeping_home().await;
+    let app = launch(&config, &env, home).await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    assert_eq!(
+        browser_opens(app.home.path()).len(),
+        1,
+        "no browser at restart"
+    );
+    app.quit().await;
+}

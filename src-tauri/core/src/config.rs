@@ -291,6 +291,8 @@ pub fn parse_str(text: &str) -> Result<ShellConfig, ConfigError> {
 pub struct RawConfig {
     pub environment: Option<String>,
     pub client_id: Option<String>,
+    /// A token broker (docs/broker.md): machine policy only.
+    pub token_broker: Option<String>,
     pub scopes: Option<Vec<String>>,
     #[serde(default)]
     pub redirect: RawRedirect,
@@ -543,6 +545,8 @@ pub struct Endpoints {
     pub tokens_me: Url,
     /// The embedded client page loaded into the iframe (never with credentials in it).
     pub client_page: Url,
+    /// The token broker's base URL when policy names one (`token` is then its token endpoint).
+    pub broker: Option<Url>,
 }
 
 impl Endpoints {
@@ -651,9 +655,28 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         Some(value) => endpoint_url("endpoints.authorize", value, local)?,
         None => join(&login, "endpoints.login", "/oauth/authorize")?,
     };
-    let token = match &raw.endpoints.token {
-        Some(value) => endpoint_url("endpoints.token", value, local)?,
-        None => join(&login, "endpoints.login", "/oauth/token")?,
+    let broker = match &raw.token_broker {
+        Some(value) => Some(broker_base(endpoint_url("token_broker", value, local)?)),
+        None => None,
+    };
+    let token = match (&raw.endpoints.token, &broker) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Conflict {
+                first: "token_broker",
+                second: "endpoints.token",
+                reason: "the broker is the token endpoint; set one of them",
+            })
+        }
+        (Some(value), None) => endpoint_url("endpoints.token", value, local)?,
+        (None, Some(base)) => {
+            base.join(BROKER_TOKEN_PATH)
+                .map_err(|e| ConfigError::InvalidUrl {
+                    key: "token_broker".into(),
+                    value: base.to_string(),
+                    reason: e.to_string(),
+                })?
+        }
+        (None, None) => join(&login, "endpoints.login", "/oauth/token")?,
     };
     let client_page = match &raw.embed.client_url {
         Some(value) => checked_client_url(
@@ -672,6 +695,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         authorize,
         token,
         client_page,
+        broker,
     };
 
     let client_id = match raw.client_id.as_deref().map(str::trim) {
@@ -1005,6 +1029,20 @@ fn checked_client_url(url: Url, api: &Url, media: &Url) -> Result<Url, ConfigErr
         });
     }
     Ok(url)
+}
+
+/// The broker's token endpoint, relative to its base URL.
+pub const BROKER_TOKEN_PATH: &str = "oauth/token";
+
+/// A broker base URL with a trailing slash, so `oauth/token` joins under a path prefix
+/// (`https://example.com/broker/` -> `.../broker/oauth/token`) instead of replacing it.
+fn broker_base(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url.set_query(None);
+    url
 }
 
 fn endpoint_url(key: &str, value: &str, local: bool) -> Result<Url, ConfigError> {

@@ -208,7 +208,102 @@ pub async fn online_checks(
     checks.push(scopes_check(config));
     checks.push(csp_check(config));
     checks.push(keychain_check(keychain).await);
+    if let Some(broker) = &config.endpoints.broker {
+        checks.push(broker_check(broker, &config.endpoints.token, &config.client_id, http).await);
+    }
     checks
+}
+
+/// The token broker policy names: `/readyz` answers 200, and its token endpoint answers a
+/// malformed request with an OAuth error (it speaks RFC 6749, and nothing in front of it
+/// swallows the error).
+async fn broker_check(base: &Url, token: &Url, client_id: &str, http: &reqwest::Client) -> Check {
+    let id = "broker";
+    let fix = Some(
+        "check the broker's deployment (docs/broker.md: its /readyz, its logs) and that the proxy in front of it passes /readyz and /oauth/token".to_string(),
+    );
+    let ready = match base.join("readyz") {
+        Ok(url) => http.get(url).send().await,
+        Err(error) => {
+            return Check {
+                id,
+                status: Status::Fail,
+                evidence: error.to_string(),
+                fix,
+            }
+        }
+    };
+    match ready {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => {
+            return Check {
+                id,
+                status: Status::Fail,
+                evidence: format!("{base}readyz answered HTTP {}", response.status().as_u16()),
+                fix,
+            }
+        }
+        Err(error) => {
+            return Check {
+                id,
+                status: Status::Fail,
+                evidence: format!("{base}readyz {}", describe_http_error(&error)),
+                fix,
+            }
+        }
+    }
+    // This client with a grant type nobody supports: a broker that knows the client answers
+    // 400 unsupported_grant_type (401 invalid_client means the broker does not list it).
+    let answer = http
+        .post(token.clone())
+        .form(&[
+            ("grant_type", "agent-shell-doctor-probe"),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await;
+    let (status, body) = match answer {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap_or_default())
+        }
+        Err(error) => {
+            return Check {
+                id,
+                status: Status::Fail,
+                evidence: format!("POST {token}: {}", describe_http_error(&error)),
+                fix,
+            }
+        }
+    };
+    let oauth_error = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from));
+    match (status, oauth_error) {
+        (401, Some(error)) => Check {
+            id,
+            status: Status::Fail,
+            evidence: format!("{base}readyz ok, but the broker refuses client {client_id}: HTTP 401 {error}"),
+            fix: Some(format!("add client {client_id} (with its secret and redirect URIs) to the broker's [[clients]]")),
+        },
+        (400, Some(error)) => Check {
+            id,
+            status: Status::Pass,
+            evidence: format!("{base}readyz ok; a malformed request gets HTTP {status} {error}"),
+            fix: None,
+        },
+        (status, error) => Check {
+            id,
+            status: Status::Fail,
+            evidence: format!(
+                "POST {token} with a malformed request: HTTP {status}, {}",
+                error.map_or("no OAuth error object".to_string(), |e| format!(
+                    "error {e}"
+                ))
+            ),
+            fix,
+        },
+    }
 }
 
 /// Why a request failed, in an admin's words (DNS, refused, TLS, timeout), from the error chain.

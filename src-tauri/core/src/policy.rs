@@ -23,8 +23,8 @@ use crate::config::{self, ConfigError, ShellConfig};
 /// Where Linux reads machine policy.
 pub const LINUX_POLICY_PATH: &str = "/etc/agent-shell/policy.toml";
 
-/// Keys only machine policy may set: every one decides where a token is sent.
-pub const POLICY_ONLY_TABLES: [&str; 1] = ["endpoints"];
+/// Keys (and tables) only machine policy may set: every one decides where a token is sent.
+pub const POLICY_ONLY_KEYS: [&str; 2] = ["endpoints", "token_broker"];
 
 /// Which layer an effective value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,9 +259,9 @@ pub fn load(
     );
     let local_emulator = merged.contains_key("local_emulator");
     for (key, source) in &sources {
-        let policy_only = POLICY_ONLY_TABLES
+        let policy_only = POLICY_ONLY_KEYS
             .iter()
-            .any(|table| key.starts_with(&format!("{table}.")));
+            .any(|name| key == name || key.starts_with(&format!("{name}.")));
         if policy_only && !local_emulator && matches!(source, Source::User(_)) {
             return Err(ConfigError::PolicyOnly {
                 key: key.clone(),
@@ -340,6 +340,11 @@ pub const REGISTRY_VALUES: &[PolicyValue] = &[
     PolicyValue {
         name: "TokenEndpoint",
         key: "endpoints.token",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
+        name: "TokenBroker",
+        key: "token_broker",
         kind: PolicyKind::Text,
     },
     PolicyValue {
@@ -601,6 +606,9 @@ mod tests {
             let stored = match value.kind {
                 // A text the key's type accepts (redirect.prefer and logs.level are enums).
                 PolicyKind::Text if value.key == "logs.level" => StoredValue::Text("debug".into()),
+                PolicyKind::Text if value.key == "token_broker" => {
+                    StoredValue::Text("https://broker.example.com".into())
+                }
                 PolicyKind::Text => StoredValue::Text("loopback".into()),
                 PolicyKind::Flag => StoredValue::Number(0),
                 PolicyKind::List => StoredValue::List(vec![]),
@@ -723,5 +731,49 @@ mod tests {
         let refused =
             load(&machine, Some((&user, config::ConfigOrigin::UserConfigDir))).unwrap_err();
         assert_eq!(refused.code(), "config_policy_only");
+    }
+
+    #[test]
+    fn a_token_broker_is_policy_only_and_becomes_the_token_endpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = write(
+            dir.path(),
+            "policy.toml",
+            "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\ntoken_broker = \"https://idp.example.com/agent-broker\"\n",
+        );
+        let layered = load_files(Some(&policy), None).unwrap().unwrap();
+        assert_eq!(
+            layered.config.endpoints.token.as_str(),
+            "https://idp.example.com/agent-broker/oauth/token"
+        );
+        assert_eq!(
+            layered.config.endpoints.broker.as_ref().map(|u| u.as_str()),
+            Some("https://idp.example.com/agent-broker/")
+        );
+        // Everything else stays on Genesys.
+        assert_eq!(
+            layered.config.endpoints.authorize.host_str(),
+            Some("login.mypurecloud.ie")
+        );
+
+        let user = write(
+            dir.path(),
+            "config.toml",
+            "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\ntoken_broker = \"https://evil.example.com\"\n",
+        );
+        let refused =
+            load_files(None, Some((&user, config::ConfigOrigin::UserConfigDir))).unwrap_err();
+        assert_eq!(refused.code(), "config_policy_only");
+        assert!(refused.to_string().contains("token_broker"), "{refused}");
+
+        let both = write(
+            dir.path(),
+            "both.toml",
+            "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\ntoken_broker = \"https://b.example.com\"\n[endpoints]\ntoken = \"https://b.example.com/t\"\n",
+        );
+        assert_eq!(
+            load_files(Some(&both), None).unwrap_err().code(),
+            "config_conflict"
+        );
     }
 }

@@ -227,3 +227,42 @@ fn clock_skew_warns_past_a_minute_and_fails_past_five() {
     );
     assert_eq!(doctor::clock_check(None, server).status, Status::Warn);
 }
+
+#[tokio::test]
+async fn a_configured_broker_is_checked_ready_and_speaking_oauth() {
+    let emulator = emulator(EmulatorConfig::default()).await;
+    let upstream = format!("{}/oauth/token", emulator.urls().login);
+    let broker = agent_shell_broker::start(
+        agent_shell_broker::BrokerConfig::new(
+            &upstream,
+            agent_shell_broker::SealingKey::generate(),
+        )
+        .unwrap()
+        .with_client(agent_shell_broker::ClientConfig::new(
+            genesys_emulator::DEMO_CLIENT_ID,
+            "s",
+            genesys_emulator::DEMO_REDIRECT_URIS,
+        )),
+    )
+    .await
+    .unwrap();
+    let config = config_for(
+        &emulator,
+        genesys_emulator::DEMO_CLIENT_ID,
+        &format!("token_broker = \"{}\"", broker.url()),
+    );
+    let checks = run(&config, memory()).await;
+    let check_broker = check(&checks, "broker");
+    assert_eq!(check_broker.status, Status::Pass, "{check_broker:?}");
+    assert!(
+        check_broker.evidence.contains("HTTP 400"),
+        "{check_broker:?}"
+    );
+
+    // The broker goes away: the check fails and says how.
+    broker.shutdown().await;
+    let checks = run(&config, memory()).await;
+    let check_broker = check(&checks, "broker");
+    assert_eq!(check_broker.status, Status::Fail, "{check_broker:?}");
+    assert!(check_broker.evidence.contains("readyz"), "{check_broker:?}");
+}
