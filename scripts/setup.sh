@@ -16,7 +16,8 @@ if [ "$purpose" = test ]; then
   # Tests: a virtual display, the WebKit WebDriver, a D-Bus session and a real Secret Service.
   # gdbus (libglib2.0-bin, above) reads the tray icon the way a desktop panel does.
   # xclip reads what "Copy diagnostics" put on the clipboard.
-  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring xclip)
+  # openssl makes the broker's TLS test certificates.
+  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring xclip openssl)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

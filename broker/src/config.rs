@@ -615,7 +615,9 @@ fn read_secret(
         (None, Some(name)) => {
             let text = env(name).ok_or_else(|| ConfigError::Invalid {
                 key: key(),
-                reason: format!("secret_env names {name}, which is not set"),
+                // The name is not echoed: an admin who pasted the secret itself here would
+                // otherwise see it in the log.
+                reason: "secret_env names an environment variable that is not set".into(),
             })?;
             SecretString::from(text.trim().to_owned())
         }

@@ -105,6 +105,13 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
                 .map_err(bind_error)?
                 .handle(handle.clone())
                 .first_request_timeout(FIRST_REQUEST_TIMEOUT);
+            // Every later request on a kept-alive connection too: a slow or idle client cannot
+            // hold sockets open (axum-server turns hyper's header timeout off).
+            let mut server = server;
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(FIRST_REQUEST_TIMEOUT);
             let task = tokio::spawn(async move {
                 if let Err(e) = server.serve(app).await {
                     tracing::error!(error = %e, "server failed");
@@ -118,6 +125,13 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
                 .map_err(bind_error)?
                 .handle(handle.clone())
                 .first_request_timeout(FIRST_REQUEST_TIMEOUT);
+            // Every later request on a kept-alive connection too: a slow or idle client cannot
+            // hold sockets open (axum-server turns hyper's header timeout off).
+            let mut server = server;
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(FIRST_REQUEST_TIMEOUT);
             let task = tokio::spawn(async move {
                 if let Err(e) = server.serve(app).await {
                     tracing::error!(error = %e, "server failed");

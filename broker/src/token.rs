@@ -137,7 +137,7 @@ async fn handle(live: &Live, ip: IpAddr, request: Request, out: &mut Outcome) ->
         ));
     }
     match prepare(live, &parts.headers, &body, out) {
-        Ok((client, form)) => forward(live, client, form, out).await,
+        Ok((client, form, reseal)) => forward(live, client, form, reseal, out).await,
         Err(e) => out.fail(e),
     }
 }
@@ -150,7 +150,11 @@ fn prepare<'l>(
     headers: &HeaderMap,
     body: &[u8],
     out: &mut Outcome,
-) -> Result<(&'l ClientConfig, SecretString), OAuthError> {
+) -> Result<(&'l ClientConfig, SecretString, Option<SecretString>), OAuthError> {
+    // A refresh token opened with the previous key: if Genesys answers without a new one, the
+    // desktop gets it back sealed with the current key, so retiring the previous key later
+    // signs nobody out who has renewed since.
+    let mut reseal = None;
     let params = Params::parse(body);
     if params.repeated().is_some() {
         return Err(OAuthError::bad_request(
@@ -228,12 +232,15 @@ fn prepare<'l>(
                 .map(|d| d.as_secs());
             form.append_pair("grant_type", "refresh_token")
                 .append_pair("refresh_token", opened.refresh_token.expose_secret());
+            if opened.key_id != live.keys.current.id() {
+                reseal = Some(opened.refresh_token.clone());
+            }
             if let Some(scope) = params.get("scope") {
                 form.append_pair("scope", scope);
             }
         }
     }
-    Ok((client, SecretString::from(form.finish())))
+    Ok((client, SecretString::from(form.finish()), reseal))
 }
 
 #[derive(Clone, Copy)]
@@ -375,6 +382,7 @@ async fn forward(
     live: &Live,
     client: &ClientConfig,
     form: SecretString,
+    reseal: Option<SecretString>,
     out: &mut Outcome,
 ) -> Response {
     let Some(auth) = basic_auth(client) else {
@@ -447,7 +455,7 @@ async fn forward(
     out.upstream_ms = Some(elapsed_ms(started));
 
     if status.is_success() {
-        return success(live, client, status, &headers, &body, out);
+        return success(live, client, status, &headers, &body, reseal, out);
     }
     if status.is_redirection() || status.is_informational() {
         return out.fail(bad_gateway(
@@ -465,6 +473,8 @@ async fn forward(
     let mut reply = Response::new(Body::from(body));
     *reply.status_mut() = status;
     copy_allowed_headers(&headers, reply.headers_mut());
+    // Token endpoint answers are never cached, whatever upstream said (RFC 6749 5.1).
+    no_store(reply.headers_mut());
     reply
 }
 
@@ -474,6 +484,7 @@ fn success(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
+    reseal: Option<SecretString>,
     out: &mut Outcome,
 ) -> Response {
     let Ok(Value::Object(mut tokens)) = serde_json::from_slice::<Value>(body) else {
@@ -491,24 +502,25 @@ fn success(
         ));
     }
     // Seal a refresh token if there is one; with none (or an unusable one) the shell gets none,
-    // exactly as if it had talked to Genesys itself.
-    match tokens.remove("refresh_token") {
-        Some(Value::String(rt)) if !rt.is_empty() => {
-            let rt = SecretString::from(rt);
-            match seal::seal(&live.keys, &client.client_id, &rt, SystemTime::now()) {
-                Ok(envelope) => {
-                    out.key_id = Some(live.keys.current.id().to_owned());
-                    out.refresh_token_sealed = true;
-                    tokens.insert("refresh_token".into(), Value::String(envelope));
-                }
-                Err(_) => {
-                    return out.fail(bad_gateway(
-                        "the sign-in service sent a refresh token the broker cannot seal",
-                    ))
-                }
+    // exactly as if it had talked to Genesys itself, except that a token presented under the
+    // previous key comes back under the current one.
+    let upstream_token = match tokens.remove("refresh_token") {
+        Some(Value::String(rt)) if !rt.is_empty() => Some(SecretString::from(rt)),
+        _ => reseal,
+    };
+    if let Some(rt) = upstream_token {
+        match seal::seal(&live.keys, &client.client_id, &rt, SystemTime::now()) {
+            Ok(envelope) => {
+                out.key_id = Some(live.keys.current.id().to_owned());
+                out.refresh_token_sealed = true;
+                tokens.insert("refresh_token".into(), Value::String(envelope));
+            }
+            Err(_) => {
+                return out.fail(bad_gateway(
+                    "the sign-in service sent a refresh token the broker cannot seal",
+                ))
             }
         }
-        Some(_) | None => {}
     }
     let Ok(json) = serde_json::to_vec(&Value::Object(tokens)) else {
         return out.fail(bad_gateway("the token response could not be re-encoded"));
@@ -522,9 +534,7 @@ fn success(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json;charset=UTF-8"),
     );
-    if !h.contains_key(header::CACHE_CONTROL) || !h.contains_key(header::PRAGMA) {
-        no_store(h);
-    }
+    no_store(h);
     reply
 }
 

@@ -275,3 +275,59 @@ async fn odd_upstream_answers() {
     assert_eq!(headers["retry-after"], "9");
     assert_eq!(body, "<html>bad gateway</html>");
 }
+
+/// Genesys keeps the same refresh token and sends none back: a token presented under the
+/// previous key comes back sealed with the current one (so retiring the previous key signs
+/// out nobody who renewed since); under the current key, nothing is added.
+#[tokio::test]
+async fn a_kept_token_under_the_previous_key_is_resealed_with_the_current_one() {
+    let (stub, upstream, _task) = start_stub().await;
+    let old = SealingKey::generate();
+    let new = SealingKey::generate();
+    let mut keys = SealingKeys::new(new.clone());
+    keys.previous = Some(old.clone());
+    let broker = agent_shell_broker::start(config(&upstream, &keys))
+        .await
+        .unwrap();
+    let under_old = seal(
+        &SealingKeys::new(old),
+        CLIENT_ID,
+        &SecretString::from("genesys-rt-kept".to_owned()),
+        SystemTime::now(),
+    )
+    .unwrap();
+    stub.answer(
+        200,
+        &[("content-type", "application/json")],
+        r#"{"access_token":"at-3","token_type":"bearer","expires_in":7200}"#,
+    );
+    let refresh = |envelope: String| {
+        let url = broker.token_url();
+        async move {
+            post(
+                &url,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", CLIENT_ID),
+                    ("refresh_token", &envelope),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, _, body) = refresh(under_old).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let resealed = body["refresh_token"].as_str().expect("resealed").to_owned();
+    let opened = agent_shell_broker::unseal(&SealingKeys::new(new), &resealed, CLIENT_ID).unwrap();
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&opened.refresh_token),
+        "genesys-rt-kept"
+    );
+
+    // Already under the current key: the answer stays without a refresh token, as Genesys sent it.
+    let (status, _, body) = refresh(resealed).await;
+    assert_eq!(status, StatusCode::OK);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+}
