@@ -32,6 +32,9 @@ bash scripts/lint-workflows.sh
 step "the .deb: built without the emulator, desktop entry passes the sign-in URL, scheme resolves"
 bash scripts/check-deb.sh
 
+step "fuzzing the parsers that face the outside (20 s per target, from the committed corpus)"
+bash scripts/fuzz.sh 20
+
 step "tests (on a virtual display, in a private D-Bus session with an unlocked keyring)"
 # xvfb-run -a: a free virtual display for the real webview. dbus-run-session inside it: the
 # single-instance plugin and the Secret Service need a session bus, services it starts see the

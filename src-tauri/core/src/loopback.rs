@@ -128,13 +128,16 @@ pub enum Verdict {
 
 /// A parsed request head: only what the listener checks.
 #[derive(Debug, PartialEq, Eq)]
-struct RequestHead {
-    method: String,
-    target: String,
-    host: Option<String>,
+pub struct RequestHead {
+    pub method: String,
+    pub target: String,
+    pub host: Option<String>,
 }
 
-fn parse_head(raw: &[u8]) -> Option<RequestHead> {
+/// Parses what a browser (or anything else on this machine) sent the loopback listener, up to
+/// the blank line; `None` for anything that is not a plain HTTP/1.x request head. Public for
+/// the fuzz target.
+pub fn parse_head(raw: &[u8]) -> Option<RequestHead> {
     let head = std::str::from_utf8(raw).ok()?;
     let mut lines = head.split("\r\n");
     let mut parts = lines.next()?.split(' ');
