@@ -91,7 +91,12 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
             fix: None,
         }),
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    if let Ok(exe) = std::env::current_exe() {
+        let handlers = agent_shell_policy_store::scheme_handlers(&scheme);
+        report.push(doctor::windows_scheme_check(&scheme, &exe, &handlers));
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     let _ = scheme;
     report
 }

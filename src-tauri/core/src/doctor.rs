@@ -150,6 +150,50 @@ pub fn deep_link_checks(scheme: &str, exe: &Path, dirs: &XdgDirs) -> Vec<Check> 
     ]
 }
 
+/// Windows: the sign-in scheme's registered command (HKCU, then HKLM) runs this program and
+/// passes the URL (`"%1"`). `handlers` are (registry key, command) as the OS holds them.
+pub fn windows_scheme_check(scheme: &str, exe: &Path, handlers: &[(String, String)]) -> Check {
+    let id = "deep_link.windows";
+    let exe_text = exe.display().to_string();
+    let fix = Some(format!(
+        "reinstall Agent Shell (the MSI registers {scheme} for the machine), or start it once to register it for this user"
+    ));
+    let Some((key, command)) = handlers.first() else {
+        return Check {
+            id,
+            status: Status::Fail,
+            evidence: format!(
+                r"no handler is registered for {scheme}: (HKCU or HKLM)\Software\Classes\{scheme}\shell\open\command is absent"
+            ),
+            fix,
+        };
+    };
+    let runs_this = command
+        .to_ascii_lowercase()
+        .contains(&exe_text.to_ascii_lowercase());
+    let passes_url = command.contains("%1");
+    match (runs_this, passes_url) {
+        (true, true) => Check {
+            id,
+            status: Status::Pass,
+            evidence: format!("{key} = {command}"),
+            fix: None,
+        },
+        (false, _) => Check {
+            id,
+            status: Status::Fail,
+            evidence: format!("{key} = {command}, which is not this program ({exe_text})"),
+            fix,
+        },
+        (true, false) => Check {
+            id,
+            status: Status::Fail,
+            evidence: format!("{key} = {command}: the URL (%1) is not passed"),
+            fix,
+        },
+    }
+}
+
 /// The configuration's own summary line.
 pub fn config_check(config: &ShellConfig, source: &str) -> Check {
     Check {
@@ -741,6 +785,34 @@ fn keychain_fix() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_windows_handler_must_run_this_program_with_the_url() {
+        let exe = Path::new(r"C:\Program Files\Agent Shell\agent-shell.exe");
+        let key = r"HKLM\Software\Classes\com.agentshell.desktop\shell\open\command".to_string();
+        let good = vec![(
+            key.clone(),
+            r#""C:\Program Files\Agent Shell\agent-shell.exe" "%1""#.to_string(),
+        )];
+        assert_eq!(
+            windows_scheme_check("com.agentshell.desktop", exe, &good).status,
+            Status::Pass
+        );
+        let other = vec![(key.clone(), r#""C:\Old\agent-shell.exe" "%1""#.to_string())];
+        let check = windows_scheme_check("com.agentshell.desktop", exe, &other);
+        assert_eq!(check.status, Status::Fail);
+        assert!(check.evidence.contains("not this program"), "{check:?}");
+        let no_url = vec![(
+            key,
+            r#""C:\Program Files\Agent Shell\agent-shell.exe""#.to_string(),
+        )];
+        assert!(windows_scheme_check("com.agentshell.desktop", exe, &no_url)
+            .evidence
+            .contains("%1"));
+        let none = windows_scheme_check("com.agentshell.desktop", exe, &[]);
+        assert_eq!(none.status, Status::Fail);
+        assert!(none.fix.is_some());
+    }
 
     #[test]
     fn the_table_shows_evidence_and_fixes_and_counts_failures() {

@@ -37,6 +37,13 @@ pub const WINDOWS_POLICY_KEY: &str = r"SOFTWARE\Policies\AgentShell";
 /// The macOS managed-preference domain (the bundle identifier).
 pub const MACOS_POLICY_DOMAIN: &str = "com.agentshell.desktop";
 
+/// Where Windows says the sign-in scheme is handled: the `shell\open\command` of
+/// `Software\Classes\<scheme>`, per user (what the app registers at start) and per machine
+/// (what the MSI and a per-machine NSIS install write), as (key, command). Elsewhere: empty.
+pub fn scheme_handlers(scheme: &str) -> Vec<(String, String)> {
+    imp::scheme_handlers(scheme)
+}
+
 /// Reads every policy store of this OS, highest precedence first. `names` are the value names
 /// the core knows (macOS can only be asked by name; Windows lists the key's values, so that a
 /// misspelt value is reported rather than ignored).
@@ -83,6 +90,18 @@ mod imp {
         }))
     }
 
+    pub fn scheme_handlers(scheme: &str) -> Vec<(String, String)> {
+        let path = format!(r"Software\Classes\{scheme}\shell\open\command");
+        [(CURRENT_USER, "HKCU"), (LOCAL_MACHINE, "HKLM")]
+            .into_iter()
+            .filter_map(|(hive, name)| {
+                let key = hive.options().read().open(&path).ok()?;
+                let command = key.get_string("").ok()?;
+                Some((format!(r"{name}\{path}"), command))
+            })
+            .collect()
+    }
+
     fn convert(value: Value) -> StoredValue {
         match value.ty() {
             Type::String | Type::ExpandString => String::try_from(value)
@@ -115,6 +134,11 @@ mod imp {
     use core_foundation_sys::preferences::{
         CFPreferencesAppValueIsForced, CFPreferencesCopyAppValue,
     };
+
+    pub fn scheme_handlers(_scheme: &str) -> Vec<(String, String)> {
+        // Launch Services decides from the installed bundles' Info.plist; not read here.
+        Vec::new()
+    }
 
     /// Only *forced* values are policy (a configuration profile's Forced payload, as Chrome
     /// reads them); a value the user set with `defaults write` is not.
@@ -188,6 +212,10 @@ mod imp {
 
     pub fn read(_names: &[&str]) -> Result<Vec<StoreReading>, StoreError> {
         Ok(Vec::new())
+    }
+
+    pub fn scheme_handlers(_scheme: &str) -> Vec<(String, String)> {
+        Vec::new()
     }
 }
 
