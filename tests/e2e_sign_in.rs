@@ -63,6 +63,10 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
         .starts_with("renews automatically"));
     app.screenshot("signed-in").await;
 
+    // Signed in, the browser gone: no process holds a token, code, verifier or state in its
+    // arguments or environment (the second instance that carried the redirect has exited).
+    support::assert_no_secret_in_processes(&emulator).await;
+
     // The refresh token is in the Secret Service, and in no file under HOME.
     let stored = stored_refresh_token(&config).expect("refresh token stored");
     assert!(
@@ -874,5 +878,79 @@ async fn through_the_token_broker_a_confidential_org_stays_signed_in_and_restart
         1,
         "no browser at restart"
     );
+    app.quit().await;
+}
+
+/// A compressed 12-hour shift: the real app signed in with the embedded client open the whole
+/// time, 3-second tokens (a 1-hour token at 1:1200, so 36 s is 12 hours), and a token-endpoint
+/// fault injected every third renewal (500, 503 + Retry-After, 429 + Retry-After in turn). The
+/// client must never see a 401 and the agent must never be dropped to a new sign-in. CI runs
+/// 36 s; `AGENT_SHELL_SHIFT_SECS=600` is a 200-hour equivalent (docs/benchmarks.md).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn a_compressed_shift_with_faults_keeps_the_client_authorised_and_the_agent_in() {
+    let shift_secs: u64 = std::env::var("AGENT_SHELL_SHIFT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(36);
+    let emulator = emulator_with(
+        free_port(),
+        EmulatorConfig {
+            token_expiring_margin: std::time::Duration::from_secs(1),
+            ..EmulatorConfig::default()
+        },
+    )
+    .await;
+    control(
+        &emulator,
+        "settings",
+        serde_json::json!({"token_lifetime_secs": 3}),
+    )
+    .await;
+    let config = config_text(&emulator, "");
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#status-agent", "Alex Agent").await;
+
+    let faults = [
+        serde_json::json!({"kind": "server_error", "count": 1}),
+        serde_json::json!({"kind": "service_unavailable", "count": 1, "retry_after_secs": 1}),
+        serde_json::json!({"kind": "rate_limited", "count": 1, "retry_after_secs": 1}),
+    ];
+    let started = std::time::Instant::now();
+    let mut injected = 0usize;
+    let mut next_fault_at = 3u64;
+    let mut dropped = 0u32;
+    while started.elapsed() < std::time::Duration::from_secs(shift_secs) {
+        let state = emulator_state(&emulator).await;
+        let served = state["refreshes_served"].as_u64().unwrap_or(0);
+        if served >= next_fault_at {
+            control(&emulator, "faults", faults[injected % faults.len()].clone()).await;
+            injected += 1;
+            next_fault_at = served + 3;
+        }
+        // "Renewing session" while a retry waits is fine; anything else is a drop.
+        let status = app.visible_text("#status-session").await;
+        if status != "Signed in as Alex Agent" && status != "Renewing session" {
+            eprintln!("not signed in: {status}");
+            dropped += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let state = emulator_state(&emulator).await;
+    let refreshes = state["refreshes_served"].as_u64().unwrap();
+    let client_401s = state["users_me_unauthorized"].as_u64().unwrap();
+    eprintln!(
+        "compressed shift: {shift_secs} s (= {} h at 1:1200), {refreshes} renewals, {injected} faults injected, {client_401s} client 401s, {dropped} samples not signed in",
+        shift_secs / 3
+    );
+    assert!(refreshes >= shift_secs / 3, "{refreshes} renewals: {state}");
+    assert!(injected >= 2, "faults were injected: {injected}");
+    assert_eq!(client_401s, 0, "the client saw a 401: {state}");
+    assert_eq!(dropped, 0, "the agent was not signed in at some point");
+    assert_eq!(state["refresh_reuse_detected"], 0);
+    assert_eq!(state["families_revoked"], 0, "{state}");
+    assert_eq!(app.visible_text("#status-agent").await, "Alex Agent");
     app.quit().await;
 }

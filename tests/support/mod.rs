@@ -723,6 +723,57 @@ pub async fn assert_no_secret_in_home(emulator: &RunningEmulator, home: &Path) {
     );
 }
 
+/// Asserts that no running process has any secret the emulator issued or saw in its
+/// arguments or environment (`/proc/PID/cmdline`, `/proc/PID/environ`). Call it when no
+/// browser is running: a browser is handed the authorize URL, state included, by design.
+pub async fn assert_no_secret_in_processes(emulator: &RunningEmulator) {
+    let secrets = emulator_secrets(emulator).await;
+    assert!(
+        !secrets.is_empty(),
+        "the emulator saw no secret: nothing was checked"
+    );
+    // A process that carried the redirect (the second instance, xdg-open) may still be on its
+    // way out: give it five seconds, then whatever still holds a secret fails the test.
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = processes_holding(&secrets);
+        if found.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("secrets in process arguments or environment: {found:?}");
+}
+
+fn processes_holding(secrets: &[String]) -> Vec<String> {
+    let mut checked = 0;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.parse::<u32>().is_err() {
+            continue;
+        }
+        for part in ["cmdline", "environ"] {
+            let Ok(bytes) = std::fs::read(entry.path().join(part)) else {
+                continue;
+            };
+            checked += 1;
+            for (index, secret) in secrets.iter().enumerate() {
+                if contains(&bytes, secret) {
+                    let comm =
+                        std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+                    found.push(format!(
+                        "secret #{index} in {part} of {name} ({})",
+                        comm.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "no process could be read");
+    found
+}
+
 /// Lines the test browser logged as opened URLs (not its own notes).
 pub fn browser_opens(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("browser.log"))
