@@ -20,6 +20,9 @@ fn engine(state: &ShellState) -> Result<Arc<SessionEngine>, IpcError> {
 
 #[tauri::command]
 pub fn get_shell_info(state: State<'_, ShellState>) -> ShellInfo {
+    // The page's script is running and about to draw its first screen (the start benchmark
+    // times launch to this line).
+    tracing::info!("page ready: asked for the shell info");
     state.info()
 }
 

@@ -313,6 +313,44 @@ pub struct RawConfig {
     pub logs: RawLogs,
     #[serde(default)]
     pub startup: RawStartup,
+    #[serde(default)]
+    pub webview: RawWebview,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebview {
+    pub compositing: Option<Compositing>,
+}
+
+/// `[webview] compositing`: WebKitGTK's accelerated compositing. `auto` turns it off only where
+/// WebKit would composite in software anyway (no GPU render node): there it costs about
+/// 110 MB in the web process (docs/benchmarks.md). The default stays `on`, WebKit's own: with
+/// compositing off, the webview stopped answering in some of the e2e tests under Xvfb (the
+/// client iframe reloading), so `auto` is for IT to choose on VDI after a pilot, not a default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compositing {
+    Auto,
+    #[default]
+    On,
+    Off,
+}
+
+impl Compositing {
+    /// Whether to turn compositing off: `gpu` says whether a GPU render node is usable,
+    /// `forced_by_env` is WEBKIT_DISABLE_COMPOSITING_MODE as the user's session set it (a
+    /// support override that is left alone).
+    pub fn disable(self, gpu: bool, forced_by_env: bool) -> bool {
+        if forced_by_env {
+            return false;
+        }
+        match self {
+            Self::Auto => !gpu,
+            Self::On => false,
+            Self::Off => true,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -442,6 +480,8 @@ pub struct ShellConfig {
     pub links: LinkSettings,
     /// `[logs] level` (info unless set).
     pub log_level: LogLevel,
+    /// `[webview] compositing` (on unless set).
+    pub compositing: Compositing,
     /// `[startup] autostart`: open the shell when the agent logs in to the desktop (off
     /// unless set; set and locked by IT in practice).
     pub autostart: bool,
@@ -725,6 +765,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         links: validate_links(raw.links, raw.crm)?,
         log_level: raw.logs.level.unwrap_or_default(),
         autostart: raw.startup.autostart.unwrap_or(false),
+        compositing: raw.webview.compositing.unwrap_or_default(),
         mock_media_devices: raw
             .local_emulator
             .as_ref()
@@ -1535,5 +1576,22 @@ mod tests {
         assert_eq!(e.code(), "config_syntax");
         let e = parse_str(&format!("{MINIMAL}[crm]\nurl = \"x\"\n")).unwrap_err();
         assert_eq!(e.code(), "config_syntax");
+    }
+
+    #[test]
+    fn compositing_goes_off_only_without_a_gpu_unless_set() {
+        use super::Compositing::*;
+        assert_eq!(super::Compositing::default(), On);
+        assert!(Auto.disable(false, false));
+        assert!(!Auto.disable(true, false));
+        assert!(!On.disable(false, false));
+        assert!(Off.disable(true, false));
+        // The session's own WEBKIT_DISABLE_COMPOSITING_MODE is left to WebKit.
+        assert!(!Off.disable(false, true));
+        let config = parse_str(
+            "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n[webview]\ncompositing = \"on\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.compositing, On);
     }
 }

@@ -368,6 +368,11 @@ pub const REGISTRY_VALUES: &[PolicyValue] = &[
         kind: PolicyKind::Flag,
     },
     PolicyValue {
+        name: "WebviewCompositing",
+        key: "webview.compositing",
+        kind: PolicyKind::Text,
+    },
+    PolicyValue {
         name: "LogLevel",
         key: "logs.level",
         kind: PolicyKind::Text,
@@ -606,6 +611,9 @@ mod tests {
             let stored = match value.kind {
                 // A text the key's type accepts (redirect.prefer and logs.level are enums).
                 PolicyKind::Text if value.key == "logs.level" => StoredValue::Text("debug".into()),
+                PolicyKind::Text if value.key == "webview.compositing" => {
+                    StoredValue::Text("auto".into())
+                }
                 PolicyKind::Text if value.key == "token_broker" => {
                     StoredValue::Text("https://broker.example.com".into())
                 }
