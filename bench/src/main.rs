@@ -567,6 +567,7 @@ async fn app_and_browser(
     .await?;
     let limit = Duration::from_secs(30);
     let mut by_process: BTreeMap<String, f64> = BTreeMap::new();
+    let host = HostPage::serve(page_port).await?;
 
     for round in 0..args.rounds {
         eprintln!("bench: round {} of {}", round + 1, args.rounds);
@@ -641,9 +642,8 @@ async fn app_and_browser(
             let token = access_token_for_page(&emulator).await?;
             let client_url = format!("{}/embedded-client/", emulator.urls().api);
             let client_origin = url::Url::parse(&client_url)?.origin().ascii_serialization();
-            let (port, started) =
-                serve_host_page_on(page_port, host_page(&client_url, &client_origin, &token))
-                    .await?;
+            host.set(host_page(&client_url, &client_origin, &token));
+            let (port, started) = (page_port, host.started.clone());
             let profile = home.join("chromium-profile");
             let launched = Instant::now();
             let mut child = Command::new(chromium)
@@ -775,62 +775,50 @@ async fn app_and_browser(
     Ok(())
 }
 
-async fn serve_host_page_on(
-    port: u16,
-    html: String,
-) -> Result<(u16, Arc<Mutex<Option<Instant>>>), BoxError> {
-    // The emulator was told this port's origin; bind it (retry briefly if a round just freed it).
-    for _ in 0..20 {
-        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(listener) => {
-                drop(listener);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    let (bound, started) = serve_host_page_at(port, html).await?;
-    Ok((bound, started))
+/// The page Chromium shows, served once for every round: each round sets its HTML (with a
+/// fresh token) and clears the session-start mark.
+struct HostPage {
+    html: Arc<Mutex<String>>,
+    started: Arc<Mutex<Option<Instant>>>,
 }
 
-async fn serve_host_page_at(
-    port: u16,
-    html: String,
-) -> Result<(u16, Arc<Mutex<Option<Instant>>>), BoxError> {
-    let started = Arc::new(Mutex::new(None));
-    let mark = started.clone();
-    let app = axum::Router::new()
-        .route(
-            "/host.html",
-            axum::routing::get(move || {
-                let html = html.clone();
-                async move { axum::response::Html(html) }
-            }),
-        )
-        .route(
-            "/started",
-            axum::routing::get(move || {
-                if let Ok(mut at) = mark.lock() {
-                    at.get_or_insert_with(Instant::now);
-                }
-                async { "ok" }
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    // Serve for this round only.
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(600)).await;
-        let _ = stop.send(());
-    });
-    Ok((port, started))
+impl HostPage {
+    async fn serve(port: u16) -> Result<HostPage, BoxError> {
+        let html = Arc::new(Mutex::new(String::new()));
+        let started = Arc::new(Mutex::new(None));
+        let (page, mark) = (html.clone(), started.clone());
+        let app = axum::Router::new()
+            .route(
+                "/host.html",
+                axum::routing::get(move || {
+                    let text = page.lock().map(|h| h.clone()).unwrap_or_default();
+                    async move { axum::response::Html(text) }
+                }),
+            )
+            .route(
+                "/started",
+                axum::routing::get(move || {
+                    if let Ok(mut at) = mark.lock() {
+                        at.get_or_insert_with(Instant::now);
+                    }
+                    async { "ok" }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(HostPage { html, started })
+    }
+
+    fn set(&self, html: String) {
+        if let Ok(mut page) = self.html.lock() {
+            *page = html;
+        }
+        if let Ok(mut at) = self.started.lock() {
+            *at = None;
+        }
+    }
 }
 
 fn tempdir() -> Result<PathBuf, BoxError> {
