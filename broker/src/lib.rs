@@ -99,44 +99,38 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
     let shared = Arc::new(Shared::new(live));
     let app = server::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
-    let (server, tls, scheme) = match &config.tls {
-        None => {
-            let server = axum_server::from_tcp(listener)
-                .map_err(bind_error)?
+    // The same limits and the same task for the plain and the TLS server (their types differ,
+    // and axum-server's serve bounds are not worth spelling out for a helper function).
+    macro_rules! spawn_server {
+        ($server:expr) => {{
+            let mut server = $server
                 .handle(handle.clone())
                 .first_request_timeout(FIRST_REQUEST_TIMEOUT);
             // Every later request on a kept-alive connection too: a slow or idle client cannot
             // hold sockets open (axum-server turns hyper's header timeout off).
-            let mut server = server;
             server
                 .http_builder()
                 .http1()
                 .header_read_timeout(FIRST_REQUEST_TIMEOUT);
-            let task = tokio::spawn(async move {
+            tokio::spawn(async move {
                 if let Err(e) = server.serve(app).await {
                     tracing::error!(error = %e, "server failed");
                 }
-            });
+            })
+        }};
+    }
+    let (server, tls, scheme) = match &config.tls {
+        None => {
+            let task = spawn_server!(axum_server::from_tcp(listener).map_err(bind_error)?);
             (task, None, "http")
         }
         Some(files) => {
             let rustls = load_tls(files).await?;
-            let server = axum_server::tls_rustls::from_tcp_rustls(listener, rustls.clone())
-                .map_err(bind_error)?
-                .handle(handle.clone())
-                .first_request_timeout(FIRST_REQUEST_TIMEOUT);
-            // Every later request on a kept-alive connection too: a slow or idle client cannot
-            // hold sockets open (axum-server turns hyper's header timeout off).
-            let mut server = server;
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(FIRST_REQUEST_TIMEOUT);
-            let task = tokio::spawn(async move {
-                if let Err(e) = server.serve(app).await {
-                    tracing::error!(error = %e, "server failed");
-                }
-            });
+            let task = spawn_server!(axum_server::tls_rustls::from_tcp_rustls(
+                listener,
+                rustls.clone()
+            )
+            .map_err(bind_error)?);
             (task, Some((rustls, files.clone())), "https")
         }
     };
