@@ -393,6 +393,23 @@ impl GenesysApi for InstantApi {
     }
 }
 
+/// Signs in against [`InstantApi`]: no browser, the redirect built from the request's state.
+async fn sign_in_without_browser(auth: &AuthService) -> Result<(), BoxError> {
+    let request = auth.begin_sign_in(RedirectMode::DeepLink)?;
+    let state = request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .ok_or("no state")?;
+    auth.complete_sign_in(
+        &format!("com.agentshell.desktop:/oauth/callback?code=bench&state={state}"),
+        RedirectTransport::DeepLink,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Times `cycles` forced renewals; returns per-renewal milliseconds and RSS growth (MiB).
 async fn time_refreshes(auth: &AuthService, cycles: usize) -> Result<(Vec<f64>, f64), BoxError> {
     let before = self_rss_mib();
@@ -419,18 +436,7 @@ async fn refresh_engine(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError
         issued: Mutex::new(0),
     });
     let auth = AuthService::new(parse_str(&text)?, Arc::new(MemoryStore::default()))?.with_api(api);
-    let request = auth.begin_sign_in(RedirectMode::DeepLink)?;
-    let state = request
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .ok_or("no state")?;
-    auth.complete_sign_in(
-        &format!("com.agentshell.desktop:/oauth/callback?code=bench&state={state}"),
-        RedirectTransport::DeepLink,
-    )
-    .await?;
+    sign_in_without_browser(&auth).await?;
     // Warm up, then measure.
     time_refreshes(&auth, 50).await?;
     let (times, growth) = time_refreshes(&auth, args.refresh_cycles).await?;
@@ -467,19 +473,12 @@ async fn refresh_engine(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError
     .with_api(Arc::new(InstantApi {
         issued: Mutex::new(0),
     }));
-    let request = with_keychain.begin_sign_in(RedirectMode::DeepLink)?;
-    let state = request
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .ok_or("no state")?;
-    let signed = with_keychain
-        .complete_sign_in(
-            &format!("com.agentshell.desktop:/oauth/callback?code=bench&state={state}"),
-            RedirectTransport::DeepLink,
-        )
-        .await;
+    // A keychain that cannot be used keeps the session in memory, which would time nothing.
+    let usable = agent_shell_core::keychain::probe(keyring.clone()).await;
+    let signed = match usable {
+        Ok(()) => sign_in_without_browser(&with_keychain).await,
+        Err(error) => Err(error.into()),
+    };
     match signed {
         Ok(_) => {
             let (times, _) = time_refreshes(&with_keychain, 100).await?;
