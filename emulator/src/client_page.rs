@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 const INDEX_HTML: &str = include_str!("assets/embedded-client/index.html");
 const CLIENT_JS: &str = include_str!("assets/embedded-client/client.js");

@@ -13,28 +13,37 @@ pub const DEMO_REDIRECT_URIS: [&str; 2] = [
     "http://127.0.0.1:47615/oauth/callback",
 ];
 
-/// The scopes Agent Shell needs. Also what is granted when an authorize request names no scope.
-pub const REQUIRED_SCOPES: [&str; 6] = [
-    "client:read",
-    "user:read",
-    "embedded-client:configure",
-    "telephony:read",
-    "conversation:read",
-    "organization:read",
+/// The scopes Agent Shell needs (Genesys Cloud's own names). Also what is granted when an
+/// authorize request names no scope.
+pub const REQUIRED_SCOPES: [&str; 7] = [
+    "users:readonly",
+    "presence",
+    "routing",
+    "conversations",
+    "notifications",
+    "stations:readonly",
+    "organization:readonly",
 ];
 
 /// Scopes that may be requested besides [`REQUIRED_SCOPES`]. Anything else is `invalid_scope`,
-/// so a typo in the app's scope list shows up in development instead of in production.
+/// so a typo in the app's scope list shows up in development instead of in production. A scope
+/// `X` also grants `X:readonly`.
 pub const EXTRA_KNOWN_SCOPES: [&str; 8] = [
-    "user:write",
-    "presence:read",
-    "presence:write",
-    "routing:read",
-    "conversation:write",
-    "notification:read",
-    "analytics:read",
-    "openid",
+    "users",
+    "presence:readonly",
+    "routing:readonly",
+    "conversations:readonly",
+    "stations",
+    "organization",
+    "authorization:readonly",
+    "analytics:readonly",
 ];
+
+/// Origins of the agent client: `agent-client://localhost` (Linux, macOS) and
+/// `http://agent-client.localhost` (Windows). CORS on the Platform API routes allows these and
+/// the embed origins by default.
+pub const AGENT_CLIENT_ORIGINS: [&str; 2] =
+    ["agent-client://localhost", "http://agent-client.localhost"];
 
 /// Longest token or code lifetime accepted (about 31 years): far enough for any test, and far
 /// from the point where `Instant + lifetime` overflows.
@@ -212,6 +221,17 @@ pub struct EmulatorConfig {
     pub interaction_interval: Duration,
     /// How long before token expiry the embedded client posts `token-expiring`.
     pub token_expiring_margin: Duration,
+    /// Origins allowed by CORS on the Platform API routes (answered with that exact origin,
+    /// never `*`).
+    pub api_cors_origins: Vec<String>,
+    /// When set, the first time an agent goes On Queue a demo inbound call rings after this delay.
+    pub ring_after_on_queue: Option<Duration>,
+    /// Interval of the notification websocket's `WebSocket Heartbeat` messages.
+    pub heartbeat_interval: Duration,
+    /// How long an outbound call takes to connect (0: at once).
+    pub outbound_connect_delay: Duration,
+    /// How long a notification channel lives (Genesys: 24 h).
+    pub channel_lifetime: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -232,6 +252,15 @@ impl Default for EmulatorConfig {
             queue_interval: Duration::from_secs(3),
             interaction_interval: Duration::from_secs(20),
             token_expiring_margin: Duration::from_secs(60),
+            api_cors_origins: AGENT_CLIENT_ORIGINS
+                .iter()
+                .chain(["tauri://localhost", "http://tauri.localhost"].iter())
+                .map(|s| (*s).to_owned())
+                .collect(),
+            ring_after_on_queue: None,
+            heartbeat_interval: Duration::from_secs(30),
+            outbound_connect_delay: Duration::from_millis(500),
+            channel_lifetime: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -297,6 +326,17 @@ impl EmulatorConfig {
             if let Err(reason) = validate_origin(origin) {
                 return bad(format!("embed origin '{origin}': {reason}"));
             }
+        }
+        for origin in &self.api_cors_origins {
+            if let Err(reason) = validate_origin(origin) {
+                return bad(format!("API CORS origin '{origin}': {reason}"));
+            }
+        }
+        if self.heartbeat_interval.is_zero() || self.channel_lifetime.is_zero() {
+            return bad("the heartbeat interval and channel lifetime must be positive".to_owned());
+        }
+        if self.channel_lifetime > MAX_LIFETIME {
+            return bad(format!("the channel lifetime must be at most {max} s"));
         }
         Ok(())
     }
@@ -383,6 +423,19 @@ mod tests {
     }
 
     #[test]
+    fn scope_lists_use_genesys_names() {
+        for scope in REQUIRED_SCOPES.iter().chain(EXTRA_KNOWN_SCOPES.iter()) {
+            assert!(is_known_scope(scope));
+            assert!(
+                !scope.contains(":read") || scope.ends_with(":readonly"),
+                "{scope}"
+            );
+        }
+        assert!(!is_known_scope("user:read"));
+        assert!(!is_known_scope("client:read"));
+    }
+
+    #[test]
     fn validate_rejects_bad_config() {
         let mut c = EmulatorConfig {
             port: Some(65534),
@@ -445,8 +498,8 @@ mod tests {
     #[test]
     fn parse_scopes_splits_and_dedups() {
         assert_eq!(
-            parse_scopes(" user:read\tclient:read  user:read "),
-            vec!["user:read", "client:read"]
+            parse_scopes(" users:readonly\tpresence  users:readonly "),
+            vec!["users:readonly", "presence"]
         );
         assert!(parse_scopes("   ").is_empty());
         assert!(parse_scopes("").is_empty());

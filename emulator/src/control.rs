@@ -1,5 +1,6 @@
 //! `/_emulator/*` on the login origin: the test-control API (faults, revocation, runtime
-//! settings, counters, access log, reset). JSON in, JSON out; errors are `{"error": "..."}`.
+//! settings, counters, access log, reset) and, from `centre::control`, the contact-centre
+//! script routes. JSON in, JSON out; errors are `{"error": "..."}`.
 
 use std::time::Duration;
 
@@ -15,8 +16,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::config::MAX_LIFETIME;
+use crate::state::AppState;
 use crate::store::{Counters, Fault, FaultKind, Store};
 
 /// Authorize errors an `authorize_error` fault may inject (RFC 6749 4.1.2.1).
@@ -46,6 +47,7 @@ pub fn routes(app: AppState) -> Router<AppState> {
         .route("/_emulator/issued-tokens", get(issued_tokens))
         .route("/_emulator/secrets", get(secrets))
         .route("/_emulator/reset", post(reset))
+        .merge(crate::centre::control::routes())
         .route_layer(middleware::from_fn_with_state(app, refuse_cross_site))
 }
 
@@ -190,8 +192,14 @@ async fn revoke(
 ) -> Result<Response, ControlError> {
     let request: RevokeRequest = parse_json(body)?;
     let revoked = match (request.all, request.user_id) {
-        (true, None) => app.store().revoke_where(|_| true),
-        (false, Some(user_id)) => app.store().revoke_where(|user| user.id == user_id),
+        (true, None) => {
+            app.centre.floor().close_channels_of(None);
+            app.store().revoke_where(|_| true)
+        }
+        (false, Some(user_id)) => {
+            app.centre.floor().close_channels_of(Some(&user_id));
+            app.store().revoke_where(|user| user.id == user_id)
+        }
         _ => {
             return Err(ControlError::bad_request(
                 "send exactly one of {\"user_id\": \"...\"} or {\"all\": true}",
@@ -315,6 +323,7 @@ async fn secrets(State(app): State<AppState>) -> Response {
 /// `POST /_emulator/reset`: forget everything and restore the settings the emulator started with.
 async fn reset(State(app): State<AppState>) -> Response {
     *app.store() = Store::new(app.initial_settings.clone());
+    app.centre.reset();
     tracing::info!("emulator state reset");
     Json(json!({ "reset": true })).into_response()
 }

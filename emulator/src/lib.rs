@@ -4,8 +4,9 @@
 //!
 //! * **login**: `/oauth/authorize` with a no-JavaScript login page, `/oauth/token`, `/logout`,
 //!   and the `/_emulator/*` control API used by tests;
-//! * **api**: `/api/v2/oauth/token`, `/api/v2/users/me`, `/api/v2/tokens/me` and the emulated
-//!   Embedded Client page under `/embedded-client/`;
+//! * **api**: `/api/v2/oauth/token`, `/api/v2/users/me`, `/api/v2/tokens/me`, a small contact
+//!   centre (presence, routing status, queues, stations, calls, notifications with a websocket
+//!   at `/channels/{id}`) and the emulated Embedded Client page under `/embedded-client/`;
 //! * **media**: the same Embedded Client page (with the read-only endpoints it calls).
 //!
 //! The OAuth behaviour follows RFC 6749 and RFC 7636 closely (PKCE S256 required, single-use
@@ -22,13 +23,16 @@
 
 mod api;
 mod app;
+mod centre;
 mod client_page;
 mod config;
 mod control;
 mod error;
+mod http;
 mod oauth;
 mod pages;
 mod pkce;
+mod state;
 mod store;
 mod users;
 
@@ -40,12 +44,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::{OriginKind, Shared};
+use crate::app::OriginKind;
+use crate::state::Shared;
 
 pub use crate::client_page::{CLIENT_CSP, CLIENT_VERSION};
 pub use crate::config::{
-    is_known_scope, parse_scopes, ClientRegistration, EmulatorConfig, DEMO_CLIENT_ID,
-    DEMO_REDIRECT_URIS, EXTRA_KNOWN_SCOPES, MAX_LIFETIME, REQUIRED_SCOPES,
+    is_known_scope, parse_scopes, ClientRegistration, EmulatorConfig, AGENT_CLIENT_ORIGINS,
+    DEMO_CLIENT_ID, DEMO_REDIRECT_URIS, EXTRA_KNOWN_SCOPES, MAX_LIFETIME, REQUIRED_SCOPES,
 };
 pub use crate::error::EmulatorError;
 pub use crate::pkce::s256 as pkce_s256_challenge;
@@ -54,12 +59,16 @@ pub use crate::users::DEFAULT_USERNAME;
 /// How long [`RunningEmulator::shutdown`] waits for in-flight requests before aborting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Base URLs of the three origins, e.g. `http://127.0.0.1:40123` (no trailing slash).
+/// Base URLs of the three origins, e.g. `http://127.0.0.1:40123` (no trailing slash), and of
+/// the notifications websocket (`ws://` on the api port).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct EmulatorUrls {
     pub login: String,
     pub api: String,
     pub media: String,
+    /// `ws://127.0.0.1:{api port}`: where channels' `connectUri`s point.
+    #[serde(default)]
+    pub streaming: String,
 }
 
 /// A started emulator. Dropping it also stops the servers (without waiting for them).
@@ -119,9 +128,11 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
     let api = bind(api_port).await?;
     let media = bind(media_port).await?;
 
+    let api_url = base_url(&api)?;
     let urls = EmulatorUrls {
         login: base_url(&login)?,
-        api: base_url(&api)?,
+        streaming: api_url.replacen("http://", "ws://", 1),
+        api: api_url,
         media: base_url(&media)?,
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

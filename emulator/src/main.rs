@@ -79,6 +79,20 @@ struct Cli {
     /// Embedded client: post token-expiring this long before the token expires.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     token_expiring_margin: u64,
+
+    /// Contact centre: the first time an agent goes On Queue, ring a demo inbound call after
+    /// this many seconds (the product demo uses 5).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    ring_after_on_queue: Option<u64>,
+
+    /// Origin allowed by CORS on the Platform API routes (repeatable; replaces the default
+    /// agent-client://localhost, http://agent-client.localhost and the embed origins).
+    #[arg(long = "api-cors-origin", value_name = "ORIGIN")]
+    api_cors_origins: Vec<String>,
+
+    /// Interval of the notification websocket heartbeat.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    heartbeat_secs: u64,
 }
 
 impl Cli {
@@ -110,6 +124,14 @@ impl Cli {
             queue_interval: Duration::from_millis(self.queue_interval_ms),
             interaction_interval: Duration::from_millis(self.interaction_interval_ms),
             token_expiring_margin: Duration::from_secs(self.token_expiring_margin),
+            api_cors_origins: if self.api_cors_origins.is_empty() {
+                defaults.api_cors_origins
+            } else {
+                self.api_cors_origins
+            },
+            ring_after_on_queue: self.ring_after_on_queue.map(Duration::from_secs),
+            heartbeat_interval: Duration::from_secs(self.heartbeat_secs),
+            ..defaults
         }
     }
 }

@@ -17,10 +17,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::Serialize;
 
-use crate::app::{header_value, AppState, Params};
 use crate::config::{is_known_scope, parse_scopes, ClientRegistration, REQUIRED_SCOPES};
+use crate::http::{header_value, Params};
 use crate::pages::{self, LoginPage};
 use crate::pkce;
+use crate::state::AppState;
 use crate::store::{Fault, FaultKind, FaultTarget, IssuedTokens, PendingAuthorization, SsoHints};
 use crate::users::{user_for, DEFAULT_USERNAME};
 

@@ -6,7 +6,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::escape_html;
+use crate::http::escape_html;
 use crate::store::SsoHints;
 
 const CSS: &str = include_str!("assets/idp.css");

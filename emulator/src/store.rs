@@ -865,7 +865,7 @@ mod tests {
             "http://x/cb",
             CHALLENGE,
             user_for(username),
-            vec!["user:read".into()],
+            vec!["users:readonly".into()],
         );
         s.exchange_code("c", false, &code, "http://x/cb", Some(VERIFIER))
             .unwrap()

@@ -61,7 +61,10 @@ async fn users_me_and_tokens_me_need_a_live_bearer_token() {
     let date = info["expirationDate"].as_str().unwrap();
     assert_eq!(date.len(), "2024-05-01T12:00:00.000Z".len(), "{date}");
     assert!(date.ends_with('Z') && date.as_bytes()[10] == b'T', "{date}");
-    assert_eq!(info["authorizedScope"], json!(["user:read", "client:read"]));
+    assert_eq!(
+        info["authorizedScope"],
+        json!(["users:readonly", "presence"])
+    );
     assert_eq!(info["OAuthClient"], json!({"id": DEMO_CLIENT_ID}));
 
     // The media origin answers the same reads (the embedded client calls same-origin).
@@ -249,7 +252,7 @@ async fn embedded_client_is_served_with_its_csp_and_no_inline_script() {
             .unwrap()
             .starts_with("text/javascript"));
         let js = js.text().await.unwrap();
-        assert!(js.contains("genesys-cloud-embed:ready"));
+        assert!(js.contains("agent-shell:ready"));
         assert!(!js.contains("location.search") && !js.contains("location.hash"));
         let css = emu.get(&format!("{base}/embedded-client/client.css")).await;
         assert_eq!(css.status(), StatusCode::OK);

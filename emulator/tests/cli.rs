@@ -40,11 +40,12 @@ async fn spawn(args: &[&str]) -> (Child, EmulatorUrls, BufReader<ChildStdout>) {
             .keys()
             .cloned()
             .collect();
-    assert_eq!(keys.len(), 3);
+    assert_eq!(keys.len(), 4, "{keys:?}");
     for url in [&urls.login, &urls.api, &urls.media] {
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
         assert!(!url.ends_with('/'), "{url}");
     }
+    assert_eq!(urls.streaming, urls.api.replacen("http://", "ws://", 1));
     (child, urls, stdout)
 }
 
@@ -130,7 +131,7 @@ async fn binary_with_clients_port_and_options_stops_on_sigint() {
             "--token-lifetime",
             "120",
             "--grant-scopes",
-            "user:read",
+            "users:readonly",
             "--no-public-refresh-tokens",
             "--port",
             &port_arg,
@@ -209,7 +210,7 @@ async fn binary_with_clients_port_and_options_stops_on_sigint() {
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["expires_in"], 120);
-    assert_eq!(body["scope"], "user:read");
+    assert_eq!(body["scope"], "users:readonly");
     assert!(body.get("refresh_token").is_none());
     // The confidential client is registered and needs its secret.
     let res = http

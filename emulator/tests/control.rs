@@ -250,7 +250,7 @@ async fn settings_apply_to_later_requests_and_reset_restores_them() {
     let res = emu
         .control_post(
             "settings",
-            json!({"token_lifetime_secs": 90, "grant_scopes": ["user:read"],
+            json!({"token_lifetime_secs": 90, "grant_scopes": ["users:readonly"],
                    "public_refresh_tokens": false, "auto_approve": true}),
         )
         .await;
@@ -271,7 +271,7 @@ async fn settings_apply_to_later_requests_and_reset_restores_them() {
         .await
         .unwrap();
     assert_eq!(tokens["expires_in"], 90);
-    assert_eq!(tokens["scope"], "user:read");
+    assert_eq!(tokens["scope"], "users:readonly");
     assert!(tokens.get("refresh_token").is_none());
     // Earlier logins keep what they were given.
     assert_eq!(

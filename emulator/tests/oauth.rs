@@ -74,7 +74,7 @@ async fn code_flow_through_the_login_form() {
     );
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 7200);
-    assert_eq!(body["scope"], "user:read client:read");
+    assert_eq!(body["scope"], "users:readonly presence");
     let access = body["access_token"].as_str().unwrap();
     assert!(access.len() >= 43);
     assert_ne!(access, body["refresh_token"].as_str().unwrap());
@@ -301,7 +301,7 @@ async fn authorize_errors_redirect_back_with_state() {
         ),
         (
             AuthRequest {
-                scope: Some("user:read admin:everything"),
+                scope: Some("users:readonly admin:everything"),
                 ..base.clone()
             },
             "invalid_scope",
@@ -501,7 +501,7 @@ async fn refresh_tokens_rotate_and_old_ones_die() {
                 ("grant_type", "refresh_token"),
                 ("client_id", DEMO_CLIENT_ID),
                 ("refresh_token", r3),
-                ("scope", "user:read organization:read"),
+                ("scope", "users:readonly organization:readonly"),
             ],
         )
         .await;
@@ -513,12 +513,12 @@ async fn refresh_tokens_rotate_and_old_ones_die() {
                 ("grant_type", "refresh_token"),
                 ("client_id", DEMO_CLIENT_ID),
                 ("refresh_token", r3),
-                ("scope", "user:read"),
+                ("scope", "users:readonly"),
             ],
         )
         .await;
     let narrowed: Value = res.json().await.unwrap();
-    assert_eq!(narrowed["scope"], "user:read");
+    assert_eq!(narrowed["scope"], "users:readonly");
 
     let res = emu.refresh(DEMO_CLIENT_ID, "not-a-refresh-token").await;
     assert_oauth_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
@@ -753,7 +753,7 @@ async fn public_clients_get_no_refresh_token_when_disabled() {
 #[tokio::test]
 async fn grant_scopes_narrows_what_is_granted() {
     let emu = start(EmulatorConfig {
-        grant_scopes: Some(vec!["user:read".to_owned(), "client:read".to_owned()]),
+        grant_scopes: Some(vec!["users:readonly".to_owned(), "presence".to_owned()]),
         ..EmulatorConfig::default()
     })
     .await;
@@ -770,7 +770,7 @@ async fn grant_scopes_narrows_what_is_granted() {
         .json()
         .await
         .unwrap();
-    assert_eq!(tokens["scope"], "user:read client:read");
+    assert_eq!(tokens["scope"], "users:readonly presence");
     let info: Value = emu
         .http
         .get(format!("{}/api/v2/tokens/me", emu.api()))
@@ -781,7 +781,10 @@ async fn grant_scopes_narrows_what_is_granted() {
         .json()
         .await
         .unwrap();
-    assert_eq!(info["authorizedScope"], json!(["user:read", "client:read"]));
+    assert_eq!(
+        info["authorizedScope"],
+        json!(["users:readonly", "presence"])
+    );
 }
 
 #[tokio::test]
@@ -919,7 +922,7 @@ async fn refresh_with_a_blank_scope_keeps_the_granted_scopes() {
     assert_eq!(res.status(), StatusCode::OK);
     let second: Value = res.json().await.unwrap();
     assert_eq!(second["scope"], first["scope"]);
-    assert_eq!(second["scope"], "user:read client:read");
+    assert_eq!(second["scope"], "users:readonly presence");
     // Duplicates in a narrowing scope are harmless.
     let res = emu
         .token_form(
@@ -928,10 +931,10 @@ async fn refresh_with_a_blank_scope_keeps_the_granted_scopes() {
                 ("grant_type", "refresh_token"),
                 ("client_id", DEMO_CLIENT_ID),
                 ("refresh_token", second["refresh_token"].as_str().unwrap()),
-                ("scope", "user:read  user:read"),
+                ("scope", "users:readonly  users:readonly"),
             ],
         )
         .await;
     let third: Value = res.json().await.unwrap();
-    assert_eq!(third["scope"], "user:read");
+    assert_eq!(third["scope"], "users:readonly");
 }

@@ -73,7 +73,7 @@ impl<'a> AuthRequest<'a> {
             redirect_uri: Some(REDIRECT),
             response_type: Some("code"),
             state: Some("st-123"),
-            scope: Some("user:read client:read"),
+            scope: Some("users:readonly presence"),
             code_challenge: Some(challenge),
             code_challenge_method: Some("S256"),
         }
@@ -205,6 +205,19 @@ impl Emu {
         let p = pkce();
         let req = AuthRequest::demo(&p.challenge);
         let code = self.code_for(&req, username).await;
+        let res = self
+            .exchange(DEMO_CLIENT_ID, &code, REDIRECT, &p.verifier)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    /// A full demo-client login as the default agent asking for exactly `scopes`.
+    pub async fn tokens_with_scopes(&self, scopes: &str) -> Value {
+        let p = pkce();
+        let mut req = AuthRequest::demo(&p.challenge);
+        req.scope = Some(scopes);
+        let code = self.code_for(&req, "agent@example.com").await;
         let res = self
             .exchange(DEMO_CLIENT_ID, &code, REDIRECT, &p.verifier)
             .await;

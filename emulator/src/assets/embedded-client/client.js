@@ -16,16 +16,16 @@
 (function () {
   var PROTOCOL_VERSION = 'emulator-1';
   var TYPES = {
-    READY: 'genesys-cloud-embed:ready',
+    READY: 'agent-shell:ready',
     ACK: 'ack',
-    INIT: 'genesys-cloud-embed:init',
-    SESSION_START: 'genesys-cloud-embed:session-start',
-    AUTH_ERROR: 'genesys-cloud-embed:auth-error',
-    TOKEN: 'genesys-cloud-embed:token',
-    TOKEN_EXPIRING: 'genesys-cloud-embed:token-expiring',
-    QUEUE_POSITION: 'genesys-cloud-embed:queue-position',
-    INTERACTION_START: 'genesys-cloud-embed:interaction-start',
-    INTERACTION_END: 'genesys-cloud-embed:interaction-end'
+    INIT: 'agent-shell:init',
+    SESSION_START: 'agent-shell:session-start',
+    AUTH_ERROR: 'agent-shell:auth-error',
+    TOKEN: 'agent-shell:token',
+    TOKEN_EXPIRING: 'agent-shell:token-expiring',
+    QUEUE_POSITION: 'agent-shell:queue-position',
+    INTERACTION_START: 'agent-shell:interaction-start',
+    INTERACTION_END: 'agent-shell:interaction-end'
   };
   var AUTH_ERROR_MESSAGE = 'AuthenticationError: 401 Unauthorized';
   // setTimeout overflows above 2^31-1 ms and would fire at once.
@@ -75,7 +75,7 @@
     var name = document.createElement('span');
     name.className = 'type';
     // The protocol prefix is the same on every message; the panel is narrow.
-    name.textContent = type.replace('genesys-cloud-embed:', '');
+    name.textContent = type.replace('agent-shell:', '');
     item.appendChild(dir);
     item.appendChild(name);
     if (note) {

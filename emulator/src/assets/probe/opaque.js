@@ -5,9 +5,9 @@
 'use strict';
 (function () {
   var messages = [
-    { type: 'genesys-cloud-embed:ready', version: 'opaque' },
-    { type: 'genesys-cloud-embed:session-start', userId: 'opaque', name: 'Opaque Origin' },
-    { type: 'genesys-cloud-embed:queue-position', position: 1, total: 1 }
+    { type: 'agent-shell:ready', version: 'opaque' },
+    { type: 'agent-shell:session-start', userId: 'opaque', name: 'Opaque Origin' },
+    { type: 'agent-shell:queue-position', position: 1, total: 1 }
   ];
   messages.forEach(function (message) {
     window.parent.postMessage(message, '*');

@@ -146,10 +146,10 @@
   function postBadPayloads() {
     var parent = window.parent;
     var target = '*';
-    parent.postMessage({ type: 'genesys-cloud-embed:queue-position', position: '3', total: 12 }, target);
-    parent.postMessage({ type: 'genesys-cloud-embed:session-start', userId: 'u1', name: new Array(20001).join('x') }, target);
-    parent.postMessage({ type: 'genesys-cloud-embed:teleport' }, target);
-    parent.postMessage('genesys-cloud-embed:ready', target);
+    parent.postMessage({ type: 'agent-shell:queue-position', position: '3', total: 12 }, target);
+    parent.postMessage({ type: 'agent-shell:session-start', userId: 'u1', name: new Array(20001).join('x') }, target);
+    parent.postMessage({ type: 'agent-shell:teleport' }, target);
+    parent.postMessage('agent-shell:ready', target);
   }
 
   function wireButtons() {
@@ -195,7 +195,7 @@
     .then(function () {
       // The control: the same channel with right source, origin and content is heard.
       window.parent.postMessage(
-        { type: 'genesys-cloud-embed:session-start', userId: 'probe-control', name: 'Probe Control' },
+        { type: 'agent-shell:session-start', userId: 'probe-control', name: 'Probe Control' },
         '*'
       );
       finish();

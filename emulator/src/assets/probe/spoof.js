@@ -3,9 +3,9 @@
 'use strict';
 (function () {
   var messages = [
-    { type: 'genesys-cloud-embed:session-start', userId: 'spoofed', name: 'Spoofed Agent' },
-    { type: 'genesys-cloud-embed:queue-position', position: 0, total: 999 },
-    { type: 'genesys-cloud-embed:ready', version: 'spoof' }
+    { type: 'agent-shell:session-start', userId: 'spoofed', name: 'Spoofed Agent' },
+    { type: 'agent-shell:queue-position', position: 0, total: 999 },
+    { type: 'agent-shell:ready', version: 'spoof' }
   ];
   messages.forEach(function (message) {
     window.top.postMessage(message, '*');
