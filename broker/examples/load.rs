@@ -10,12 +10,19 @@
 //! once per round, all desktops at the same moment. Rounds alternate which path goes first.
 //! RSS is the whole process (emulator, broker and the load clients together), read from
 //! /proc/self/status (Linux).
+//!
+//! Then abuse (`--junk N`, default 1000; 0 skips it): a broker with the production limits behind
+//! a "proxy" (this process, a trusted proxy naming each client in X-Forwarded-For) serves 50
+//! honest desktops (one IPv4 address each: sign in, refresh three times) while two abusers send
+//! junk code grants: one rotating addresses inside one IPv6 /64, one using a new /64 for every
+//! request. It prints what each got and how many requests reached the emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent_shell_broker::{BrokerConfig, ClientConfig, SealingKey};
+use agent_shell_broker::{BrokerConfig, ClientConfig, RateLimit, SealingKey, UpstreamBudget};
+use axum::http::HeaderName;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use genesys_emulator::{ClientRegistration, EmulatorConfig};
@@ -38,7 +45,7 @@ struct Target {
 
 #[tokio::main]
 async fn main() {
-    let (concurrency, rounds) = parse_args();
+    let (concurrency, rounds, junk) = parse_args();
     let rss_start = rss_kib();
 
     let emu = genesys_emulator::start(EmulatorConfig {
@@ -145,28 +152,35 @@ async fn main() {
         println!("ERRORS: {total_errors} requests failed");
     }
     broker.shutdown().await;
+    let honest_refresh_failures = if junk > 0 {
+        abuse(&http, &login, &upstream, junk).await
+    } else {
+        0
+    };
     emu.shutdown().await;
-    if total_errors > 0 {
+    if total_errors > 0 || honest_refresh_failures > 0 {
         std::process::exit(1);
     }
 }
 
-fn parse_args() -> (usize, usize) {
+fn parse_args() -> (usize, usize, usize) {
     let mut concurrency = 200;
     let mut rounds = 5;
+    let mut junk = 1000;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next().and_then(|v| v.parse().ok());
         match (arg.as_str(), value) {
             ("--concurrency", Some(v)) if v > 0 => concurrency = v,
             ("--rounds", Some(v)) if v > 0 => rounds = v,
+            ("--junk", Some(v)) => junk = v,
             _ => {
-                eprintln!("usage: load [--concurrency N] [--rounds N]");
+                eprintln!("usage: load [--concurrency N] [--rounds N] [--junk N]");
                 std::process::exit(2);
             }
         }
     }
-    (concurrency, rounds)
+    (concurrency, rounds, junk)
 }
 
 struct Stats {
@@ -333,4 +347,240 @@ fn rss_kib() -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// What one kind of client got from the broker.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    ok: usize,
+    /// Reached Genesys (the emulator), which refused it.
+    refused_upstream: usize,
+    /// 429 from the per-address limit.
+    per_address: usize,
+    /// 429 from the client's upstream budget.
+    budget: usize,
+    other: usize,
+}
+
+impl Tally {
+    fn add(&mut self, status: u16, body: &serde_json::Value) {
+        self.sent += 1;
+        let description = body["error_description"].as_str().unwrap_or("");
+        match status {
+            200 => self.ok += 1,
+            429 if description.contains("this address") => self.per_address += 1,
+            429 if description.contains("holding back") => self.budget += 1,
+            400 if body["error"] == "invalid_grant" => self.refused_upstream += 1,
+            _ => self.other += 1,
+        }
+    }
+
+    fn merge(&mut self, other: &Tally) {
+        self.sent += other.sent;
+        self.ok += other.ok;
+        self.refused_upstream += other.refused_upstream;
+        self.per_address += other.per_address;
+        self.budget += other.budget;
+        self.other += other.other;
+    }
+
+    fn row(&self, name: &str) {
+        println!(
+            "| {name:<33} | {:>5} | {:>5} | {:>13} | {:>13} | {:>10} | {:>5} |",
+            self.sent, self.ok, self.refused_upstream, self.per_address, self.budget, self.other
+        );
+    }
+}
+
+const HONEST_DESKTOPS: usize = 50;
+const ABUSER_PARALLEL: usize = 25;
+
+/// The abuse stage (see the module docs). Returns how many honest refreshes failed.
+async fn abuse(http: &reqwest::Client, login: &str, upstream: &str, junk: usize) -> usize {
+    let mut config = BrokerConfig::new(upstream, SealingKey::generate())
+        .unwrap()
+        .with_client(ClientConfig::new(CLIENT_ID, CLIENT_SECRET, [REDIRECT]));
+    config.rate_limit = Some(RateLimit {
+        client_ip_header: Some(HeaderName::from_static("x-forwarded-for")),
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..RateLimit::default()
+    });
+    config.upstream_budget = Some(UpstreamBudget::default());
+    let broker = agent_shell_broker::start(config).await.unwrap();
+    let url = broker.token_url();
+    let upstream_before = emulator_token_requests(http, login).await;
+    eprintln!("abuse: {junk} junk code grants from each abuser beside {HONEST_DESKTOPS} honest desktops...");
+
+    let one_64 = tokio::spawn(abuser(http.clone(), url.clone(), junk, |_| {
+        let r: [u16; 4] = rand::random();
+        format!("2001:db8:bad:1:{:x}:{:x}:{:x}:{:x}", r[0], r[1], r[2], r[3])
+    }));
+    let spread = tokio::spawn(abuser(http.clone(), url.clone(), junk, |i| {
+        format!("2001:db8:{:x}:{:x}::1", 0x1000 + i / 0x10000, i % 0x10000)
+    }));
+    let mut honest = JoinSet::new();
+    for i in 0..HONEST_DESKTOPS {
+        let (http, login, url) = (http.clone(), login.to_owned(), url.clone());
+        honest.spawn(async move { honest_desktop(&http, &login, &url, i).await });
+    }
+    let (mut sign_ins, mut refreshes) = (Tally::default(), Tally::default());
+    while let Some(result) = honest.join_next().await {
+        let (s, r) = result.unwrap();
+        sign_ins.merge(&s);
+        refreshes.merge(&r);
+    }
+    let one_64 = one_64.await.unwrap();
+    let spread = spread.await.unwrap();
+    let upstream_calls = emulator_token_requests(http, login).await - upstream_before;
+    broker.shutdown().await;
+
+    println!();
+    println!(
+        "abuse: per-address limit 10/s burst 50 (an IPv6 /64 is one address), upstream budget {}/min burst {} per client and grant",
+        agent_shell_broker::DEFAULT_UPSTREAM_BUDGET_PER_MINUTE,
+        agent_shell_broker::DEFAULT_UPSTREAM_BUDGET_BURST
+    );
+    println!();
+    println!("| client                            |  sent |    ok | refused by    | 429 per       | 429 budget | other |");
+    println!("|                                   |       |       | Genesys       | address       |            |       |");
+    println!("|-----------------------------------|------:|------:|--------------:|--------------:|-----------:|------:|");
+    sign_ins.row("honest desktops: sign-ins");
+    refreshes.row("honest desktops: refreshes");
+    one_64.row("abuser: rotating inside one /64");
+    spread.row("abuser: a new /64 per request");
+    println!();
+    println!("token requests that reached the emulator during the stage: {upstream_calls}");
+    let failed = refreshes.sent - refreshes.ok;
+    if failed > 0 {
+        println!("ERRORS: {failed} honest refreshes failed");
+    }
+    failed
+}
+
+/// Sends `junk` code grants of the right shape (so the broker cannot refuse them locally),
+/// `ABUSER_PARALLEL` at a time, each from the address `address(i)` says.
+async fn abuser(
+    http: reqwest::Client,
+    url: String,
+    junk: usize,
+    address: fn(usize) -> String,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut set = JoinSet::new();
+    for i in 0..junk {
+        if set.len() >= ABUSER_PARALLEL {
+            if let Some(result) = set.join_next().await {
+                let (status, body) = result.unwrap();
+                tally.add(status, &body);
+            }
+        }
+        let (http, url) = (http.clone(), url.clone());
+        let from = address(i);
+        set.spawn(async move {
+            let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("client_id", CLIENT_ID),
+                ("code", "junk-code"),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &verifier),
+            ];
+            send(&http, &url, &from, &form).await
+        });
+    }
+    while let Some(result) = set.join_next().await {
+        let (status, body) = result.unwrap();
+        tally.add(status, &body);
+    }
+    tally
+}
+
+/// One honest desktop at 192.0.2.x / 198.51.100.x: signs in, then refreshes three times.
+async fn honest_desktop(
+    http: &reqwest::Client,
+    login: &str,
+    url: &str,
+    i: usize,
+) -> (Tally, Tally) {
+    let from = format!("198.51.{}.{}", 100 + i / 250, 1 + i % 250);
+    let (mut sign_in, mut refresh) = (Tally::default(), Tally::default());
+    let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 48]>());
+    let challenge = genesys_emulator::pkce_s256_challenge(&verifier);
+    let mut authorize = url::Url::parse(&format!("{login}/oauth/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", CLIENT_ID)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("response_type", "code")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let res = http.get(authorize).send().await.unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", CLIENT_ID),
+        ("code", &code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", &verifier),
+    ];
+    let (status, body) = send(http, url, &from, &form).await;
+    sign_in.add(status, &body);
+    let Some(mut envelope) = body["refresh_token"].as_str().map(str::to_owned) else {
+        return (sign_in, refresh);
+    };
+    for _ in 0..3 {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT_ID),
+            ("refresh_token", envelope.as_str()),
+        ];
+        let (status, body) = send(http, url, &from, &form).await;
+        refresh.add(status, &body);
+        if let Some(next) = body["refresh_token"].as_str() {
+            envelope = next.to_owned();
+        }
+    }
+    (sign_in, refresh)
+}
+
+/// POSTs a form to the broker as the proxy would, naming `from` as the client.
+async fn send(
+    http: &reqwest::Client,
+    url: &str,
+    from: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    match http
+        .post(url)
+        .header("x-forwarded-for", from)
+        .form(form)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+    {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            (status, res.json().await.unwrap_or_default())
+        }
+        Err(_) => (0, serde_json::Value::Null),
+    }
+}
+
+async fn emulator_token_requests(http: &reqwest::Client, login: &str) -> u64 {
+    let state: serde_json::Value = http
+        .get(format!("{login}/_emulator/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    state["token_requests"].as_u64().unwrap_or(0)
 }

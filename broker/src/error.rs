@@ -100,3 +100,14 @@ pub(crate) fn no_store(h: &mut axum::http::HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
+
+/// 429 with Retry-After, in the OAuth error shape the shell already retries on.
+pub(crate) fn rate_limited(wait: Duration, description: &'static str) -> Response {
+    OAuthError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        description,
+    )
+    .with_retry_after(wait.max(Duration::from_secs(1)))
+    .into_response()
+}

@@ -22,11 +22,19 @@
 //! # }
 //! ```
 
+// The module graph is one way: lib -> server -> token -> upstream -> state -> limit -> net,
+// with config, error, outcome, seal and listener as leaves or near-leaves.
 mod config;
 mod error;
+mod limit;
+mod listener;
+mod net;
+mod outcome;
 mod seal;
 mod server;
+mod state;
 mod token;
+mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,14 +44,18 @@ use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use tokio::task::JoinHandle;
 
-use crate::server::{Live, Shared};
+use crate::listener::ConnectionGuard;
+use crate::state::{Live, Shared};
 
 pub use crate::config::{
-    BrokerConfig, ClientConfig, ConfigError, RateLimit, TlsFiles, DEFAULT_BODY_LIMIT,
-    DEFAULT_LISTEN, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_UPSTREAM_RETRY_AFTER,
-    DEFAULT_UPSTREAM_TIMEOUT, ENV_PREFIX,
+    BrokerConfig, ClientConfig, ConfigError, ConnectionLimits, RateLimit, TlsFiles, UpstreamBudget,
+    DEFAULT_BODY_LIMIT, DEFAULT_H2_KEEPALIVE, DEFAULT_H2_MAX_STREAMS, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND,
+    DEFAULT_UPSTREAM_BUDGET_BURST, DEFAULT_UPSTREAM_BUDGET_PER_MINUTE,
+    DEFAULT_UPSTREAM_RETRY_AFTER, DEFAULT_UPSTREAM_TIMEOUT, ENV_PREFIX,
 };
 pub use crate::error::BrokerError;
+pub use crate::net::{IpNet, IpNetError};
 pub use crate::seal::{
     seal, unseal, KeyError, SealError, SealingKey, SealingKeys, UnsealError, Unsealed,
     ENVELOPE_PREFIX, KEY_LEN,
@@ -57,6 +69,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often idle entries leave the per-IP rate limiter, keeping its memory bounded.
 const LIMITER_SWEEP: Duration = Duration::from_secs(60);
+/// Largest header block an HTTP/2 request may send (a token request needs well under 4 KiB).
+const H2_MAX_HEADER_LIST: u32 = 16 * 1024;
 
 /// A started broker. Dropping it stops the server (without waiting for in-flight requests).
 pub struct RunningBroker {
@@ -67,6 +81,7 @@ pub struct RunningBroker {
     server: Option<JoinHandle<()>>,
     janitor: JoinHandle<()>,
     listen: SocketAddr,
+    connections: ConnectionLimits,
     tls: Option<(RustlsConfig, TlsFiles)>,
 }
 
@@ -99,19 +114,28 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
     let shared = Arc::new(Shared::new(live));
     let app = server::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
+    let limits = config.connections.clone();
+    let guard = ConnectionGuard::new(limits.max_connections, limits.idle_timeout);
     // The same limits and the same task for the plain and the TLS server (their types differ,
     // and axum-server's serve bounds are not worth spelling out for a helper function).
     macro_rules! spawn_server {
         ($server:expr) => {{
             let mut server = $server
                 .handle(handle.clone())
-                .first_request_timeout(FIRST_REQUEST_TIMEOUT);
+                .first_request_timeout(FIRST_REQUEST_TIMEOUT)
+                .accept_error_handler(listener::on_accept_error);
+            let builder = server.http_builder();
             // Every later request on a kept-alive connection too: a slow or idle client cannot
             // hold sockets open (axum-server turns hyper's header timeout off).
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(FIRST_REQUEST_TIMEOUT);
+            builder.http1().header_read_timeout(FIRST_REQUEST_TIMEOUT);
+            // HTTP/2 (TLS with ALPN h2, or h2c with prior knowledge): a cap on streams, pings
+            // that find dead peers; the idle timeout is the connection guard's.
+            builder
+                .http2()
+                .max_concurrent_streams(limits.h2_max_concurrent_streams)
+                .keep_alive_interval(limits.h2_keepalive_interval)
+                .keep_alive_timeout(limits.h2_keepalive_timeout)
+                .max_header_list_size(H2_MAX_HEADER_LIST);
             tokio::spawn(async move {
                 if let Err(e) = server.serve(app).await {
                     tracing::error!(error = %e, "server failed");
@@ -121,16 +145,20 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
     }
     let (server, tls, scheme) = match &config.tls {
         None => {
-            let task = spawn_server!(axum_server::from_tcp(listener).map_err(bind_error)?);
+            let task = spawn_server!(axum_server::from_tcp(listener)
+                .map_err(bind_error)?
+                .acceptor(guard));
             (task, None, "http")
         }
         Some(files) => {
             let rustls = load_tls(files).await?;
+            // The guard runs before the TLS handshake: a connection over the cap costs nothing.
             let task = spawn_server!(axum_server::tls_rustls::from_tcp_rustls(
                 listener,
                 rustls.clone()
             )
-            .map_err(bind_error)?);
+            .map_err(bind_error)?
+            .map(|tls| tls.acceptor(guard)));
             (task, Some((rustls, files.clone())), "https")
         }
     };
@@ -146,6 +174,15 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
         current_key_id = config.keys.current.id(),
         previous_key_id = config.keys.previous.as_ref().map(SealingKey::id),
         rate_limit_per_second = config.rate_limit.as_ref().map(|r| r.per_second.get()),
+        client_ip_header = config
+            .rate_limit
+            .as_ref()
+            .and_then(|r| r.client_ip_header.as_ref())
+            .map(|h| h.as_str()),
+        trusted_proxies = config.rate_limit.as_ref().map(|r| r.trusted_proxies.len()),
+        upstream_budget_per_minute = config.upstream_budget.as_ref().map(|b| b.per_minute.get()),
+        max_connections = limits.max_connections,
+        idle_timeout_secs = limits.idle_timeout.as_secs_f64(),
         "token broker listening"
     );
     Ok(RunningBroker {
@@ -156,6 +193,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
         server: Some(server),
         janitor,
         listen: config.listen,
+        connections: limits,
         tls,
     })
 }
@@ -180,8 +218,7 @@ async fn sweep_limiter(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         if let Some(limiter) = &shared.live().limiter {
-            limiter.inner.retain_recent();
-            limiter.inner.shrink_to_fit();
+            limiter.sweep();
         }
     }
 }
@@ -204,7 +241,8 @@ impl RunningBroker {
 
     /// Puts `config` in force for the next requests: clients, secrets, keys, limits, upstream
     /// and (when TLS was on at start) the certificate. On error nothing changes. The listen
-    /// address and turning TLS on or off need a restart; a change to them is logged and ignored.
+    /// address, the connection limits and turning TLS on or off need a restart; a change to
+    /// them is logged and ignored.
     pub async fn reload(&self, config: BrokerConfig) -> Result<(), BrokerError> {
         config.validate()?;
         let previous = self.shared.live();
@@ -215,6 +253,9 @@ impl RunningBroker {
                 in_use = %self.listen,
                 "the listen address changed; it takes effect at the next restart"
             );
+        }
+        if config.connections != self.connections {
+            tracing::warn!("the connection limits changed; they take effect at the next restart");
         }
         match (&self.tls, &config.tls) {
             (Some((rustls, _)), Some(files)) => rustls

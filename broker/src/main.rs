@@ -88,12 +88,37 @@ fn check(file: Option<PathBuf>) -> ExitCode {
                 );
             }
             match &c.rate_limit {
-                Some(r) => println!(
-                    "  rate limit:         {}/s, burst {} per client IP, per replica",
-                    r.per_second, r.burst
-                ),
+                Some(r) => {
+                    println!(
+                        "  rate limit:         {}/s, burst {} per client IP (an IPv6 /64 is one), per replica",
+                        r.per_second, r.burst
+                    );
+                    match &r.client_ip_header {
+                        Some(h) => println!(
+                            "  client IP:          from {h} when the peer is one of {} trusted proxy range(s)",
+                            r.trusted_proxies.len()
+                        ),
+                        None => println!("  client IP:          the TCP peer"),
+                    }
+                }
                 None => println!("  rate limit:         off"),
             }
+            match &c.upstream_budget {
+                Some(b) => println!(
+                    "  upstream budget:    {}/min, burst {} per client and grant type, per replica",
+                    b.per_minute, b.burst
+                ),
+                None => println!("  upstream budget:    off"),
+            }
+            let n = &c.connections;
+            println!(
+                "  connections:        at most {}, idle timeout {} s, HTTP/2 {} streams each, pings {}",
+                n.max_connections,
+                n.idle_timeout.as_secs_f64(),
+                n.h2_max_concurrent_streams,
+                n.h2_keepalive_interval
+                    .map_or("off".to_owned(), |d| format!("every {} s", d.as_secs_f64()))
+            );
             println!(
                 "  tls:                {}",
                 if c.tls.is_some() {

@@ -73,11 +73,17 @@ impl SealingKey {
         Self::from_bytes(rand::random())
     }
 
-    /// Parses key file contents: exactly 32 raw bytes, or 32 bytes as base64 (standard or
-    /// URL-safe, padded or not) or hex, with surrounding whitespace ignored.
+    /// Parses key file contents: 32 random bytes as base64 (standard or URL-safe, padded or
+    /// not) or hex, surrounding whitespace ignored; or exactly 32 raw bytes that are not text.
+    /// Text that is not such an encoding (a passphrase), an encoding of another length, and
+    /// bytes that are plainly not random (text, a repeated pattern) are refused.
     pub fn parse(contents: &[u8]) -> Result<Self, KeyError> {
         if let Ok(raw) = <[u8; KEY_LEN]>::try_from(contents) {
-            return Ok(Self::from_bytes(raw));
+            // Random bytes are text with odds of about 1 in 10^14: this is a passphrase.
+            if is_text(&raw) {
+                return Err(KeyError::Passphrase);
+            }
+            return check_random(raw);
         }
         let text = std::str::from_utf8(contents)
             .map_err(|_| KeyError::Format)?
@@ -95,7 +101,7 @@ impl SealingKey {
         let bytes = decoded.ok_or(KeyError::Format)?;
         let raw = <[u8; KEY_LEN]>::try_from(bytes.as_slice())
             .map_err(|_| KeyError::Length(bytes.len()))?;
-        Ok(Self::from_bytes(raw))
+        check_random(raw)
     }
 
     /// Reads and parses a key file.
@@ -114,6 +120,26 @@ impl SealingKey {
     }
 }
 
+/// Printable ASCII or other readable UTF-8 with whitespace: what a typed passphrase is.
+fn is_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes)
+        .is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace()))
+}
+
+/// Refuses keys that are plainly not random: text (a passphrase, base64'd) or few distinct
+/// bytes (32 random bytes have about 30; fewer than 16 has odds far below 10^-20).
+fn check_random(raw: [u8; KEY_LEN]) -> Result<SealingKey, KeyError> {
+    let mut seen = [false; 256];
+    for b in raw {
+        seen[usize::from(b)] = true;
+    }
+    let distinct = seen.iter().filter(|s| **s).count();
+    if is_text(&raw) || distinct < 16 {
+        return Err(KeyError::NotRandom);
+    }
+    Ok(SealingKey::from_bytes(raw))
+}
+
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     (0..text.len())
         .step_by(2)
@@ -127,11 +153,21 @@ pub enum KeyError {
     #[error("cannot read the key file: {0}")]
     Read(String),
     #[error(
-        "the key file must hold 32 bytes: raw, base64 or hex (e.g. `openssl rand -base64 32`)"
+        "the key file must hold 32 random bytes as base64 or hex; make one with `agent-shell-broker generate-key > FILE` or `openssl rand -base64 32 > FILE`"
     )]
     Format,
-    #[error("the key file holds {0} bytes; a sealing key is exactly 32 bytes")]
+    #[error(
+        "the key file holds {0} bytes; a sealing key is exactly 32 random bytes, as base64 or hex (`openssl rand -base64 32 > FILE`)"
+    )]
     Length(usize),
+    #[error(
+        "the key file holds 32 characters of text, which looks like a passphrase, not a key; make a random key with `agent-shell-broker generate-key > FILE` or `openssl rand -base64 32 > FILE`"
+    )]
+    Passphrase,
+    #[error(
+        "the key file decodes to 32 bytes that are not random (text or a repeated pattern); make a random key with `agent-shell-broker generate-key > FILE` or `openssl rand -base64 32 > FILE`"
+    )]
+    NotRandom,
 }
 
 /// The keys a broker seals and opens envelopes with.
@@ -431,7 +467,7 @@ mod tests {
 
     #[test]
     fn parses_key_files_in_three_encodings() {
-        let raw = [7u8; 32];
+        let raw: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x9c);
         let id = SealingKey::from_bytes(raw).id().to_owned();
         assert_eq!(SealingKey::parse(&raw).unwrap().id(), id);
         let b64 = format!("{}\n", STANDARD.encode(raw));
@@ -449,6 +485,53 @@ mod tests {
             KeyError::Format
         );
         assert_eq!(id.len(), KEY_ID_LEN);
+        // URL-safe with padding and standard without.
+        assert_eq!(
+            SealingKey::parse(URL_SAFE.encode(raw).as_bytes())
+                .unwrap()
+                .id(),
+            id
+        );
+        let no_pad = base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw);
+        assert_eq!(SealingKey::parse(no_pad.as_bytes()).unwrap().id(), id);
+    }
+
+    #[test]
+    fn refuses_passphrases_and_keys_that_are_not_random() {
+        // 32 characters of text: a passphrase, however it was meant.
+        let passphrase = b"correct horse battery staple 123";
+        assert_eq!(passphrase.len(), 32);
+        assert_eq!(
+            SealingKey::parse(passphrase).unwrap_err(),
+            KeyError::Passphrase
+        );
+        assert_eq!(
+            SealingKey::parse("pässwörd pässwörd pässwörd".as_bytes()).unwrap_err(),
+            KeyError::Passphrase
+        );
+        // ...and with a newline it is no encoding of 32 bytes.
+        assert!(SealingKey::parse(b"correct horse battery staple 123\n").is_err());
+        // The passphrase base64'd is still text.
+        assert_eq!(
+            SealingKey::parse(STANDARD.encode(passphrase).as_bytes()).unwrap_err(),
+            KeyError::NotRandom
+        );
+        assert_eq!(
+            SealingKey::parse("ab".repeat(32).as_bytes()).unwrap_err(),
+            KeyError::NotRandom
+        );
+        assert_eq!(
+            SealingKey::parse(&[0u8; 32]).unwrap_err(),
+            KeyError::NotRandom
+        );
+        // The messages say what to do.
+        for e in [KeyError::Passphrase, KeyError::NotRandom, KeyError::Format] {
+            assert!(e.to_string().contains("openssl rand -base64 32"), "{e}");
+        }
+        // Random raw bytes are still accepted (the documented raw format).
+        let mut raw: [u8; 32] = rand::random();
+        raw[0] = 0xff; // never text
+        assert!(SealingKey::parse(&raw).is_ok());
     }
 
     #[test]

@@ -336,7 +336,11 @@ async fn authorize(
 #[test]
 fn check_prints_a_summary_without_secrets_and_fails_on_bad_config() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("k"), "ab".repeat(32)).unwrap();
+    std::fs::write(
+        dir.path().join("k"),
+        STANDARD.encode(rand::random::<[u8; 32]>()),
+    )
+    .unwrap();
     let run = |envs: &[(&str, &str)]| {
         let mut cmd = Command::new(BIN);
         cmd.arg("check");

@@ -20,6 +20,9 @@ use common::{CLIENT_ID, CLIENT_SECRET, REDIRECT};
 use secrecy::SecretString;
 use serde_json::Value;
 
+/// A well-formed PKCE verifier (RFC 7636: 43 to 128 characters).
+const VERIFIER: &str = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
+
 /// Status, headers and body of the next answer.
 type Answer = (u16, Vec<(&'static str, &'static str)>, String);
 
@@ -123,7 +126,7 @@ async fn the_request_genesys_sees_and_the_answer_the_shell_sees() {
             ("x-internal-trace", "abc"),
             ("server", "genesys-edge"),
         ],
-        r#"{"access_token":"at-1","token_type":"bearer","expires_in":7200,"scope":"user:read","x_extra":{"k":1}}"#,
+        r#"{"access_token":"at-1","token_type":"bearer","expires_in":7200,"scope":"users:readonly","x_extra":{"k":1}}"#,
     );
     let (status, headers, body) = post(
         &broker.token_url(),
@@ -132,7 +135,10 @@ async fn the_request_genesys_sees_and_the_answer_the_shell_sees() {
             ("client_id", CLIENT_ID),
             ("code", "the-code"),
             ("redirect_uri", REDIRECT),
-            ("code_verifier", "the-verifier-exactly-as-sent~._-"),
+            (
+                "code_verifier",
+                "the-verifier-exactly-as-sent~._-0123456789abcdef",
+            ),
             ("client_secret", "desktop-must-not-send-this"),
             ("extra", "dropped"),
         ],
@@ -167,7 +173,7 @@ async fn the_request_genesys_sees_and_the_answer_the_shell_sees() {
             ("redirect_uri".into(), REDIRECT.into()),
             (
                 "code_verifier".into(),
-                "the-verifier-exactly-as-sent~._-".into()
+                "the-verifier-exactly-as-sent~._-0123456789abcdef".into()
             ),
         ]
     );
@@ -191,7 +197,7 @@ async fn the_request_genesys_sees_and_the_answer_the_shell_sees() {
             ("grant_type", "refresh_token"),
             ("client_id", CLIENT_ID),
             ("refresh_token", &envelope),
-            ("scope", "user:read"),
+            ("scope", "users:readonly"),
         ],
     )
     .await;
@@ -202,7 +208,7 @@ async fn the_request_genesys_sees_and_the_answer_the_shell_sees() {
         vec![
             ("grant_type".to_owned(), "refresh_token".to_owned()),
             ("refresh_token".to_owned(), "genesys-rt-1".to_owned()),
-            ("scope".to_owned(), "user:read".to_owned()),
+            ("scope".to_owned(), "users:readonly".to_owned()),
         ]
     );
     let body: Value = serde_json::from_str(&body).unwrap();
@@ -230,7 +236,7 @@ async fn odd_upstream_answers() {
         ("client_id", CLIENT_ID),
         ("code", "c"),
         ("redirect_uri", REDIRECT),
-        ("code_verifier", "v"),
+        ("code_verifier", VERIFIER),
     ];
 
     // A redirect from a token endpoint is not followed (it could carry the secret elsewhere).

@@ -468,7 +468,7 @@ async fn per_ip_rate_limit_answers_429_with_retry_after() {
         c.rate_limit = Some(RateLimit {
             per_second: std::num::NonZeroU32::new(1).unwrap(),
             burst: std::num::NonZeroU32::new(2).unwrap(),
-            client_ip_header: None,
+            ..RateLimit::default()
         });
         c
     })
