@@ -9,7 +9,10 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "..", "test-dist");
 rmSync(out, { recursive: true, force: true });
-const tests = readdirSync(here).filter((name) => name.endsWith(".test.ts"));
+// Tests live in test/ and its subfolders (test/agent/ for the agent client).
+const tests = readdirSync(here, { recursive: true })
+  .map((name) => String(name))
+  .filter((name) => name.endsWith(".test.ts"));
 if (tests.length === 0) {
   console.error("no UI tests found");
   process.exit(1);
@@ -21,6 +24,7 @@ await build({
   format: "esm",
   target: "node20",
   outdir: out,
+  outbase: here,
   outExtension: { ".js": ".mjs" },
   logLevel: "warning",
 });
