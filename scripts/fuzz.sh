@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that face the outside (the sign-in redirect, the embedded client's
-# messages, configuration and policy files, the loopback listener's requests) with cargo-fuzz
+# messages, configuration and policy files, the loopback listener's requests) and the log
+# scrubber (no panic, and a planted token never comes out) with cargo-fuzz
 # (libFuzzer), each for a bounded time, starting from the committed corpus in fuzz/corpus.
 # Any panic fails the run and leaves the crashing input in fuzz/artifacts/TARGET/.
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET (default 60)] [TARGET...]
@@ -13,7 +14,7 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(redirect client_message config loopback_head)
+[ ${#targets[@]} -gt 0 ] || targets=(redirect client_message config loopback_head scrub)
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.1

@@ -10,9 +10,15 @@
 //! some. `xdg-mime query default` only sees the handler after `update-desktop-database` (from
 //! desktop-file-utils) or `xdg-mime default` has recorded it, so both are run, and the result is
 //! read back with the same query xdg-open makes.
+//!
+//! Every program runs through [`crate::process::run`] with a time limit
+//! ([`process::DESKTOP_TOOL_LIMIT`]): these functions block, so async callers (the doctor) run
+//! them on the blocking pool.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use crate::process::{self, ProcessError};
 
 /// The handler's desktop file name (what `xdg-mime query default` prints when it resolves).
 pub const HANDLER_FILE: &str = "agent-shell-handler.desktop";
@@ -151,10 +157,10 @@ impl Resolution {
         }
     }
 
-    /// The opener's tool failed or is missing (`hint`: the package that brings it).
-    fn tool_failed(via: &'static str, failure: RunFailure, hint: &str) -> Self {
+    /// The opener's tool failed, timed out or is missing (`hint`: the package that brings it).
+    fn tool_failed(via: &'static str, failure: ProcessError, hint: &str) -> Self {
         Self {
-            tool_missing: matches!(failure, RunFailure::Missing(_)),
+            tool_missing: failure.not_started(),
             ..Self::unresolved(via, format!("{failure} ({hint})"))
         }
     }
@@ -177,37 +183,8 @@ pub fn fix_command(scheme: &str) -> String {
     )
 }
 
-/// Why a helper program gave no answer.
-#[derive(Debug)]
-enum RunFailure {
-    /// It could not be started (usually: not installed).
-    Missing(String),
-    /// It ran and failed.
-    Failed(String),
-}
-
-impl std::fmt::Display for RunFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Missing(text) | Self::Failed(text) => f.write_str(text),
-        }
-    }
-}
-
-fn run(mut command: Command) -> Result<String, RunFailure> {
-    let program = format!("{:?}", command.get_program());
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| RunFailure::Missing(format!("{program} could not run: {e}")))?;
-    if !output.status.success() {
-        return Err(RunFailure::Failed(format!(
-            "{program} failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+fn run(command: Command) -> Result<String, ProcessError> {
+    process::run(command, process::DESKTOP_TOOL_LIMIT)
 }
 
 /// The path to put in `Exec` for `exe`: the binary itself when it is a bare word, else a link

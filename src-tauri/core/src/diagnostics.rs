@@ -1,45 +1,12 @@
 //! The diagnostics bundle an agent copies (or `agent-shell doctor --bundle` writes) for IT: what
-//! the doctor found, where the configuration came from, and recent log lines. Scrubbed twice:
-//! credentials by [`crate::logs::scrub`], and e-mail addresses, so it carries no personal data
-//! beyond what the agent sees on screen.
+//! the doctor found, where the configuration came from, and recent log lines. Every part passes
+//! the same scrubber as the log files ([`crate::scrub`]: credentials and e-mail addresses), so
+//! it carries no personal data beyond what the agent sees on screen.
 
-use std::borrow::Cow;
-
-use crate::logs;
-
-/// Replaces every e-mail address (`local@domain.tld`) with `[email]`.
-pub fn scrub_emails(text: &str) -> Cow<'_, str> {
-    if !text.contains('@') {
-        return Cow::Borrowed(text);
-    }
-    let is_part = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '%');
-    let mut out = String::with_capacity(text.len());
-    let mut changed = false;
-    for word in text.split_inclusive(|c: char| !is_part(c) && c != '@') {
-        let (core, tail) = match word.char_indices().last() {
-            Some((at, c)) if !is_part(c) && c != '@' => word.split_at(at),
-            _ => (word, ""),
-        };
-        let email = core.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-        });
-        if email {
-            out.push_str("[email]");
-            changed = true;
-        } else {
-            out.push_str(core);
-        }
-        out.push_str(tail);
-    }
-    if changed {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(text)
-    }
-}
+use crate::scrub;
 
 fn clean(text: &str) -> String {
-    scrub_emails(&logs::scrub(text)).into_owned()
+    scrub::scrub(text).into_owned()
 }
 
 /// The bundle as plain text: facts (name, value), the doctor's table, then the log lines.
@@ -65,18 +32,6 @@ pub fn render(facts: &[(String, String)], doctor_table: &str, log_lines: &[Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn emails_are_replaced_and_other_text_kept() {
-        assert_eq!(
-            scrub_emails("signed in as agent.one+x@example.com, queue 3"),
-            "signed in as [email], queue 3"
-        );
-        assert_eq!(scrub_emails("<a@b.co>"), "<[email]>");
-        for kept in ["no at sign", "user@localhost", "@handle", "a@.b"] {
-            assert_eq!(scrub_emails(kept), kept);
-        }
-    }
 
     #[test]
     fn the_bundle_carries_facts_report_and_scrubbed_lines() {

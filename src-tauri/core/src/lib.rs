@@ -19,7 +19,9 @@ pub mod logs;
 pub mod loopback;
 pub mod oauth;
 pub mod policy;
+pub mod process;
 pub mod refresh;
+pub mod scrub;
 pub mod secret;
 
 pub use error::{Code, ErrorCode, Problem};

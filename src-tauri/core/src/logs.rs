@@ -1,16 +1,14 @@
-//! Log files: where they live, the scrubbing backstop every log line passes through, and the
-//! recent lines a diagnostics bundle carries.
-//!
-//! Secrets are kept out of logs by their types (they redact `Debug` and `Display`); this module
-//! is the second line: anything *shaped* like a credential is replaced before a line reaches
-//! a file or stderr, so a future `tracing::debug!(?url)` cannot leak a code or a token.
+//! Log files: where they live, the writer that passes every line through the one scrubber
+//! ([`crate::scrub`]) on its way to a file or stderr, the recent lines a diagnostics bundle
+//! carries (scrubbed again), and how client-supplied text is logged ([`ClientText`]).
 
-use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// What replaces a scrubbed value.
-pub const REDACTED: &str = "[redacted]";
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use crate::scrub::{scrub, REDACTED};
 
 /// The log files' name: `agent-shell.YYYY-MM-DD.log`, one per day.
 pub const FILE_PREFIX: &str = "agent-shell";
@@ -18,97 +16,42 @@ pub const FILE_SUFFIX: &str = "log";
 /// Days of log files kept (older ones are deleted as a new day starts).
 pub const KEPT_FILES: usize = 7;
 
-/// Query and form parameters, JSON fields and headers whose value is a credential, however
-/// short it is.
-const SECRET_NAMES: [&str; 10] = [
-    "code",
-    "state",
-    "code_verifier",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "password",
-    "authorization",
-    "bearer",
-];
-
-/// A run of token characters at least this long is treated as a credential: OAuth codes,
-/// tokens, PKCE verifiers and states are 32 random bytes or more (43+ characters), while the
-/// identifiers worth keeping in a log (UUIDs, hosts, paths) are shorter or are split by `.`/`/`.
-const MIN_OPAQUE_RUN: usize = 32;
-
-fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '~' || c == '+'
+/// How a message from the embedded client (free text a page supplied) is logged: its type, the
+/// length of the rest and the first 8 hex digits of its SHA-256, never the text itself. Equal
+/// messages give equal digests, so a support session can still tell them apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientText {
+    /// The message's `type` (`agent-shell:auth-error`), or `?` when it has none.
+    pub kind: String,
+    /// Bytes of the message as JSON, without its type.
+    pub len: usize,
+    /// First 8 hex digits of the SHA-256 of those bytes.
+    pub sha256: String,
 }
 
-/// A canonical UUID (8-4-4-4-12 hex): an id (conversation, user), not a secret.
-fn is_uuid(run: &str) -> bool {
-    let groups: Vec<&str> = run.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
-/// Replaces every credential-shaped part of `text`: the value after a secret's name
-/// (`code=...`, `"access_token":"..."`, `Bearer ...`), and any long opaque run.
-pub fn scrub(text: &str) -> Cow<'_, str> {
-    let mut out = String::with_capacity(text.len());
-    let mut changed = false;
-    let mut rest = text;
-    // The name just written, if it names a secret: its value (next run) is redacted.
-    let mut secret_value_next = false;
-    while let Some(c) = rest.chars().next() {
-        if is_token_char(c) {
-            let end = rest.find(|c: char| !is_token_char(c)).unwrap_or(rest.len());
-            let (run, after) = rest.split_at(end);
-            let long_opaque = run.len() >= MIN_OPAQUE_RUN && !is_uuid(run);
-            let scheme_word = secret_value_next
-                && (run.eq_ignore_ascii_case("bearer") || run.eq_ignore_ascii_case("basic"))
-                && after.starts_with(' ');
-            if scheme_word {
-                // "Authorization: Bearer <token>": the token is the value, not the scheme.
-                out.push_str(run);
-            } else if secret_value_next || long_opaque {
-                out.push_str(REDACTED);
-                changed = true;
-                secret_value_next = false;
-            } else {
-                out.push_str(run);
-                secret_value_next = names_secret(run, after);
-            }
-            rest = after;
-        } else {
-            out.push(c);
-            // Separators between a name and its value keep the expectation alive; anything
-            // else (a space after a value, a comma) ends it, except "Bearer <token>".
-            if !matches!(c, '=' | ':' | '"' | '\'' | ' ') {
-                secret_value_next = false;
-            }
-            rest = &rest[c.len_utf8()..];
+impl ClientText {
+    /// Digests a message as it serialises (a `type` field is kept as the kind).
+    pub fn of(message: &impl Serialize) -> Self {
+        let mut value = serde_json::to_value(message).unwrap_or(serde_json::Value::Null);
+        let kind = value
+            .as_object_mut()
+            .and_then(|fields| fields.remove("type"))
+            .and_then(|kind| kind.as_str().map(str::to_string))
+            .unwrap_or_else(|| "?".to_string());
+        let rest = value.to_string();
+        let digest = Sha256::digest(rest.as_bytes());
+        Self {
+            kind,
+            len: rest.len(),
+            sha256: digest[..4].iter().map(|b| format!("{b:02x}")).collect(),
         }
     }
-    if changed {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(text)
-    }
 }
 
-/// True when `name` is a secret's name followed by a value separator (`=`, `:`, `":"`, or a
-/// space for `Bearer`), so a word like "code" in prose is left alone.
-fn names_secret(name: &str, after: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    if !SECRET_NAMES.contains(&lower.as_str()) {
-        return false;
+impl std::fmt::Display for ClientText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} len={} sha256={}", self.kind, self.len, self.sha256)
     }
-    let after = after.trim_start_matches(['"', '\'']);
-    if lower == "bearer" {
-        return after.starts_with(' ');
-    }
-    after.starts_with('=') || after.starts_with(':')
 }
 
 /// A writer that scrubs what passes through it. The formatter hands over one whole event per
@@ -188,6 +131,7 @@ pub fn recent_lines(dir: &Path, max_lines: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     const TOKEN: &str = "q3J0h8vO1yA9ZkPz_x-7LmN2bC4dE5fG6hI7jK8lM9n";
 
@@ -232,6 +176,26 @@ mod tests {
                 scrub(line)
             );
         }
+    }
+
+    #[test]
+    fn client_text_is_logged_as_its_type_length_and_digest() {
+        let message = serde_json::json!({
+            "type": "agent-shell:auth-error",
+            "status": 401,
+            "message": "call me on 555-0100, agent.one@example.com",
+        });
+        let logged = ClientText::of(&message);
+        assert_eq!(logged.kind, "agent-shell:auth-error");
+        assert_eq!(logged.sha256.len(), 8);
+        let line = logged.to_string();
+        assert!(!line.contains("555") && !line.contains("example"), "{line}");
+        assert!(line.starts_with("agent-shell:auth-error len="), "{line}");
+        // Equal messages, equal digests; different text, a different digest.
+        assert_eq!(ClientText::of(&message), logged);
+        let other = serde_json::json!({"type": "agent-shell:auth-error", "message": "x"});
+        assert_ne!(ClientText::of(&other).sha256, logged.sha256);
+        assert_eq!(ClientText::of(&"no type").kind, "?");
     }
 
     #[test]

@@ -5,23 +5,55 @@
 //! browser send a GET to it, so the listener trusts nothing it is sent: only a GET for exactly
 //! the callback path with `Host: 127.0.0.1:PORT` is handed over; a request that does not
 //! complete the pending sign-in (wrong state) gets the same neutral page and the listener keeps
-//! waiting for the real one. Each connection is read in its own task with a small size and time
-//! limit, so an idle connection cannot stall the browser's.
+//! waiting for the real one. Each connection is read in its own task with a small size limit and
+//! a deadline for its whole request head (bytes trickled in one at a time do not extend it), so
+//! an idle or slow connection cannot stall the browser's.
+//!
+//! On a shared (VDI) host another user can open many connections to the port. None is dropped
+//! for being one too many: up to [`Limits::reading`] heads are read at once, up to
+//! [`Limits::queued`] more connections wait for a reading slot in order (each for at most
+//! [`Limits::queue_wait`]), and beyond that the listener stops accepting, so further connections
+//! wait in the kernel's listen backlog until a slot frees. Every reader's deadline
+//! ([`Limits::read_timeout`]) guarantees that slots free up.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::config::REDIRECT_PATH;
 use crate::error::{Code, ErrorCode};
 
 const MAX_REQUEST_BYTES: usize = 8 * 1024;
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections being read at once; more wait in the kernel's backlog.
-const MAX_OPEN_CONNECTIONS: usize = 32;
+
+/// How many connections the listener serves at once, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Request heads read at once.
+    pub reading: usize,
+    /// Accepted connections waiting for a reading slot; beyond these the listener stops
+    /// accepting and the kernel's backlog holds further connections.
+    pub queued: usize,
+    /// The deadline for a whole request head, from the moment its reading starts.
+    pub read_timeout: Duration,
+    /// How long an accepted connection waits for a reading slot before it is answered
+    /// `503 Service Unavailable`.
+    pub queue_wait: Duration,
+}
+
+impl Limits {
+    /// What the sign-in uses: 64 heads read at once (a browser opens one or two connections),
+    /// 192 more waiting, 5 s per head, 30 s in the queue.
+    pub const DEFAULT: Limits = Limits {
+        reading: 64,
+        queued: 192,
+        read_timeout: Duration::from_secs(5),
+        queue_wait: Duration::from_secs(30),
+    };
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoopbackError {
@@ -157,8 +189,8 @@ pub fn parse_head(raw: &[u8]) -> Option<RequestHead> {
     })
 }
 
-/// Reads a request head (up to the blank line), within the size and time limits.
-async fn read_head(stream: &mut TcpStream) -> Option<RequestHead> {
+/// Reads a request head (up to the blank line), within the size limit and the deadline.
+async fn read_head(stream: &mut TcpStream, deadline: Duration) -> Option<RequestHead> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let read = async {
@@ -177,7 +209,7 @@ async fn read_head(stream: &mut TcpStream) -> Option<RequestHead> {
             }
         }
     };
-    tokio::time::timeout(READ_TIMEOUT, read).await.ok()??;
+    tokio::time::timeout(deadline, read).await.ok()??;
     parse_head(&buffer)
 }
 
@@ -204,10 +236,26 @@ struct Answer {
 
 type Handover = (String, oneshot::Sender<Answer>);
 
-/// Reads one connection; callback requests go to the serving loop, everything else is answered
-/// here without it.
-async fn connection(mut stream: TcpStream, port: u16, handover: mpsc::Sender<Handover>) {
-    let Some(head) = read_head(&mut stream).await else {
+/// Reads one connection once a reading slot is free; callback requests go to the serving loop,
+/// everything else is answered here without it.
+async fn connection(
+    mut stream: TcpStream,
+    port: u16,
+    handover: mpsc::Sender<Handover>,
+    reading: Arc<Semaphore>,
+    limits: Limits,
+) {
+    // Queued in order behind the connections being read (the semaphore is fair).
+    let slot = match tokio::time::timeout(limits.queue_wait, reading.acquire_owned()).await {
+        Ok(Ok(slot)) => slot,
+        _ => {
+            respond(&mut stream, "503 Service Unavailable", "busy").await;
+            return;
+        }
+    };
+    let head = read_head(&mut stream, limits.read_timeout).await;
+    drop(slot);
+    let Some(head) = head else {
         respond(&mut stream, "400 Bad Request", "bad request").await;
         return;
     };
@@ -234,12 +282,28 @@ async fn connection(mut stream: TcpStream, port: u16, handover: mpsc::Sender<Han
 /// Serves until a callback request finishes the sign-in (`handle` says `Done`), `timeout`
 /// passes, or `cancelled` resolves. Requests for other paths get a 404, other hosts a 400, and
 /// callbacks that `handle` says are not the pending sign-in's get its neutral page while the
-/// listener keeps waiting. The port is released when this returns.
+/// listener keeps waiting. The port is released when this returns. Connections are served
+/// within [`Limits::DEFAULT`].
 pub async fn serve<F, Fut>(
     loopback: Loopback,
     timeout: Duration,
     cancelled: impl Future<Output = ()>,
+    handle: F,
+) -> Result<(), LoopbackError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Verdict>,
+{
+    serve_with(loopback, timeout, cancelled, handle, Limits::DEFAULT).await
+}
+
+/// [`serve`] within other limits.
+pub async fn serve_with<F, Fut>(
+    loopback: Loopback,
+    timeout: Duration,
+    cancelled: impl Future<Output = ()>,
     mut handle: F,
+    limits: Limits,
 ) -> Result<(), LoopbackError>
 where
     F: FnMut(String) -> Fut,
@@ -247,7 +311,9 @@ where
 {
     let Loopback { listener, port } = loopback;
     let (handover_tx, mut handover_rx) = mpsc::channel::<Handover>(8);
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_OPEN_CONNECTIONS));
+    let reading = Arc::new(Semaphore::new(limits.reading.max(1)));
+    // Connections open at once (read, queued, or waiting for their answer).
+    let open = Arc::new(Semaphore::new(limits.reading.max(1) + limits.queued));
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline, cancelled);
     let mut readers = tokio::task::JoinSet::new();
@@ -255,16 +321,16 @@ where
         tokio::select! {
             () = &mut deadline => break Err(LoopbackError::TimedOut),
             () = &mut cancelled => break Err(LoopbackError::Cancelled),
-            accepted = listener.accept() => {
+            // At the limit nothing is accepted (and nothing dropped): further connections wait
+            // in the kernel's backlog until a connection task ends and frees its place.
+            accepted = listener.accept(), if open.available_permits() > 0 => {
                 let Ok((stream, _)) = accepted else { continue };
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    // Too many open connections: drop this one rather than queue behind them.
-                    continue;
-                };
+                let Ok(place) = open.clone().try_acquire_owned() else { continue };
                 let handover = handover_tx.clone();
+                let reading = reading.clone();
                 readers.spawn(async move {
-                    connection(stream, port, handover).await;
-                    drop(slot);
+                    connection(stream, port, handover, reading, limits).await;
+                    drop(place);
                 });
             }
             Some((target, answer)) = handover_rx.recv() => {
@@ -305,7 +371,6 @@ where
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
 
     async fn request(port: u16, raw: &str) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -449,6 +514,103 @@ mod tests {
         .expect("answered while another connection is idle");
         assert!(real.starts_with("HTTP/1.1 200 OK"), "{real}");
         server.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn forty_idle_or_slow_connections_do_not_stall_the_browser() {
+        let (port, seen, server) = listening().await;
+        // Another user on the same host: connections that say nothing, and connections that
+        // send half a request head and then nothing more (slowloris).
+        let mut held = Vec::new();
+        for n in 0..40 {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            if n % 2 == 1 {
+                stream
+                    .write_all(b"GET /oauth/callback?code=x&state=y HTTP/1.1\r\nHo")
+                    .await
+                    .unwrap();
+            }
+            held.push(stream);
+        }
+        let real = tokio::time::timeout(
+            Duration::from_secs(2),
+            get(port, "/oauth/callback?code=a&state=good"),
+        )
+        .await
+        .expect("answered while 40 other connections are open");
+        assert!(real.starts_with("HTTP/1.1 200 OK"), "{real}");
+        server.await.unwrap().unwrap();
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            1,
+            "no idle one reached the handler"
+        );
+        drop(held);
+    }
+
+    /// Sends a request and reads the whole answer; an error if the connection was reset.
+    async fn try_get(port: u16, target: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(
+                format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes(),
+            )
+            .await?;
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await?;
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_limits_wait_instead_of_being_dropped() {
+        let limits = Limits {
+            reading: 2,
+            queued: 2,
+            read_timeout: Duration::from_millis(300),
+            queue_wait: Duration::from_secs(10),
+        };
+        let loopback = bind(&[0]).await.unwrap();
+        let port = loopback.port();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let server = tokio::spawn(serve_with(
+            loopback,
+            Duration::from_secs(10),
+            never(),
+            accept_good(seen.clone()),
+            limits,
+        ));
+        // Two being read, two queued, two more in the kernel's backlog: all idle.
+        let mut idle = Vec::new();
+        for _ in 0..6 {
+            idle.push(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+        }
+        // Three more requests behind them: each is answered in turn, none is reset.
+        let forged: Vec<_> = (0..3)
+            .map(|_| tokio::spawn(try_get(port, "/oauth/callback?code=x&state=forged")))
+            .collect();
+        for request in forged {
+            let page = tokio::time::timeout(Duration::from_secs(5), request)
+                .await
+                .expect("answered once the idle connections timed out")
+                .unwrap()
+                .expect("queued, not dropped");
+            assert!(page.starts_with("HTTP/1.1 400"), "{page}");
+            assert!(page.contains("Not the sign-in"), "{page}");
+        }
+        // The idle ones were answered and closed at their deadline.
+        for mut stream in idle {
+            let mut out = String::new();
+            let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut out))
+                .await
+                .expect("closed at the read deadline");
+            assert!(out.is_empty() || out.starts_with("HTTP/1.1 400"), "{out}");
+        }
+        let real = try_get(port, "/oauth/callback?code=a&state=good")
+            .await
+            .unwrap();
+        assert!(real.starts_with("HTTP/1.1 200 OK"), "{real}");
+        server.await.unwrap().unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
