@@ -11,11 +11,15 @@ use std::process::{Command, Output};
 
 const POLICY: &str = "/etc/agent-shell/policy.toml";
 
+/// The tests take turns with /etc/agent-shell (they run on threads of one binary).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Writes the policy for the test's length and removes it afterwards, even on a panic.
-struct InstalledPolicy;
+struct InstalledPolicy(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
 
 impl InstalledPolicy {
     fn install(text: &str) -> Self {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         assert!(
             !Path::new(POLICY).exists(),
             "{POLICY} exists on this machine: not touching a real policy"
@@ -23,7 +27,7 @@ impl InstalledPolicy {
         std::fs::create_dir_all("/etc/agent-shell")
             .expect("this test writes /etc/agent-shell (run it as root, as CI does)");
         std::fs::write(POLICY, text).unwrap();
-        InstalledPolicy
+        InstalledPolicy(serial)
     }
 }
 
@@ -118,6 +122,78 @@ fn machine_policy_configures_locks_keys_and_alone_decides_where_tokens_go() {
         assert!(stdout.contains("FAIL  config"), "{stdout}");
         assert!(stdout.contains(POLICY), "{stdout}");
         assert!(stdout.contains("config_unknown_environment"), "{stdout}");
+    }
+    assert!(!Path::new(POLICY).exists(), "the test policy was removed");
+}
+
+/// Version skew: a policy pushed for a newer version (or a misspelt key) reaches a desktop
+/// that does not know it. It is ignored and reported by `config check` and doctor, never the
+/// error screen; the known keys still apply and lock; names are compared without regard to case.
+#[test]
+fn an_unknown_policy_name_is_reported_and_harmless() {
+    let home = tempfile::tempdir().unwrap();
+    {
+        let _policy = InstalledPolicy::install(
+            "Environment = \"mypurecloud.de\"\nclient_id = \"fleet-client\"\nfuture_setting = true\n[session]\nrefresh_margin_secs = 300\nnew_knob = 5\n",
+        );
+        let out = agent_shell(&["config", "check"], home.path());
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+        assert!(
+            stdout.contains("environment:     mypurecloud.de"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("Ignored policy names"), "{stdout}");
+        assert!(
+            stdout.contains(&format!("future_setting in {POLICY}")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("session.new_knob in {POLICY}")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "session.refresh_margin_secs: machine policy ({POLICY})"
+            )),
+            "{stdout}"
+        );
+        // Logged as a warning, by name only.
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("future_setting"), "{stderr}");
+
+        // A known key with a value out of range is still an error naming the file and key;
+        // the unknown name next to it is still only reported (doctor, offline: the config
+        // fails, so no network check runs).
+        std::fs::write(
+            POLICY,
+            "environment = \"mypurecloud.de\"\nclient_id = \"c\"\nfuture_setting = true\n[session]\nmax_attempts = 9\n",
+        )
+        .unwrap();
+        let out = agent_shell(&["config", "check"], home.path());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("session.max_attempts"), "{stderr}");
+        assert!(stderr.contains(POLICY), "{stderr}");
+        assert!(stderr.contains("future_setting"), "{stderr}");
+
+        let out = agent_shell(&["doctor", "--json"], home.path());
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let checks = report["checks"].as_array().unwrap();
+        let config = checks.iter().find(|c| c["id"] == "config").unwrap();
+        assert_eq!(config["status"], "fail", "{config}");
+        assert!(config["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("session.max_attempts"));
+        let ignored = checks
+            .iter()
+            .find(|c| c["id"] == "policy.ignored_names")
+            .unwrap();
+        assert_eq!(ignored["status"], "warn", "{ignored}");
+        let evidence = ignored["evidence"].as_str().unwrap();
+        assert!(evidence.contains("future_setting"), "{evidence}");
+        assert!(evidence.contains(POLICY), "{evidence}");
     }
     assert!(!Path::new(POLICY).exists(), "the test policy was removed");
 }

@@ -10,8 +10,10 @@
 //! On Linux the policy is `/etc/agent-shell/policy.toml`, with the same keys as the user file.
 //! The Windows registry (`HKLM\SOFTWARE\Policies\AgentShell`, then HKCU) and macOS forced
 //! managed preferences (domain `com.agentshell.desktop`) map onto the same keys through
-//! [`REGISTRY_VALUES`]; the `agent-shell-policy-store` crate reads them (thin OS calls), this
-//! module maps and checks what it hands over.
+//! the one table of settings ([`table::SETTINGS`]); the `agent-shell-policy-store` crate reads
+//! them (thin OS calls), [`values`] maps and checks what it hands over, and [`documents`]
+//! renders the ADMX/ADML templates and docs/policy-reference.md from the same table. A policy
+//! name this version does not know is ignored and reported, never an error (version skew).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,12 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use crate::config::{self, ConfigError, ShellConfig};
+
+pub mod documents;
+pub mod table;
+pub mod values;
+
+pub use values::{table_from_values, IgnoredName, IgnoredReason};
 
 /// Where Linux reads machine policy.
 pub const LINUX_POLICY_PATH: &str = "/etc/agent-shell/policy.toml";
@@ -151,22 +159,25 @@ pub struct MachinePolicy {
     pub layers: Vec<PolicyLayer>,
     /// Every place that was looked at, whether or not it held anything (for "not configured").
     pub searched: Vec<String>,
+    /// Names this version does not know (or set twice), ignored: `config check` and doctor
+    /// list them.
+    pub ignored: Vec<IgnoredName>,
 }
 
 impl MachinePolicy {
     /// This machine's policy: the registry (HKLM, then HKCU) on Windows, forced managed
     /// preferences on macOS, then the policy file ([`config::policy_path`]).
     pub fn of_this_machine() -> Result<Self, ConfigError> {
-        let names: Vec<&str> = REGISTRY_VALUES.iter().map(|v| v.name).collect();
         Self::read(
             config::policy_path().as_deref(),
-            agent_shell_policy_store::read(&names),
+            agent_shell_policy_store::read(&table::names()),
         )
     }
 
     /// Builds the layers from what the OS stores handed over and the policy file (if any).
-    /// A store that exists but cannot be read, or holds a bad value, is an error naming it:
-    /// running without policy would silently undo what IT set.
+    /// A store that exists but cannot be read, or holds a bad value of a known name, is an
+    /// error naming it: running without policy would silently undo what IT set. Unknown names
+    /// are ignored and kept in [`MachinePolicy::ignored`].
     pub fn read(
         file: Option<&Path>,
         stores: Result<Vec<StoreReading>, StoreError>,
@@ -177,8 +188,9 @@ impl MachinePolicy {
         })?;
         let mut machine = Self::default();
         for reading in stores {
-            let table = table_from_values(&reading.store, &reading.values)
+            let (table, ignored) = table_from_values(&reading.store, &reading.values)
                 .map_err(|error| error.in_file(Path::new(&reading.store)))?;
+            machine.ignored.extend(ignored);
             machine.searched.push(reading.store.clone());
             machine.layers.push(PolicyLayer {
                 at: reading.store,
@@ -187,7 +199,11 @@ impl MachinePolicy {
         }
         if let Some(path) = file {
             machine.searched.push(path.display().to_string());
-            if let Some(table) = read_table(path)? {
+            if let Some(table) = read_toml(path)? {
+                let (table, ignored) = values::normalise_file(&path.display().to_string(), &table);
+                // The raw shape's checks (types) of what is left, with the file's name.
+                config::check_raw(&table).map_err(|e| e.in_file(path))?;
+                machine.ignored.extend(ignored);
                 machine.layers.push(PolicyLayer {
                     at: path.display().to_string(),
                     table,
@@ -198,16 +214,26 @@ impl MachinePolicy {
     }
 }
 
-fn read_table(path: &Path) -> Result<Option<Table>, ConfigError> {
+/// Reads a TOML file's table (no shape checks: the policy file and the user file differ).
+fn read_toml(path: &Path) -> Result<Option<Table>, ConfigError> {
     let text = match config::read_capped(path) {
         Ok(text) => text,
         Err(ConfigError::NotFound { .. }) => return Ok(None),
         Err(other) => return Err(other),
     };
-    let table: Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
-        path: path.to_path_buf(),
-        message: e.to_string().trim_end().replace('\n', " "),
-    })?;
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })
+}
+
+/// Reads the user's file: unknown keys are errors there, so a typo is never silently ignored.
+fn read_table(path: &Path) -> Result<Option<Table>, ConfigError> {
+    let Some(table) = read_toml(path)? else {
+        return Ok(None);
+    };
     // The raw shape's checks (unknown keys, types) with the file's name on the error.
     config::check_raw(&table).map_err(|e| e.in_file(path))?;
     Ok(Some(table))
@@ -284,157 +310,7 @@ pub fn load(
     }))
 }
 
-/// How a Windows registry value (under `HKLM\SOFTWARE\Policies\AgentShell`, then HKCU) or a
-/// forced macOS managed preference (domain `com.agentshell.desktop`) maps onto a setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PolicyValue {
-    /// The registry value / preference key, as the MSI properties write it.
-    pub name: &'static str,
-    /// The setting's dotted key in the configuration file.
-    pub key: &'static str,
-    pub kind: PolicyKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyKind {
-    /// REG_SZ / string.
-    Text,
-    /// REG_DWORD / integer or boolean (0 or 1).
-    Flag,
-    /// REG_MULTI_SZ / array of strings.
-    List,
-}
-
-/// The registry and managed-preference names of every setting that policy can set.
-pub const REGISTRY_VALUES: &[PolicyValue] = &[
-    PolicyValue {
-        name: "Environment",
-        key: "environment",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "ClientId",
-        key: "client_id",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "Scopes",
-        key: "scopes",
-        kind: PolicyKind::List,
-    },
-    PolicyValue {
-        name: "SsoOrg",
-        key: "sso.org",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "SsoProvider",
-        key: "sso.provider",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "SsoPromptLogin",
-        key: "sso.prompt_login",
-        kind: PolicyKind::Flag,
-    },
-    PolicyValue {
-        name: "TokenEndpoint",
-        key: "endpoints.token",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "TokenBroker",
-        key: "token_broker",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "AuthorizeEndpoint",
-        key: "endpoints.authorize",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "RedirectPrefer",
-        key: "redirect.prefer",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "AllowedLinkHosts",
-        key: "links.allowed_hosts",
-        kind: PolicyKind::List,
-    },
-    PolicyValue {
-        name: "Autostart",
-        key: "startup.autostart",
-        kind: PolicyKind::Flag,
-    },
-    PolicyValue {
-        name: "WebviewCompositing",
-        key: "webview.compositing",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "LogLevel",
-        key: "logs.level",
-        kind: PolicyKind::Text,
-    },
-    PolicyValue {
-        name: "CrmInteractionUrl",
-        key: "crm.interaction_url",
-        kind: PolicyKind::Text,
-    },
-];
-
 pub use agent_shell_policy_store::{StoreError, StoreReading, StoredValue};
-
-/// Builds the policy table from the values an OS store holds (`name`, value), so the OS shims
-/// stay thin. Unknown names and values of the wrong kind are errors naming the value.
-pub fn table_from_values(
-    store: &str,
-    values: &[(String, StoredValue)],
-) -> Result<Table, ConfigError> {
-    let mut table = Table::new();
-    for (name, stored) in values {
-        let Some(mapping) = REGISTRY_VALUES
-            .iter()
-            .find(|v| v.name.eq_ignore_ascii_case(name))
-        else {
-            return Err(ConfigError::InvalidValue {
-                key: format!("{store}\\{name}"),
-                value: String::new(),
-                reason: format!(
-                    "not a known policy value (known: {})",
-                    REGISTRY_VALUES
-                        .iter()
-                        .map(|v| v.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
-        };
-        let value = match (mapping.kind, stored) {
-            (PolicyKind::Text, StoredValue::Text(text)) => Value::String(text.clone()),
-            (PolicyKind::Flag, StoredValue::Number(n @ (0 | 1))) => Value::Boolean(*n == 1),
-            // GPO admins and the MSI write flags as text too.
-            (PolicyKind::Flag, StoredValue::Text(text))
-                if matches!(text.trim(), "0" | "1" | "true" | "false") =>
-            {
-                Value::Boolean(matches!(text.trim(), "1" | "true"))
-            }
-            (PolicyKind::List, StoredValue::List(items)) => {
-                Value::Array(items.iter().cloned().map(Value::String).collect())
-            }
-            (kind, other) => {
-                return Err(ConfigError::InvalidValue {
-                    key: format!("{store}\\{name}"),
-                    value: format!("{other:?}"),
-                    reason: format!("expected {kind:?} ({})", mapping.key),
-                })
-            }
-        };
-        set(&mut table, mapping.key, value);
-    }
-    Ok(table)
-}
 
 #[cfg(test)]
 mod tests {
@@ -529,10 +405,22 @@ mod tests {
         assert_eq!(error.code(), "config_unknown_environment");
         assert!(error.to_string().contains("bad.toml"), "{error}");
 
-        let typo = write(dir.path(), "typo.toml", "enviroment = \"mypurecloud.de\"\n");
-        let error = load_files(Some(&typo), None).unwrap_err();
-        assert!(error.to_string().contains("typo.toml"), "{error}");
-        assert!(error.to_string().contains("enviroment"), "{error}");
+        // A name this version does not know (a typo, or a key of a newer version) is ignored
+        // and reported, never an error; a wrong type of a known key still is.
+        let typo = write(
+            dir.path(),
+            "typo.toml",
+            "enviroment = \"mypurecloud.de\"\nenvironment = \"mypurecloud.de\"\nclient_id = \"c\"\n",
+        );
+        let machine = MachinePolicy::read(Some(&typo), Ok(Vec::new())).unwrap();
+        assert_eq!(machine.ignored.len(), 1);
+        assert_eq!(machine.ignored[0].name, "enviroment");
+        assert!(machine.ignored[0].at.ends_with("typo.toml"));
+        assert_eq!(load(&machine, None).unwrap().unwrap().config.client_id, "c");
+        let typed = write(dir.path(), "typed.toml", "client_id = 5\n");
+        let error = load_files(Some(&typed), None).unwrap_err();
+        assert!(error.to_string().contains("typed.toml"), "{error}");
+        assert!(error.to_string().contains("client_id"), "{error}");
 
         assert!(load_files(Some(&dir.path().join("none.toml")), None)
             .unwrap()
@@ -560,70 +448,6 @@ mod tests {
         let refused =
             load_files(None, Some((&user, config::ConfigOrigin::UserConfigDir))).unwrap_err();
         assert_eq!(refused.code(), "config_policy_only");
-    }
-
-    #[test]
-    fn registry_values_map_onto_the_same_keys() {
-        let values = vec![
-            (
-                "Environment".to_string(),
-                StoredValue::Text("mypurecloud.ie".into()),
-            ),
-            ("CLIENTID".to_string(), StoredValue::Text("c-1".into())),
-            ("SsoPromptLogin".to_string(), StoredValue::Number(1)),
-            (
-                "AllowedLinkHosts".to_string(),
-                StoredValue::List(vec!["help.example.com".into()]),
-            ),
-            (
-                "TokenEndpoint".to_string(),
-                StoredValue::Text("https://broker.example.com/t".into()),
-            ),
-        ];
-        let table = table_from_values(r"HKLM\SOFTWARE\Policies\AgentShell", &values).unwrap();
-        let config = config::validate_table(table).unwrap();
-        assert_eq!(config.client_id, "c-1");
-        assert!(config.sso.prompt_login);
-        assert_eq!(
-            config.endpoints.token.as_str(),
-            "https://broker.example.com/t"
-        );
-
-        let unknown = table_from_values("HKLM", &[("Colour".into(), StoredValue::Number(1))]);
-        assert!(unknown.unwrap_err().to_string().contains("HKLM\\Colour"));
-        let wrong = table_from_values("HKLM", &[("SsoPromptLogin".into(), StoredValue::Number(7))]);
-        assert_eq!(wrong.unwrap_err().code(), "config_invalid_value");
-        let as_text = table_from_values(
-            "HKLM",
-            &[("Autostart".into(), StoredValue::Text("1".into()))],
-        );
-        assert_eq!(
-            as_text.unwrap()["startup"]["autostart"].as_bool(),
-            Some(true)
-        );
-        let bad_text = table_from_values(
-            "HKLM",
-            &[("Autostart".into(), StoredValue::Text("yes".into()))],
-        );
-        assert_eq!(bad_text.unwrap_err().code(), "config_invalid_value");
-        // Every mapped key exists in the file format.
-        for value in REGISTRY_VALUES {
-            let stored = match value.kind {
-                // A text the key's type accepts (redirect.prefer and logs.level are enums).
-                PolicyKind::Text if value.key == "logs.level" => StoredValue::Text("debug".into()),
-                PolicyKind::Text if value.key == "webview.compositing" => {
-                    StoredValue::Text("auto".into())
-                }
-                PolicyKind::Text if value.key == "token_broker" => {
-                    StoredValue::Text("https://broker.example.com".into())
-                }
-                PolicyKind::Text => StoredValue::Text("loopback".into()),
-                PolicyKind::Flag => StoredValue::Number(0),
-                PolicyKind::List => StoredValue::List(vec![]),
-            };
-            let table = table_from_values("T", &[(value.name.to_string(), stored)]).unwrap();
-            config::check_raw(&table).unwrap_or_else(|e| panic!("{}: {e}", value.key));
-        }
     }
 
     fn hklm() -> String {
@@ -672,6 +496,37 @@ mod tests {
             Source::Policy(r"HKCU\SOFTWARE\Policies\AgentShell".into())
         );
         assert_eq!(layered.ignored, vec!["client_id", "environment"]);
+    }
+
+    /// Version skew: a policy of a newer version (or a misspelt name) in a store never stops
+    /// the app; it is ignored, and doctor lists it with its store.
+    #[test]
+    fn an_unknown_store_name_is_harmless_and_reported() {
+        let stores = vec![StoreReading {
+            store: hklm(),
+            values: vec![
+                (
+                    "environment".into(),
+                    StoredValue::Text("mypurecloud.ie".into()),
+                ),
+                ("ClientId".into(), StoredValue::Text("c".into())),
+                ("SomePolicyOfVersion9".into(), StoredValue::Number(1)),
+            ],
+        }];
+        let machine = MachinePolicy::read(None, Ok(stores));
+        let check = crate::doctor::ignored_policy_names_check(&machine);
+        assert_eq!(check.id, "policy.ignored_names");
+        assert_eq!(check.status, crate::doctor::Status::Warn);
+        assert!(check.evidence.contains("SomePolicyOfVersion9"), "{check:?}");
+        assert!(check.evidence.contains(&hklm()), "{check:?}");
+        let machine = machine.unwrap();
+        let layered = load(&machine, None).unwrap().unwrap();
+        assert_eq!(layered.config.client_id, "c");
+        assert_eq!(layered.locked(), vec!["client_id", "environment"]);
+
+        let clean = MachinePolicy::read(None, Ok(Vec::new()));
+        let check = crate::doctor::ignored_policy_names_check(&clean);
+        assert_eq!(check.status, crate::doctor::Status::Pass);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reads machine policy from the OS stores that are not files: the Windows registry and macOS
-//! managed preferences. Deliberately thin: it hands over `(name, value)` pairs and the store's
-//! name; the core maps names to settings, checks kinds and reports errors
+//! managed preferences. Deliberately thin: it hands over every `(name, value)` pair a store
+//! holds (known to this version or not) and the store's name; the core maps names to settings
+//! through its one table, checks kinds and ranges, ignores and reports unknown names
 //! (`agent_shell_core::policy::table_from_values`), where unit tests run on every OS.
 //! On Linux (policy is `/etc/agent-shell/policy.toml`) every reader returns nothing.
 
@@ -9,10 +10,14 @@
 pub enum StoredValue {
     /// REG_SZ / REG_EXPAND_SZ (unexpanded), or a plist string.
     Text(String),
-    /// REG_DWORD / REG_QWORD, or a plist integer or boolean (true = 1).
+    /// REG_DWORD / REG_QWORD, or a (non-negative) plist integer.
     Number(u64),
-    /// REG_MULTI_SZ, or a plist array of strings.
+    /// A plist boolean (the registry has none: Group Policy writes a REG_DWORD 0 or 1).
+    Bool(bool),
+    /// REG_MULTI_SZ, or a plist array of strings (an empty array is an empty list).
     List(Vec<String>),
+    /// A plist array of (non-negative) integers (REG_MULTI_SZ holds numbers as strings).
+    NumberList(Vec<u64>),
     /// Anything else (binary, a dictionary, a date...): reported as the wrong kind by the core.
     Unsupported(String),
 }
@@ -44,9 +49,10 @@ pub fn scheme_handlers(scheme: &str) -> Vec<(String, String)> {
     imp::scheme_handlers(scheme)
 }
 
-/// Reads every policy store of this OS, highest precedence first. `names` are the value names
-/// the core knows (macOS can only be asked by name; Windows lists the key's values, so that a
-/// misspelt value is reported rather than ignored).
+/// Reads every policy store of this OS, highest precedence first, with every name it holds.
+/// `names` are the names the core knows: macOS is asked for each of them and for every key its
+/// managed-preference files hold (so a misspelt or newer key is reported, not lost); Windows
+/// lists the key's values.
 pub fn read(names: &[&str]) -> Result<Vec<StoreReading>, StoreError> {
     imp::read(names)
 }
@@ -128,8 +134,10 @@ mod imp {
     use core_foundation::array::CFArray;
     use core_foundation::base::{CFType, TCFType};
     use core_foundation::boolean::CFBoolean;
+    use core_foundation::data::CFData;
+    use core_foundation::dictionary::CFDictionary;
     use core_foundation::number::CFNumber;
-    use core_foundation::propertylist::CFPropertyList;
+    use core_foundation::propertylist::{create_with_data, CFPropertyList};
     use core_foundation::string::CFString;
     use core_foundation_sys::preferences::{
         CFPreferencesAppValueIsForced, CFPreferencesCopyAppValue,
@@ -140,12 +148,57 @@ mod imp {
         Vec::new()
     }
 
+    /// Where macOS keeps the forced managed preferences a profile installs: per device, then
+    /// per user. Read only for the key names they hold; values come from CFPreferences.
+    fn managed_files() -> Vec<std::path::PathBuf> {
+        let base = std::path::Path::new("/Library/Managed Preferences");
+        let file = format!("{MACOS_POLICY_DOMAIN}.plist");
+        let mut files = vec![base.join(&file)];
+        if let Some(user) = std::env::var_os("USER").filter(|u| !u.is_empty()) {
+            files.push(base.join(user).join(&file));
+        }
+        files
+    }
+
+    /// The top-level keys of a property-list file (none when it is absent or not a dictionary).
+    fn keys_in(path: &std::path::Path) -> Vec<String> {
+        let Ok(bytes) = std::fs::read(path) else {
+            return Vec::new();
+        };
+        let Ok((raw, _format)) = create_with_data(CFData::from_buffer(&bytes), 0) else {
+            return Vec::new();
+        };
+        // SAFETY: non-null on success, owned (create rule): wrapping takes over the reference.
+        let list = unsafe { CFPropertyList::wrap_under_create_rule(raw) };
+        let Some(dictionary) = list.downcast_into::<CFDictionary>() else {
+            return Vec::new();
+        };
+        let (keys, _values) = dictionary.get_keys_and_values();
+        keys.into_iter()
+            .filter_map(|key| {
+                // SAFETY: the dictionary holds CF objects; get rule: it keeps them alive.
+                let key = unsafe { CFType::wrap_under_get_rule(key) };
+                key.downcast::<CFString>().map(|k| k.to_string())
+            })
+            .collect()
+    }
+
     /// Only *forced* values are policy (a configuration profile's Forced payload, as Chrome
-    /// reads them); a value the user set with `defaults write` is not.
+    /// reads them); a value the user set with `defaults write` is not. CFPreferences matches
+    /// key names exactly, so the keys the managed files hold are asked for as they are spelt
+    /// there (the core compares names without regard to case, and reports unknown ones).
     pub fn read(names: &[&str]) -> Result<Vec<StoreReading>, StoreError> {
         let domain = CFString::new(MACOS_POLICY_DOMAIN);
+        let mut asked: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        for file in managed_files() {
+            for key in keys_in(&file) {
+                if !asked.contains(&key) {
+                    asked.push(key);
+                }
+            }
+        }
         let mut values = Vec::new();
-        for name in names {
+        for name in &asked {
             let key = CFString::new(name);
             // SAFETY: both arguments are live CFStrings; the result follows the create rule
             // (we own it) and may be null when the key is absent.
@@ -165,7 +218,7 @@ mod imp {
                 )
             } != 0;
             if forced {
-                values.push((name.to_string(), convert(&value)));
+                values.push((name.clone(), convert(&value)));
             }
         }
         if values.is_empty() {
@@ -182,27 +235,45 @@ mod imp {
             return StoredValue::Text(text.to_string());
         }
         if let Some(flag) = value.downcast::<CFBoolean>() {
-            return StoredValue::Number(u64::from(bool::from(flag)));
+            return StoredValue::Bool(bool::from(flag));
         }
         if let Some(number) = value.downcast::<CFNumber>() {
-            return match number.to_i64().and_then(|n| u64::try_from(n).ok()) {
+            return match whole(&number) {
                 Some(n) => StoredValue::Number(n),
                 None => StoredValue::Unsupported("a negative or fractional number".into()),
             };
         }
         if let Some(array) = value.downcast::<CFArray>() {
-            let mut items = Vec::new();
+            let mut texts = Vec::new();
+            let mut numbers = Vec::new();
             for item in array.iter() {
                 // SAFETY: the array holds CF objects; get rule: the array keeps them alive.
                 let item = unsafe { CFType::wrap_under_get_rule(*item) };
-                match item.downcast::<CFString>() {
-                    Some(text) => items.push(text.to_string()),
-                    None => return StoredValue::Unsupported("an array of non-strings".into()),
+                if let Some(text) = item.downcast::<CFString>() {
+                    texts.push(text.to_string());
+                } else if let Some(n) = item.downcast::<CFNumber>().as_ref().and_then(whole) {
+                    numbers.push(n);
+                } else {
+                    return StoredValue::Unsupported(
+                        "an array of other than strings or integers".into(),
+                    );
                 }
             }
-            return StoredValue::List(items);
+            return match (texts.is_empty(), numbers.is_empty()) {
+                (_, true) => StoredValue::List(texts),
+                (true, false) => StoredValue::NumberList(numbers),
+                (false, false) => {
+                    StoredValue::Unsupported("an array of strings and integers".into())
+                }
+            };
         }
         StoredValue::Unsupported("a dictionary, date or data value".into())
+    }
+
+    /// A non-negative whole number (CFNumberGetValue refuses a lossy conversion, so a
+    /// fractional number is refused, not rounded).
+    fn whole(number: &CFNumber) -> Option<u64> {
+        number.to_i64().and_then(|n| u64::try_from(n).ok())
     }
 }
 
