@@ -109,6 +109,24 @@ struct Session {
     user: Option<UserInfo>,
     persisted: bool,
     notice: Option<Notice>,
+    /// After a renewal episode failed while the access token was still valid: the earliest
+    /// time of the next episode, and how many episodes have failed in a row (the gap grows).
+    retry_at: Option<SystemTime>,
+    deferrals: u32,
+}
+
+/// The first gap between renewal episodes after one failed with the token still valid; it
+/// doubles with each failure, up to [`RENEWAL_RETRY_MAX_GAP`], and never passes the token's
+/// expiry: the retries end with the token.
+pub const RENEWAL_RETRY_FIRST_GAP: Duration = Duration::from_secs(15);
+pub const RENEWAL_RETRY_MAX_GAP: Duration = Duration::from_secs(300);
+
+/// The gap before the next renewal episode after `failures` failed ones in a row.
+pub fn renewal_retry_gap(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    RENEWAL_RETRY_FIRST_GAP
+        .saturating_mul(1 << doublings)
+        .min(RENEWAL_RETRY_MAX_GAP)
 }
 
 /// Where a redirect came from: a deep link is matched against the configured scheme, a
@@ -238,6 +256,8 @@ impl AuthService {
                 user: None,
                 persisted: false,
                 notice: None,
+                retry_at: None,
+                deferrals: 0,
             }),
             login_timeout: DEFAULT_LOGIN_TIMEOUT,
             refresh_gate: tokio::sync::Mutex::new(()),
@@ -641,12 +661,12 @@ impl AuthService {
                 false
             }
         };
+        let mut session = lock(&self.session);
         if matches!(ticket, Ticket::SignIn(_)) {
             // A fresh sign-in is a new session: a renewal of the previous one still under way
-            // must not overwrite it.
+            // must not overwrite it. Bumped under the session lock, where renewals take tickets.
             self.session_epoch.fetch_add(1, Ordering::SeqCst);
         }
-        let mut session = lock(&self.session);
         session.phase = Phase::SignedIn;
         session.tokens = Some(tokens);
         if user.is_some() {
@@ -654,6 +674,8 @@ impl AuthService {
         }
         session.persisted = persisted;
         session.notice = notice;
+        session.retry_at = None;
+        session.deferrals = 0;
         drop(session);
         self.session_started.notify_one();
         Ok(())
@@ -674,6 +696,8 @@ impl AuthService {
         session.user = None;
         session.persisted = false;
         session.notice = notice;
+        session.retry_at = None;
+        session.deferrals = 0;
     }
 
     /// Renews the access token: one episode of at most `max_attempts` tries. Concurrent callers
@@ -685,7 +709,10 @@ impl AuthService {
         if self.refresh_generation.load(Ordering::SeqCst) != seen {
             return Ok(self.view());
         }
-        let refresh_token = {
+        // The phase check and the ticket are taken in one critical section with sign-out (which
+        // takes the tokens and bumps the epoch under the same lock): a renewal either sees the
+        // session it renews with that session's epoch, or sees it gone.
+        let (refresh_token, ticket) = {
             let mut session = lock(&self.session);
             if !matches!(session.phase, Phase::SignedIn | Phase::Refreshing) {
                 return Err(AuthError::NotSignedIn);
@@ -698,9 +725,8 @@ impl AuthService {
                 return Err(AuthError::NoRefreshToken);
             };
             session.phase = Phase::Refreshing;
-            token
+            (token, self.session_ticket())
         };
-        let ticket = self.session_ticket();
         tracing::info!("refreshing the access token");
         let result = refresh_with_retries(
             self.client.as_ref(),
@@ -717,11 +743,23 @@ impl AuthService {
                 tracing::info!("access token refreshed");
                 Ok(self.view())
             }
-            Err(_) if !self.ticket_is_current(ticket) => {
-                // Signed out (or signed in afresh) while this renewal failed: nothing to report.
-                Err(AuthError::Superseded)
-            }
             Err(error) => {
+                // A failure is applied under the same ticket check as a success: signed out (or
+                // signed in afresh) meanwhile, there is nothing to report or delete.
+                let _commit = self.commit.lock().await;
+                if !self.ticket_is_current(ticket) {
+                    return Err(AuthError::Superseded);
+                }
+                let now = self.clock.now();
+                let valid_until = lock(&self.session)
+                    .tokens
+                    .as_ref()
+                    .map(|t| t.expires_at)
+                    .filter(|until| *until > now);
+                if let (true, Some(until)) = (error.is_retryable(), valid_until) {
+                    self.defer_renewal(now, until, &error);
+                    return Err(AuthError::Token(error));
+                }
                 tracing::warn!(code = error.code(), %error, "refresh failed; re-login required");
                 if matches!(error, TokenError::InvalidGrant(_)) {
                     let _ = run_with_timeout(self.store.clone(), |s| s.delete()).await;
@@ -750,6 +788,8 @@ impl AuthService {
         let tokens = session.tokens.as_ref()?;
         let margin = self.policy.margin_for(tokens.lifetime);
         let due = tokens.expires_at.checked_sub(margin).unwrap_or(UNIX_EPOCH);
+        // After a deferred failure the next episode waits for its gap.
+        let due = session.retry_at.map_or(due, |retry| retry.max(due));
         Some(due.duration_since(now).unwrap_or(Duration::ZERO))
     }
 
@@ -860,20 +900,66 @@ impl AuthService {
         session.tokens = None;
         session.persisted = false;
         session.notice = Some(notice);
+        session.retry_at = None;
+        session.deferrals = 0;
+    }
+
+    /// A renewal episode failed for a transient reason while the access token is still valid
+    /// until `valid_until`: the client keeps running, the agent is told calmly, and the next
+    /// episode is due after a growing gap, never later than the token's expiry (so the
+    /// retries end with the token, and then the re-login path runs).
+    fn defer_renewal(&self, now: SystemTime, valid_until: SystemTime, error: &TokenError) {
+        let mut session = lock(&self.session);
+        session.deferrals = session.deferrals.saturating_add(1);
+        let gap = renewal_retry_gap(session.deferrals);
+        let next = now.checked_add(gap).unwrap_or(valid_until).min(valid_until);
+        session.retry_at = Some(next);
+        session.phase = Phase::SignedIn;
+        let minutes = valid_until
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .as_secs()
+            .div_ceil(60);
+        session.notice = Some(Notice::new(
+            Code::RenewalDeferred,
+            format!("Reconnecting to Genesys Cloud: your session is fine for about {minutes} more minute(s), and Agent Shell keeps trying. You can keep working."),
+        ));
+        tracing::warn!(
+            code = error.code(),
+            failures = session.deferrals,
+            next_in_secs = next.duration_since(now).unwrap_or(Duration::ZERO).as_secs(),
+            "renewal failed while the access token is still valid; trying again later"
+        );
     }
 
     /// Signs out: revoke at Genesys (best effort), delete the keychain entry, forget tokens.
     /// Works offline; the returned view's notice says whether revocation was confirmed. A
     /// renewal or sign-in still under way when this starts commits nothing afterwards.
     pub async fn sign_out(&self) -> SessionView {
-        self.session_epoch.fetch_add(1, Ordering::SeqCst);
+        // Take the tokens, leave the signed-in phase and end the epoch in one critical section:
+        // a renewal that starts from here on finds no session, and one already under way holds
+        // a ticket that is no longer current (its success and its failure both commit nothing).
         self.end_sign_in_epoch();
+        let access = {
+            let mut session = lock(&self.session);
+            self.session_epoch.fetch_add(1, Ordering::SeqCst);
+            let tokens = session.tokens.take();
+            session.phase = Phase::SignedOut;
+            session.user = None;
+            session.persisted = false;
+            session.notice = None;
+            tokens.map(|t| t.access_token)
+        };
         lock(&self.login).cancel();
         let _commit = self.commit.lock().await;
-        let access = lock(&self.session)
-            .tokens
-            .as_ref()
-            .map(|t| t.access_token.clone());
+        // A commit that had passed its ticket check before this began (it held the lock) may
+        // have set tokens since: those are revoked too, so Genesys keeps nothing this issued.
+        let late = lock(&self.session).tokens.take().map(|t| t.access_token);
+        if let Some(token) = &late {
+            if access.as_ref().map(|a| a.expose()) != Some(token.expose()) {
+                let _ = self.client.revoke(token).await;
+            }
+        }
         let revoked = match &access {
             Some(token) => self.client.revoke(token).await,
             None => true,

@@ -96,6 +96,8 @@ codes! {
     IpcFailed = "ipc_failed",
     // machine policy
     ConfigPolicyOnly = "config_policy_only",
+    // a renewal failed for now; the access token in hand is still valid
+    RenewalDeferred = "renewal_deferred",
 }
 
 impl std::fmt::Display for Code {
@@ -168,7 +170,7 @@ mod tests {
         keychain_unavailable keychain_failed keychain_corrupt keychain_timeout \
         embed_message_invalid embed_message_unknown link_invalid link_not_https \
         link_has_credentials link_host_not_allowed browser_unavailable ipc_failed \
-        config_policy_only";
+        config_policy_only renewal_deferred";
 
     #[test]
     fn codes_are_unique_snake_case_and_stable() {

@@ -131,8 +131,9 @@ async fn keep_alive_until_it_gives_up(auth: &Arc<AuthService>) -> SessionView {
 async fn cell(fault: Fault, trigger: Trigger) {
     let fx = Fixture::new().await;
     if matches!(trigger, Trigger::Timer | Trigger::TokenExpiring) {
-        // 3-second tokens: due a second before they end.
-        fx.control("settings", json!({"token_lifetime_secs": 3}))
+        // 9-second tokens: due 3 s before they end, more than a whole episode takes (2.1 s at
+        // worst with this policy), so a failed episode always ends with the token still valid.
+        fx.control("settings", json!({"token_lifetime_secs": 9}))
             .await;
     }
     let clock = Arc::new(JumpClock::default());
@@ -145,6 +146,7 @@ async fn cell(fault: Fault, trigger: Trigger) {
     fx.sign_in(&auth).await;
     let requests_before = fx.state().await["token_requests"].as_u64().unwrap();
     let stored_before = fx.store.load().unwrap().expect("signed in and stored");
+    let expires_before = auth.view().expires_at_ms;
 
     // The fault, then the trigger.
     let store = fx.store.clone();
@@ -159,7 +161,29 @@ async fn cell(fault: Fault, trigger: Trigger) {
             None
         }
     };
+    let outcome = Outcome::of(fault, trigger);
     let view = match trigger {
+        Trigger::Timer if outcome == Outcome::CarriesOn => {
+            // The first episode fails with the token still valid; the next one, at the
+            // token's expiry, gets through once the endpoint is back: no new sign-in.
+            let keeper = auth.clone();
+            let task =
+                tokio::spawn(
+                    async move { keeper.keep_alive(Duration::from_millis(100), |_| {}).await },
+                );
+            wait_for(&auth, |v| {
+                v.notice
+                    .as_ref()
+                    .is_some_and(|n| n.code == "renewal_deferred")
+            })
+            .await;
+            let view = wait_for(&auth, |v| {
+                v.phase == Phase::SignedIn && v.notice.is_none() && v.expires_at_ms > expires_before
+            })
+            .await;
+            task.abort();
+            view
+        }
         Trigger::Timer => keep_alive_until_it_gives_up(&auth).await,
         Trigger::TokenExpiring => {
             wait_for(&auth, |v| {
@@ -168,7 +192,7 @@ async fn cell(fault: Fault, trigger: Trigger) {
                         .duration_since(SystemTime::UNIX_EPOCH)
                         .unwrap()
                         .as_millis() as u64;
-                    ms.saturating_sub(now) <= 900
+                    ms.saturating_sub(now) <= 2_900
                 })
             })
             .await;
@@ -193,33 +217,70 @@ async fn cell(fault: Fault, trigger: Trigger) {
         }
     };
 
-    // The outcome: never access without a valid token, the reason in words, and the stored
-    // sign-in kept unless Genesys said it is dead.
-    let expected_phase = if trigger == Trigger::SilentStart {
-        Phase::SignedOut
-    } else {
-        Phase::ReloginRequired
-    };
-    assert_eq!(
-        view.phase, expected_phase,
-        "{fault:?} x {trigger:?}: {view:?}"
-    );
-    let notice = view.notice.expect("the agent is told why");
-    let expected_code = match (fault, trigger) {
-        (Fault::InvalidGrant, Trigger::SilentStart) => "session_expired",
-        _ => fault.code(),
-    };
-    assert_eq!(
-        notice.code, expected_code,
-        "{fault:?} x {trigger:?}: {}",
-        notice.message
-    );
-    if trigger != Trigger::SilentStart {
-        assert!(
-            auth.access_token().is_none(),
-            "no access without a valid token"
-        );
+    match outcome {
+        Outcome::CarriesOn => {
+            assert!(auth.access_token().is_some(), "{fault:?} x {trigger:?}");
+            let stored_after = store.load().unwrap().expect("still stored");
+            assert_ne!(
+                stored_after.expose(),
+                stored_before.expose(),
+                "the renewal that got through rotated the stored sign-in"
+            );
+            if let Some(fx) = counting {
+                let requests =
+                    fx.state().await["token_requests"].as_u64().unwrap() - requests_before;
+                // Three failed tries, then two failed and one that got through.
+                assert_eq!(requests, 6, "{fault:?} x {trigger:?}: token requests");
+            }
+            return;
+        }
+        Outcome::Deferred => {
+            // A failed renewal with the token still valid: the client keeps working, the
+            // agent is told calmly, nothing is deleted, and the next try waits for its gap.
+            assert_eq!(
+                view.phase,
+                Phase::SignedIn,
+                "{fault:?} x {trigger:?}: {view:?}"
+            );
+            let notice = view.notice.expect("the agent is told");
+            assert_eq!(notice.code, "renewal_deferred", "{}", notice.message);
+            assert!(
+                notice.message.contains("keep working"),
+                "{}",
+                notice.message
+            );
+            assert!(auth.access_token().is_some(), "the token in hand is kept");
+        }
+        Outcome::Relogin => {
+            // Never access without a valid token, the reason in words.
+            let expected_phase = if trigger == Trigger::SilentStart {
+                Phase::SignedOut
+            } else {
+                Phase::ReloginRequired
+            };
+            assert_eq!(
+                view.phase, expected_phase,
+                "{fault:?} x {trigger:?}: {view:?}"
+            );
+            let notice = view.notice.expect("the agent is told why");
+            let expected_code = match (fault, trigger) {
+                (Fault::InvalidGrant, Trigger::SilentStart) => "session_expired",
+                _ => fault.code(),
+            };
+            assert_eq!(
+                notice.code, expected_code,
+                "{fault:?} x {trigger:?}: {}",
+                notice.message
+            );
+            if trigger != Trigger::SilentStart {
+                assert!(
+                    auth.access_token().is_none(),
+                    "no access without a valid token"
+                );
+            }
+        }
     }
+    // The stored sign-in is kept unless Genesys said it is dead.
     let stored_after = store.load().unwrap();
     match fault {
         Fault::InvalidGrant => assert!(stored_after.is_none(), "a dead sign-in is deleted"),
@@ -236,10 +297,37 @@ async fn cell(fault: Fault, trigger: Trigger) {
             fault.attempts(),
             "{fault:?} x {trigger:?}: token requests"
         );
-        // Nothing retries by itself afterwards.
+        // Nothing retries by itself afterwards (a deferred renewal waits for its gap).
         tokio::time::sleep(Duration::from_millis(400)).await;
         let later = fx.state().await["token_requests"].as_u64().unwrap() - requests_before;
         assert_eq!(later, requests, "no retries after giving up");
+    }
+}
+
+/// What a cell must end in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Outcome {
+    /// The agent keeps working through the failure and the session is renewed once the
+    /// endpoint answers again.
+    CarriesOn,
+    /// The renewal failed with the token still valid: kept, with a calm notice.
+    Deferred,
+    /// The session ends: a new sign-in is needed.
+    Relogin,
+}
+
+impl Outcome {
+    fn of(fault: Fault, trigger: Trigger) -> Self {
+        let transient = !matches!(fault, Fault::Garbage | Fault::InvalidGrant);
+        match trigger {
+            // No token in hand (start-up) or it ran out while the machine slept.
+            Trigger::SilentStart | Trigger::Resume => Outcome::Relogin,
+            _ if !transient => Outcome::Relogin,
+            // The emulator is gone for good: the retries end with the token.
+            Trigger::Timer if matches!(fault, Fault::Refused) => Outcome::Relogin,
+            Trigger::Timer => Outcome::CarriesOn,
+            Trigger::TokenExpiring | Trigger::AuthError => Outcome::Deferred,
+        }
     }
 }
 

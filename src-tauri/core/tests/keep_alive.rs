@@ -13,6 +13,7 @@ use std::time::Duration;
 use agent_shell_core::auth::{AuthService, Phase, RedirectTransport};
 use agent_shell_core::config::{parse_str, RedirectMode};
 use agent_shell_core::keychain::{MemoryStore, SecretStore};
+use agent_shell_core::oauth::TokenError;
 use agent_shell_core::secret::RefreshToken;
 use common::scripted::{ScriptedApi, TestClock};
 
@@ -136,4 +137,124 @@ async fn an_unrenewable_session_is_warned_inside_the_margin_then_ended() {
     assert_eq!(view.phase, Phase::ReloginRequired);
     assert_eq!(view.notice.unwrap().code, "session_ended");
     assert_eq!(api.issued().len(), 1, "nothing was renewed");
+}
+
+/// A renewal that starts while sign-out is revoking (issue 17's reproduction): it must neither
+/// write the rotated refresh token back to the keychain nor set the session signed in (or
+/// asking for a new sign-in) after an explicit sign-out, whether it would succeed or fail.
+#[tokio::test(start_paused = true)]
+async fn a_renewal_started_while_sign_out_revokes_commits_nothing() {
+    for refuse in [false, true] {
+        let clock = TestClock::new();
+        let api = ScriptedApi::new(clock.clone(), Duration::from_secs(3600), true);
+        let store = Arc::new(MemoryStore::default());
+        store.save(&RefreshToken::new("stored")).unwrap();
+        let config = parse_str("environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n").unwrap();
+        let auth = Arc::new(
+            AuthService::new(config, store.clone())
+                .unwrap()
+                .with_api(api.clone())
+                .with_clock(clock.clone()),
+        );
+        assert_eq!(auth.silent_start().await.phase, Phase::SignedIn);
+        api.slow_revocations(Duration::from_secs(2));
+        if refuse {
+            api.refuse_refreshes(TokenError::Network("connection reset".into()));
+        }
+        let sign_out = tokio::spawn({
+            let auth = auth.clone();
+            async move { auth.sign_out().await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let renewal = auth.refresh().await;
+        assert!(
+            renewal.is_err(),
+            "no renewal after sign-out began: {renewal:?}"
+        );
+        let signed_out = sign_out.await.unwrap();
+        assert_eq!(signed_out.phase, Phase::SignedOut);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(auth.view().phase, Phase::SignedOut, "refuse={refuse}");
+        assert!(auth.access_token().is_none());
+        assert!(store.load().unwrap().is_none(), "keychain empty");
+    }
+}
+
+/// Issue 19: a renewal whose tries fail while the access token is still valid keeps the
+/// session (and the client) with a calm notice, tries again after growing gaps, and asks for
+/// a new sign-in only when the token has really ended: never retrying forever.
+#[tokio::test(start_paused = true)]
+async fn a_failing_token_endpoint_defers_renewal_until_the_token_really_ends() {
+    let (auth, api, _clock) = running(Duration::from_secs(600), 120).await;
+    api.refuse_refreshes(TokenError::Network("connection reset".into()));
+    tokio::time::sleep(Duration::from_secs(490)).await;
+    let view = auth.view();
+    assert_eq!(view.phase, Phase::SignedIn, "{view:?}");
+    assert_eq!(view.notice.as_ref().unwrap().code, "renewal_deferred");
+    assert!(auth.access_token().is_some());
+
+    tokio::time::sleep(Duration::from_secs(105)).await;
+    let phase = auth.view().phase;
+    assert!(
+        matches!(phase, Phase::SignedIn | Phase::Refreshing),
+        "still valid at 595 s: {phase:?}"
+    );
+    assert!(auth.access_token().is_some());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let view = auth.view();
+    assert_eq!(view.phase, Phase::ReloginRequired, "ended with the token");
+    assert_eq!(view.notice.unwrap().code, "token_network");
+
+    // Episodes at 480 s, then 15, 30, 60 s later, and the last at the token's expiry: each
+    // three tries, none after the token ended.
+    // (The first call is the silent start's, which succeeded.)
+    let episodes: Vec<u64> = api.refresh_calls()[1..]
+        .chunks(3)
+        .map(|tries| tries[0].as_secs())
+        .collect();
+    assert_eq!(episodes.first(), Some(&480), "{episodes:?}");
+    assert_eq!(
+        episodes.last(),
+        Some(&600),
+        "the last at expiry: {episodes:?}"
+    );
+    let gaps: Vec<u64> = episodes.windows(2).map(|w| w[1] - w[0]).collect();
+    let before_expiry = &gaps[..gaps.len() - 1];
+    assert!(
+        before_expiry.len() >= 2 && before_expiry.windows(2).all(|g| g[1] > g[0]),
+        "growing gaps: {episodes:?}"
+    );
+    let calls = api.refresh_calls().len();
+    assert_eq!(calls, 1 + episodes.len() * 3, "three tries an episode");
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(
+        api.refresh_calls().len(),
+        calls,
+        "no retries after the token ended"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_session_carries_on_without_a_new_sign_in_when_the_endpoint_is_back() {
+    let (auth, api, _clock) = running(Duration::from_secs(600), 120).await;
+    api.refuse_refreshes(TokenError::ServerUnavailable {
+        status: 503,
+        retry_after: None,
+    });
+    tokio::time::sleep(Duration::from_secs(530)).await;
+    assert_eq!(
+        auth.view().notice.unwrap().code,
+        "renewal_deferred",
+        "a minute of failures"
+    );
+    api.accept_refreshes();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let view = auth.view();
+    assert_eq!(view.phase, Phase::SignedIn);
+    assert!(view.notice.is_none(), "{view:?}");
+    assert_eq!(api.issued().len(), 2, "renewed once the endpoint answered");
+    // And the next renewal is due at the new token's margin again.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(api.issued().len(), 3);
+    assert_eq!(auth.view().phase, Phase::SignedIn);
 }

@@ -59,8 +59,17 @@ async fn two_server_errors_then_success_recovers_on_the_third_attempt() {
     assert_ne!(before, after, "the rotated refresh token was stored");
 }
 
+/// The wall clock, two hours and a minute ahead: the access token in hand has run out.
+struct LateClock;
+
+impl agent_shell_core::oauth::Clock for LateClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_secs(2 * 3600 + 60)
+    }
+}
+
 #[tokio::test]
-async fn three_failures_require_relogin_after_exactly_three_requests() {
+async fn three_failures_with_the_token_still_valid_keep_the_session_after_three_requests() {
     let fx = Fixture::new().await;
     let auth = signed_in(&fx).await;
     fx.control("faults", json!({"kind": "server_error", "count": 5}))
@@ -74,6 +83,31 @@ async fn three_failures_require_relogin_after_exactly_three_requests() {
     // delays: [100, 200) ms then [200, 400) ms
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
     assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    let view = auth.view();
+    assert_eq!(view.phase, Phase::SignedIn, "the client keeps working");
+    assert_eq!(view.notice.unwrap().code, "renewal_deferred");
+    assert!(auth.access_token().is_some(), "the valid token is kept");
+    assert!(fx.store.load().unwrap().is_some());
+    // The next episode waits for its gap (15 s): nothing on its own meanwhile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count(&fx.state().await, "token_requests"), 4);
+}
+
+#[tokio::test]
+async fn three_failures_after_the_token_ended_require_relogin_after_exactly_three_requests() {
+    let fx = Fixture::new().await;
+    let auth = fx
+        .service()
+        .with_refresh_policy(fast_policy())
+        .unwrap()
+        .with_clock(std::sync::Arc::new(LateClock));
+    fx.sign_in(&auth).await;
+    fx.control("faults", json!({"kind": "server_error", "count": 5}))
+        .await;
+
+    let error = auth.refresh().await.unwrap_err();
+    assert_eq!(error.code(), "token_server_unavailable");
+    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 3);
     let view = auth.view();
     assert_eq!(view.phase, Phase::ReloginRequired);
     let notice = view.notice.unwrap();
@@ -168,7 +202,9 @@ async fn a_hung_endpoint_hits_the_per_attempt_timeout() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(auth.view().phase, Phase::ReloginRequired);
+    // The token in hand is still valid: the session stays, with a calm notice.
+    assert_eq!(auth.view().phase, Phase::SignedIn);
+    assert_eq!(auth.view().notice.unwrap().code, "renewal_deferred");
 }
 
 #[tokio::test]

@@ -58,6 +58,10 @@ pub struct ScriptedApi {
     issued: Mutex<Vec<(Duration, Duration)>>,
     /// When set, every refresh fails with it.
     refusal: Mutex<Option<TokenError>>,
+    /// How long a revocation takes (a slow Genesys during sign-out).
+    revoke_delay: Mutex<Duration>,
+    /// Every refresh request, failed or not, at the test's wall-clock time.
+    refresh_calls: Mutex<Vec<Duration>>,
 }
 
 impl ScriptedApi {
@@ -68,7 +72,24 @@ impl ScriptedApi {
             issue_refresh_tokens,
             issued: Mutex::new(Vec::new()),
             refusal: Mutex::new(None),
+            revoke_delay: Mutex::new(Duration::ZERO),
+            refresh_calls: Mutex::new(Vec::new()),
         })
+    }
+
+    /// From now on refreshes succeed again.
+    pub fn accept_refreshes(&self) {
+        *self.refusal.lock().unwrap() = None;
+    }
+
+    /// When each refresh request was made (failed ones included).
+    pub fn refresh_calls(&self) -> Vec<Duration> {
+        self.refresh_calls.lock().unwrap().clone()
+    }
+
+    /// From now on every revocation takes `delay`.
+    pub fn slow_revocations(&self, delay: Duration) {
+        *self.revoke_delay.lock().unwrap() = delay;
     }
 
     /// From now on every refresh fails with `error`.
@@ -112,6 +133,10 @@ impl GenesysApi for ScriptedApi {
         _token: &'a RefreshToken,
     ) -> ApiFuture<'a, Result<TokenSet, TokenError>> {
         Box::pin(async move {
+            self.refresh_calls
+                .lock()
+                .unwrap()
+                .push(self.clock.elapsed());
             // A request takes a little virtual time, as a real one does.
             tokio::time::sleep(Duration::from_millis(50)).await;
             if let Some(error) = self.refusal.lock().unwrap().clone() {
@@ -135,6 +160,10 @@ impl GenesysApi for ScriptedApi {
     }
 
     fn revoke<'a>(&'a self, _token: &'a AccessToken) -> ApiFuture<'a, bool> {
-        Box::pin(async { true })
+        Box::pin(async move {
+            let delay = *self.revoke_delay.lock().unwrap();
+            tokio::time::sleep(delay).await;
+            true
+        })
     }
 }
