@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "get_embed_credentials",
     "report_client_event",
     "copy_diagnostics",
+    "confirm_exit",
 ];
 
 fn main() {

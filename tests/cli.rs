@@ -66,7 +66,13 @@ fn config_check_prints_what_the_config_resolves_to() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("frame-src https://api.mypurecloud.com.au"),
+        stdout.contains("frame-src agent-client://localhost"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "connect-src https://api.mypurecloud.com.au wss://streaming.mypurecloud.com.au"
+        ),
         "{stdout}"
     );
 }

@@ -187,7 +187,7 @@ async fn loopback_sign_in_answers_the_browser_and_signs_in() {
 async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
     let emulator = emulator(free_port()).await;
 
-    control(&emulator, "settings", serde_json::json!({"grant_scopes": ["client:read", "user:read", "embedded-client:configure", "organization:read"]})).await;
+    control(&emulator, "settings", serde_json::json!({"grant_scopes": ["users:readonly", "presence", "routing", "notifications", "stations:readonly", "organization:readonly"]})).await;
     let config = config_text(&emulator, "");
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
@@ -195,10 +195,7 @@ async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
     app.wait_for_text("#notice-code", "token_missing_scopes")
         .await;
     let message = app.visible_text("#notice-message").await;
-    assert!(
-        message.contains("telephony:read, conversation:read"),
-        "{message}"
-    );
+    assert!(message.contains("conversations"), "{message}");
     app.screenshot("missing-scopes").await;
     assert!(stored_refresh_token(&config).is_none());
 
@@ -375,7 +372,7 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
         .client
         .execute(
             r#"const before = Number(document.body.dataset.bridgeIgnored || 0);
-               window.postMessage({type: 'genesys-cloud-embed:queue-position', position: 0, total: 999}, '*');
+               window.postMessage({type: 'agent-shell:queue-position', position: 0, total: 999}, '*');
                return before;"#,
             vec![],
         )

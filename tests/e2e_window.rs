@@ -81,9 +81,9 @@ async fn window_shows_the_configured_environment_and_a_status_bar() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!app.is_displayed("#status-offline").await);
 
-    // The navigation lock admits the client's origin (for the iframe); the main frame sent
-    // there comes straight back to the app page.
-    let client_page = format!("{}/embedded-client/", emulator.urls().api);
+    // The navigation lock admits the agent client's origin (for the iframe); the main frame
+    // sent there comes straight back to the app page.
+    let client_page = "agent-client://localhost/index.html".to_string();
     app.client
         .execute(
             "window.location.href = arguments[0];",

@@ -122,14 +122,11 @@ fn attribute_values(text: &str, element: &str, attr: &str) -> Vec<String> {
 }
 
 fn known_policy_names() -> Vec<&'static str> {
-    agent_shell_core::policy::REGISTRY_VALUES
-        .iter()
-        .map(|v| v.name)
-        .collect()
+    agent_shell_core::policy::table::names()
 }
 
-/// The MSI writes only values the policy reader knows (an unknown one would make the reader
-/// reject the whole policy), each behind a Secure property that is remembered across repairs.
+/// The MSI writes only values the policy reader knows (an unknown one would be ignored), each
+/// behind a Secure property that is remembered across repairs.
 #[test]
 fn the_msi_fragment_writes_known_policy_values_from_secure_remembered_properties() {
     let fragment = read_text("installer/windows/policy-fragment.wxs");
@@ -204,4 +201,29 @@ fn the_deb_desktop_entry_passes_the_url_and_claims_the_scheme() {
         .as_str()
         .unwrap();
     assert!(text.contains(&format!("\nMimeType=x-scheme-handler/{scheme};\n")));
+}
+
+/// The agent client is served only from its own origin (`agent-client:`): its files are in
+/// ui/dist-agent, compiled into the binary, and never in ui/dist, the app page's origin that
+/// holds the IPC rights.
+#[test]
+fn the_agent_client_is_never_served_from_the_app_origin() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let app_dist = std::path::Path::new(root).join("ui/dist");
+    let agent_dist = std::path::Path::new(root).join("ui/dist-agent");
+    assert!(
+        agent_dist.join("index.html").is_file(),
+        "run `npm run build` in ui/"
+    );
+    assert!(
+        !app_dist.join("agent").exists(),
+        "ui/dist/agent must not exist"
+    );
+    for file in ["agent.js", "agent.css", "softphone.js"] {
+        assert!(!app_dist.join(file).exists(), "{file} in ui/dist");
+        assert!(
+            agent_dist.join(file).is_file(),
+            "{file} missing in ui/dist-agent"
+        );
+    }
 }

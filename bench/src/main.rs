@@ -535,13 +535,13 @@ const frame = document.getElementById('client');
 window.addEventListener('message', (event) => {{
   if (event.origin !== '{client_origin}' || event.source !== frame.contentWindow) return;
   const message = event.data || {{}};
-  if (message.type === 'genesys-cloud-embed:ready') {{
+  if (message.type === 'agent-shell:ready') {{
     frame.contentWindow.postMessage({{type: 'ack', status: 'received'}}, '{client_origin}');
-    frame.contentWindow.postMessage({{type: 'genesys-cloud-embed:init', accessToken: '{token}',
+    frame.contentWindow.postMessage({{type: 'agent-shell:init', accessToken: '{token}',
       environment: 'local', clientId: 'agent-shell-demo', embeddedClientSettings: {{}},
       allowedOrigins: [window.location.origin]}}, '{client_origin}');
   }}
-  if (message.type === 'genesys-cloud-embed:session-start') fetch('/started');
+  if (message.type === 'agent-shell:session-start') fetch('/started');
 }});
 </script></body></html>"#
     )

@@ -293,6 +293,7 @@ fn config_command(action: &ConfigAction, cli_path: Option<PathBuf>) -> u8 {
             let state = ShellState::from_files(cli_path.as_deref());
             match &state.config {
                 ConfigState::NotConfigured { searched } => {
+                    print_ignored_policy_names(true);
                     eprintln!("No configuration file found.");
                     for path in searched {
                         eprintln!("  looked for: {}", path.display());
@@ -301,6 +302,7 @@ fn config_command(action: &ConfigAction, cli_path: Option<PathBuf>) -> u8 {
                     EXIT_NOT_CONFIGURED
                 }
                 ConfigState::Invalid { error, path, .. } => {
+                    print_ignored_policy_names(true);
                     eprintln!("{}: invalid configuration", path.display());
                     eprintln!("  error[{}]: {}", error.code, error.message);
                     EXIT_FAILURE
@@ -318,6 +320,7 @@ fn config_command(action: &ConfigAction, cli_path: Option<PathBuf>) -> u8 {
                             println!("  {key}: {source}");
                         }
                     }
+                    print_ignored_policy_names(false);
                     EXIT_OK
                 }
             }
@@ -367,6 +370,28 @@ fn doctor_command(cli_path: Option<PathBuf>, json: bool, bundle: Option<PathBuf>
     }
 }
 
+/// Policy names this version ignored (unknown or set twice), with where each was found:
+/// harmless (never an error), but a misspelt one leaves its setting unlocked.
+fn print_ignored_policy_names(to_stderr: bool) {
+    let Ok(machine) = policy::MachinePolicy::of_this_machine() else {
+        return;
+    };
+    if machine.ignored.is_empty() {
+        return;
+    }
+    let mut text = String::from(
+        "Ignored policy names (not known to this version, or set twice; no effect, see docs/policy-reference.md):\n",
+    );
+    for name in &machine.ignored {
+        text.push_str(&format!("  {name}\n"));
+    }
+    if to_stderr {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
 fn print_config_summary(
     config: &config::ShellConfig,
     origin: ConfigOrigin,
@@ -379,16 +404,31 @@ fn print_config_summary(
     println!("  scopes:          {}", config.scopes.join(" "));
     println!("  authorize:       {}", config.endpoints.authorize);
     println!("  token:           {}", config.endpoints.token);
-    println!("  embedded client: {}", config.endpoints.client_page);
+    println!("  client page:     {}", config.endpoints.client_page);
+    println!("  api:             {}", config.endpoints.api);
+    println!("  streaming:       {}", config.endpoints.streaming);
     println!("Register these redirect URIs on the Genesys Cloud OAuth client:");
     for uri in config.redirect.all_uris() {
         println!("  {uri}");
     }
-    println!("Origins of the Agent Shell page (for \"Restrict Genesys Cloud Embedding\"):");
-    println!("  tauri://localhost (Linux, macOS), http://tauri.localhost (Windows)");
+    if config.endpoints.frames_agent_client() {
+        println!("The agent client calls the Genesys Cloud API from its own origin:");
+        println!(
+            "  agent-client://localhost (Linux, macOS), http://agent-client.localhost (Windows)"
+        );
+    } else {
+        println!("Origins of the Agent Shell page (for the client page's own checks):");
+        println!("  tauri://localhost (Linux, macOS), http://tauri.localhost (Windows)");
+    }
     match csp::for_config(Some(config)) {
-        Ok(policy) => println!("Content-Security-Policy:\n  {policy}"),
+        Ok(policy) => println!("Content-Security-Policy of the app page:\n  {policy}"),
         Err(error) => println!("Content-Security-Policy: error[{}] {error}", error.code()),
+    }
+    if config.endpoints.frames_agent_client() {
+        match csp::agent_client_policy(&config.endpoints) {
+            Ok(policy) => println!("Content-Security-Policy of the agent client:\n  {policy}"),
+            Err(error) => println!("Content-Security-Policy: error[{}] {error}", error.code()),
+        }
     }
 }
 

@@ -55,7 +55,7 @@ pub async fn refresh_session(state: State<'_, ShellState>) -> Result<SessionView
     engine(&state)?.handle(Input::Renew).await?.view()
 }
 
-/// genesys-cloud-embed:token-expiring, parsed again in Rust; the engine renews when one is due.
+/// agent-shell:token-expiring, parsed again in Rust; the engine renews when one is due.
 #[tauri::command]
 pub async fn report_token_expiring(
     state: State<'_, ShellState>,
@@ -67,7 +67,7 @@ pub async fn report_token_expiring(
         .view()
 }
 
-/// genesys-cloud-embed:auth-error, parsed again in Rust; the engine renews, lets a running
+/// agent-shell:auth-error, parsed again in Rust; the engine renews, lets a running
 /// renewal answer, or reports.
 #[tauri::command]
 pub async fn report_auth_error(
@@ -141,4 +141,11 @@ pub async fn copy_diagnostics<R: tauri::Runtime>(
         "diagnostics collected"
     );
     Ok(DiagnosticsCopy { copied, text })
+}
+
+/// The agent confirmed quitting during an interaction (after `shell://confirm-exit`).
+#[tauri::command]
+pub fn confirm_exit<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
+    tracing::info!("quit confirmed during an interaction");
+    app.exit(0);
 }

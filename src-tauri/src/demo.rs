@@ -6,6 +6,9 @@ use genesys_emulator::{EmulatorConfig, EmulatorError};
 
 use crate::state::ShellState;
 
+/// How long after going On Queue the demo's first inbound call rings.
+const DEMO_RING_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error("the Genesys Cloud emulator could not start: {0}")]
@@ -16,8 +19,12 @@ pub enum DemoError {
 
 pub fn start() -> Result<ShellState, DemoError> {
     // Spawned on Tauri's async runtime, so the servers live as long as the app.
-    let running =
-        tauri::async_runtime::block_on(genesys_emulator::start(EmulatorConfig::default()))?;
+    // A small contact centre: the first time the agent goes On Queue, an inbound call rings
+    // a few seconds later, so a new user can take a call end to end.
+    let running = tauri::async_runtime::block_on(genesys_emulator::start(EmulatorConfig {
+        ring_after_on_queue: Some(DEMO_RING_AFTER),
+        ..EmulatorConfig::default()
+    }))?;
     let urls = running.urls().clone();
     eprintln!(
         "Genesys Cloud emulator running: login {} | api {} | media {}",

@@ -68,6 +68,9 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
             config::DEFAULT_DEEP_LINK_SCHEME.to_string()
         }
     };
+    report.push(doctor::ignored_policy_names_check(
+        &agent_shell_core::policy::MachinePolicy::of_this_machine(),
+    ));
     report.push(doctor::page_origin_check());
     if let ConfigState::Loaded { config, .. } = &state.config {
         for check in doctor::online_checks(config, &doctor::probe_client(), keychain).await {
@@ -80,7 +83,7 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
         agent_shell_core::desktop::XdgDirs::from_env(),
     ) {
         (Ok(exe), Some(dirs)) => {
-            for check in doctor::deep_link_checks(&scheme, &exe, &dirs) {
+            for check in doctor::deep_link_checks(&scheme, &exe, &dirs).await {
                 report.push(check);
             }
         }

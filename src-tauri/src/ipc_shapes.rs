@@ -110,8 +110,10 @@ fn samples() -> Value {
     };
     let credentials = EmbedCredentials {
         access_token: "sample-access-token".into(),
+        expires_at: Some(1_790_000_000_000),
         init: EmbedInit {
             environment: "mypurecloud.ie".into(),
+            api_base: "https://api.mypurecloud.ie".into(),
             client_id: "sample-client-id".into(),
             embedded_client_settings: Default::default(),
         },

@@ -1,6 +1,7 @@
 //! Agent Shell's Tauri edge: CLI dispatch, app setup and thin commands over
 //! `agent_shell_core`, which holds the logic.
 
+mod agent_client;
 mod browser;
 pub mod cli;
 mod commands;
@@ -8,6 +9,7 @@ mod commands;
 mod demo;
 mod diagnose;
 mod edge;
+mod exit_guard;
 mod handover;
 mod ipc_error;
 mod ipc_shapes;
@@ -61,6 +63,10 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
         // Driven from Rust only (its JS commands are not in the capability).
         .plugin(tauri_plugin_autostart::Builder::new().build())
         .plugin(tauri_plugin_clipboard_manager::init())
+        .register_uri_scheme_protocol(
+            agent_shell_core::config::AGENT_CLIENT_SCHEME,
+            agent_client::handle,
+        )
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::get_shell_info,
@@ -73,8 +79,20 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
             commands::report_auth_error,
             commands::get_embed_credentials,
             commands::report_client_event,
-            commands::copy_diagnostics
+            commands::copy_diagnostics,
+            commands::confirm_exit
         ])
+        .on_window_event(|window, event| {
+            // Closing the window during an interaction asks first (exit_guard).
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                if window.label() == MAIN_WINDOW
+                    && exit_guard::interaction_active(window.app_handle())
+                {
+                    api.prevent_close();
+                    exit_guard::request_exit(window.app_handle(), "close");
+                }
+            }
+        })
         .setup(|app| {
             window::create_main_window(app.handle())?;
             tray::install(app.handle());

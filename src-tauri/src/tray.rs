@@ -109,7 +109,7 @@ fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
         .tooltip("Agent Shell")
         .on_menu_event(|app, event| match event.id().as_ref() {
             SHOW_ID => crate::focus_main_window(app),
-            QUIT_ID => app.exit(0),
+            QUIT_ID => crate::exit_guard::request_exit(app, "quit"),
             _ => {}
         });
     if let Some(base) = &base {

@@ -815,7 +815,27 @@ pub async fn emulator_with(loopback_port: u16, base: EmulatorConfig) -> RunningE
     .unwrap()
 }
 
+/// A configuration for the app against `emulator` that frames the emulator's stand-in for a
+/// page of IT's own (`embed.client_url`), which speaks the shell's protocol with scripted
+/// timers: what the host-side tests drive. `extra` may carry its own `[embed] client_url`.
 pub fn config_text(emulator: &RunningEmulator, extra: &str) -> String {
+    let page = format!(
+        "client_url = \"{}/embedded-client/\"\n",
+        emulator.urls().api
+    );
+    let extra = if extra.contains("client_url") {
+        extra.to_string()
+    } else if extra.contains("[embed]\n") {
+        extra.replacen("[embed]\n", &format!("[embed]\n{page}"), 1)
+    } else {
+        format!("{extra}\n[embed]\n{page}")
+    };
+    agent_config_text(emulator, &extra)
+}
+
+/// A configuration for the app against `emulator` with the shell's own agent client (the
+/// default: no `embed.client_url`).
+pub fn agent_config_text(emulator: &RunningEmulator, extra: &str) -> String {
     let urls = emulator.urls();
     format!(
         "client_id = \"{}\"\n{extra}\n[local_emulator]\nlogin = \"{}\"\napi = \"{}\"\nmedia = \"{}\"\nmock_media_devices = true\n",

@@ -67,7 +67,7 @@ export class ClientBridge {
       return;
     }
     this.postedToken = credentials.accessToken;
-    this.post({ type: "genesys-cloud-embed:token", accessToken: credentials.accessToken });
+    this.post({ type: "agent-shell:token", accessToken: credentials.accessToken, expiresAt: credentials.expiresAt });
   }
 
   private receive(event: MessageEvent): void {
@@ -84,17 +84,17 @@ export class ClientBridge {
 
   private handle(message: ClientMessage, origin: string): void {
     switch (message.type) {
-      case "genesys-cloud-embed:ready":
+      case "agent-shell:ready":
         this.clientOrigin = origin;
         this.post({ type: "ack", status: "received" });
         void this.sendInit();
         return;
-      case "genesys-cloud-embed:token-expiring":
+      case "agent-shell:token-expiring":
         void reportTokenExpiring(message)
           .then(() => this.sendToken())
           .catch((error: unknown) => this.callbacks.onError(describeError(error)));
         break;
-      case "genesys-cloud-embed:auth-error":
+      case "agent-shell:auth-error":
         // Rust decides (the session engine's auth-error gate): renew once, let a running
         // renewal answer, or report a repeat refusal.
         void reportAuthError(message)
@@ -123,10 +123,13 @@ export class ClientBridge {
       const credentials = await getEmbedCredentials();
       this.postedToken = credentials.accessToken;
       this.post({
-        type: "genesys-cloud-embed:init",
+        type: "agent-shell:init",
         accessToken: credentials.accessToken,
+        expiresAt: credentials.expiresAt,
         environment: credentials.environment,
+        apiBase: credentials.apiBase,
         clientId: credentials.clientId,
+        language: navigator.language,
         embeddedClientSettings: credentials.embeddedClientSettings,
         allowedOrigins: [window.location.origin],
       });

@@ -66,6 +66,7 @@ export const CODES = [
   "browser_unavailable",
   "ipc_failed",
   "config_policy_only",
+  "renewal_deferred",
 ] as const;
 export type Code = (typeof CODES)[number];
 
@@ -111,7 +112,11 @@ export interface EmbedSettings {
 /** Posted to the embedded client only (never stored, never logged). */
 export interface EmbedCredentials {
   accessToken: string;
+  /** When the access token expires (ms since the Unix epoch), for the client's own timer. */
+  expiresAt: number | null;
   environment: string;
+  /** `https://api.{env}` (or the emulator's): where the agent client sends REST calls. */
+  apiBase: string;
   clientId: string;
   embeddedClientSettings: EmbedSettings;
 }
@@ -236,6 +241,16 @@ export interface DiagnosticsCopy {
 /** "Copy diagnostics": the doctor's report, configuration sources and recent logs, scrubbed,
  * put on the clipboard by Rust. */
 export const copyDiagnostics = (): Promise<DiagnosticsCopy> => call<DiagnosticsCopy>("copy_diagnostics");
+
+/** Asked by Rust when the window is closed or Quit is chosen during an interaction; the
+ * payload says which ("close" or "quit"). The answer is `confirmExit()` or nothing. */
+export const CONFIRM_EXIT_EVENT = "shell://confirm-exit";
+
+export const confirmExit = (): Promise<void> => call<void>("confirm_exit");
+
+export function onConfirmExit(handler: (source: string) => void): Promise<UnlistenFn> {
+  return listen<string>(CONFIRM_EXIT_EVENT, (event) => handler(event.payload));
+}
 
 export function onLinkOutcome(handler: (outcome: LinkOutcome) => void): Promise<UnlistenFn> {
   return listen<LinkOutcome>(LINK_EVENT, (event) => handler(event.payload));

@@ -11,6 +11,8 @@ import {
   onLinkOutcome,
   onSessionChanged,
   signOut,
+  confirmExit,
+  onConfirmExit,
   startSignIn,
   type IpcError,
   type LinkOutcome,
@@ -30,6 +32,8 @@ let bridge: ClientBridge | null = null;
 let lastExpiry: number | null = null;
 /** When the current interaction started (interaction-start), for the status bar's timer. */
 let interactionStartedAt: number | null = null;
+/** What "End the call and ..." does in the confirm dialog. */
+let pendingEndAction: (() => void) | null = null;
 let interactionTimer: number | null = null;
 let linkNoticeTimer: number | null = null;
 let clientStartTimer: number | null = null;
@@ -102,6 +106,10 @@ function renderSession(view: SessionView): void {
       const name = view.user?.name ?? view.user?.email ?? "agent";
       if (view.phase === "refreshing") {
         setSession("Renewing session", "warn");
+      } else if (view.notice?.code === "renewal_deferred") {
+        // A renewal failed for now; the token in hand is still good, the client keeps working.
+        const until = view.expiresAtMs === null ? "" : ` (session fine until ${formatTime(view.expiresAtMs)})`;
+        setSession(`Reconnecting${until}`, "warn");
       } else {
         setSession(`Signed in as ${name}`, "ok");
       }
@@ -148,23 +156,23 @@ function setInteraction(startedAt: number | null): void {
 
 function onClientMessage(message: ClientMessage): void {
   switch (message.type) {
-    case "genesys-cloud-embed:ready":
+    case "agent-shell:ready":
       // A (re)loaded client has no interaction in progress.
       setInteraction(null);
       break;
-    case "genesys-cloud-embed:session-start":
+    case "agent-shell:session-start":
       clientStarted();
       setStatusItem("status-agent", message.name ?? message.userId);
       break;
-    case "genesys-cloud-embed:queue-position":
+    case "agent-shell:queue-position":
       if (shellInfo?.showQueuePosition === true) {
         setStatusItem("status-queue", `${message.position} of ${message.total}`);
       }
       break;
-    case "genesys-cloud-embed:interaction-start":
+    case "agent-shell:interaction-start":
       setInteraction(Date.now());
       break;
-    case "genesys-cloud-embed:interaction-end":
+    case "agent-shell:interaction-end":
       setInteraction(null);
       setStatusItem("status-interaction", formatTime(Date.now()));
       break;
@@ -404,7 +412,7 @@ function wireButtons(): void {
   byId("status-client-reload").addEventListener("click", reloadClient);
 
   const signOutButton = byId<HTMLButtonElement>("sign-out-button");
-  signOutButton.addEventListener("click", () => {
+  const doSignOut = (): void => {
     signOutButton.disabled = true;
     // The client goes first, so nothing of it is still running while Rust clears the
     // webview's data.
@@ -413,7 +421,40 @@ function wireButtons(): void {
       signOutButton.disabled = false;
       showFatal(error);
     });
+  };
+  // Nothing ends a call by accident: during an interaction, Sign out, closing the window and
+  // Quit ask first (Rust asks for the last two through CONFIRM_EXIT_EVENT).
+  signOutButton.addEventListener("click", () => {
+    if (interactionStartedAt === null) {
+      doSignOut();
+    } else {
+      askToEndCall("Signing out now ends the call.", "End the call and sign out", doSignOut);
+    }
   });
+  void onConfirmExit(() => {
+    askToEndCall("Quitting Agent Shell now ends the call.", "End the call and quit", () => {
+      void confirmExit().catch(showNotice);
+    });
+  });
+  byId("confirm-end-keep").addEventListener("click", () => byId<HTMLDialogElement>("confirm-end-dialog").close());
+  byId("confirm-end-go").addEventListener("click", () => {
+    const dialog = byId<HTMLDialogElement>("confirm-end-dialog");
+    dialog.close();
+    pendingEndAction?.();
+    pendingEndAction = null;
+  });
+}
+
+/** Asks before something that would end the call; Escape or "Keep working" keeps it. */
+function askToEndCall(text: string, confirmLabel: string, action: () => void): void {
+  const dialog = byId<HTMLDialogElement>("confirm-end-dialog");
+  byId("confirm-end-text").textContent = text;
+  byId("confirm-end-go").textContent = confirmLabel;
+  pendingEndAction = action;
+  if (!dialog.open) {
+    dialog.showModal();
+  }
+  byId("confirm-end-keep").focus();
 }
 
 async function start(): Promise<void> {

@@ -9,13 +9,19 @@ const MAX_ERROR_CHARS = 500;
 const MAX_EXPIRES_IN_SECS = 86_400;
 
 export type ClientMessage =
-  | { type: "genesys-cloud-embed:ready"; version?: string }
-  | { type: "genesys-cloud-embed:session-start"; userId: string; name?: string }
-  | { type: "genesys-cloud-embed:queue-position"; position: number; total: number }
-  | { type: "genesys-cloud-embed:interaction-start"; interactionId: string }
-  | { type: "genesys-cloud-embed:interaction-end"; interactionId: string }
-  | { type: "genesys-cloud-embed:token-expiring"; expiresIn?: number }
-  | { type: "genesys-cloud-embed:auth-error"; status?: number; message?: string };
+  | { type: "agent-shell:ready"; version?: string }
+  | { type: "agent-shell:session-start"; userId: string; name?: string }
+  | { type: "agent-shell:queue-position"; position: number; total: number }
+  | {
+      type: "agent-shell:interaction-start";
+      interactionId: string;
+      ani?: string;
+      queueName?: string;
+      attributes?: Record<string, string>;
+    }
+  | { type: "agent-shell:interaction-end"; interactionId: string }
+  | { type: "agent-shell:token-expiring"; expiresIn?: number }
+  | { type: "agent-shell:auth-error"; status?: number; message?: string };
 
 export type IgnoredReason = "foreign-source" | "foreign-origin" | "oversize" | "malformed" | "unknown-type";
 
@@ -31,6 +37,19 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9\-_.:@]{0,127}$/;
 const isId = (v: unknown): v is string => typeof v === "string" && ID_PATTERN.test(v);
 const charCount = (s: string): number => Array.from(s).length;
 const isText = (v: unknown, max: number): v is string => typeof v === "string" && charCount(v) <= max;
+const MAX_ANI_CHARS = 64;
+const MAX_ATTRIBUTES = 50;
+const MAX_ATTRIBUTE_CHARS = 1000;
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** Free text: bounded, no control characters (as Rust's check). */
+const isPlainText = (v: unknown, max: number): v is string => isText(v, max) && !CONTROL.test(v);
+/** Participant attributes for the CRM template: a few named strings. */
+const isAttributes = (v: unknown): boolean =>
+  isRecord(v) &&
+  Object.keys(v).length <= MAX_ATTRIBUTES &&
+  Object.entries(v).every(([k, value]) => ATTRIBUTE_NAME.test(k) && isPlainText(value, MAX_ATTRIBUTE_CHARS));
 /** An optional field: absent, or null (as serde reads an Option), or valid. */
 const optional = (v: unknown, check: (v: unknown) => boolean): boolean =>
   v === undefined || v === null || check(v);
@@ -42,40 +61,57 @@ export function parseClientMessage(data: unknown): ClientMessage | "unknown" | n
     return null;
   }
   switch (data["type"]) {
-    case "genesys-cloud-embed:ready": {
+    case "agent-shell:ready": {
       const version = data["version"];
       if (!optional(version, (v) => isText(v, 64))) {
         return null;
       }
       return typeof version === "string" ? { type: data["type"], version } : { type: data["type"] };
     }
-    case "genesys-cloud-embed:session-start": {
+    case "agent-shell:session-start": {
       const { userId, name } = data;
       if (!isId(userId) || !optional(name, (v) => isText(v, MAX_NAME_CHARS))) {
         return null;
       }
       return typeof name === "string" ? { type: data["type"], userId, name } : { type: data["type"], userId };
     }
-    case "genesys-cloud-embed:queue-position": {
+    case "agent-shell:queue-position": {
       const { position, total } = data;
       if (!isCount(position) || !isCount(total) || total > MAX_QUEUE || position > total) {
         return null;
       }
       return { type: data["type"], position, total };
     }
-    case "genesys-cloud-embed:interaction-start":
-    case "genesys-cloud-embed:interaction-end": {
+    case "agent-shell:interaction-start": {
+      const { interactionId, ani, queueName, attributes } = data;
+      if (
+        !isId(interactionId) ||
+        !optional(ani, (v) => isPlainText(v, MAX_ANI_CHARS)) ||
+        !optional(queueName, (v) => isPlainText(v, MAX_NAME_CHARS)) ||
+        !optional(attributes, isAttributes)
+      ) {
+        return null;
+      }
+      return {
+        type: data["type"],
+        interactionId,
+        ...(typeof ani === "string" ? { ani } : {}),
+        ...(typeof queueName === "string" ? { queueName } : {}),
+        ...(isRecord(attributes) ? { attributes: attributes as Record<string, string> } : {}),
+      };
+    }
+    case "agent-shell:interaction-end": {
       const interactionId = data["interactionId"];
       return isId(interactionId) ? { type: data["type"], interactionId } : null;
     }
-    case "genesys-cloud-embed:token-expiring": {
+    case "agent-shell:token-expiring": {
       const expiresIn = data["expiresIn"];
       if (!optional(expiresIn, (v) => isCount(v) && v <= MAX_EXPIRES_IN_SECS)) {
         return null;
       }
       return typeof expiresIn === "number" ? { type: data["type"], expiresIn } : { type: data["type"] };
     }
-    case "genesys-cloud-embed:auth-error": {
+    case "agent-shell:auth-error": {
       const { status, message } = data;
       if (!optional(status, isU16) || !optional(message, (v) => isText(v, MAX_ERROR_CHARS))) {
         return null;

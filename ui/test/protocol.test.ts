@@ -10,7 +10,7 @@ const CLIENT = "https://api.mypurecloud.ie";
 const ORIGINS = [CLIENT, "https://media.mypurecloud.ie"];
 const clientWindow = { name: "client iframe" };
 const otherWindow = { name: "another frame" };
-const queue = { type: "genesys-cloud-embed:queue-position", position: 3, total: 12 };
+const queue = { type: "agent-shell:queue-position", position: 3, total: 12 };
 
 test("every valid fixture parses, keeping only the known fields", () => {
   assert.ok(fixtures.valid.length >= 10, "fixtures not loaded");
@@ -24,8 +24,8 @@ test("every valid fixture parses, keeping only the known fields", () => {
     }
   }
   assert.deepEqual(
-    parseClientMessage({ type: "genesys-cloud-embed:queue-position", position: 1, total: 2, queueName: "Support" }),
-    { type: "genesys-cloud-embed:queue-position", position: 1, total: 2 },
+    parseClientMessage({ type: "agent-shell:queue-position", position: 1, total: 2, queueName: "Support" }),
+    { type: "agent-shell:queue-position", position: 1, total: 2 },
   );
 });
 
@@ -75,13 +75,13 @@ test("oversize, unserialisable, malformed and unknown payloads are ignored with 
   const big = { ...queue, padding: "x".repeat(MAX_MESSAGE_BYTES) };
   assert.deepEqual(verdict(big), { accepted: false, reason: "oversize" });
   // Multi-byte characters count as bytes, not as UTF-16 units.
-  const wide = { type: "genesys-cloud-embed:session-start", userId: "u1", name: "é".repeat(MAX_MESSAGE_BYTES / 2) };
+  const wide = { type: "agent-shell:session-start", userId: "u1", name: "é".repeat(MAX_MESSAGE_BYTES / 2) };
   assert.deepEqual(verdict(wide), { accepted: false, reason: "oversize" });
-  const circular: Record<string, unknown> = { type: "genesys-cloud-embed:ready" };
+  const circular: Record<string, unknown> = { type: "agent-shell:ready" };
   circular["self"] = circular;
   assert.deepEqual(verdict(circular), { accepted: false, reason: "malformed" });
   assert.deepEqual(verdict({ ...queue, position: 99 }), { accepted: false, reason: "malformed" });
-  assert.deepEqual(verdict({ type: "genesys-cloud-embed:teleport" }), { accepted: false, reason: "unknown-type" });
+  assert.deepEqual(verdict({ type: "agent-shell:teleport" }), { accepted: false, reason: "unknown-type" });
   assert.equal(verdict(queue).accepted, true);
 });
 

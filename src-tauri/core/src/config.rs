@@ -20,16 +20,59 @@ use crate::links::{CrmTemplate, HostPattern, DEFAULT_ALLOWED_HOSTS};
 use crate::refresh::RefreshPolicy;
 use std::time::Duration;
 
-/// The scopes the embedded client needs. Without telephony:read and conversation:read it loads
-/// but cannot bind media (the guide's MediaSessionError 403 trap).
-pub const REQUIRED_SCOPES: [&str; 6] = [
-    "client:read",
-    "user:read",
-    "embedded-client:configure",
-    "telephony:read",
-    "conversation:read",
-    "organization:read",
+/// The Genesys Cloud OAuth scopes the agent client needs, each with what it is for (checked
+/// against Genesys's published API definitions; docs/agent-client.md lists the calls).
+pub const SCOPE_USES: [(&str, &str); 7] = [
+    (
+        "users:readonly",
+        "read the signed-in agent (users/me) and transfer targets",
+    ),
+    (
+        "presence",
+        "read and set the agent's presence, including On Queue",
+    ),
+    (
+        "routing",
+        "the agent's queues (join, leave), routing status and wrap-up codes",
+    ),
+    (
+        "conversations",
+        "answer, hold, mute, transfer, end and wrap up calls, and place calls",
+    ),
+    (
+        "notifications",
+        "live events: incoming calls, presence and routing status",
+    ),
+    (
+        "stations:readonly",
+        "the agent's phone (station): where calls ring",
+    ),
+    ("organization:readonly", "the organization's name"),
 ];
+
+/// The scopes requested unless the configuration names others (which must include these).
+pub const REQUIRED_SCOPES: [&str; 7] = [
+    SCOPE_USES[0].0,
+    SCOPE_USES[1].0,
+    SCOPE_USES[2].0,
+    SCOPE_USES[3].0,
+    SCOPE_USES[4].0,
+    SCOPE_USES[5].0,
+    SCOPE_USES[6].0,
+];
+
+/// The required scopes that `granted` lacks. Genesys's scope `X` includes `X:readonly`.
+pub fn missing_scopes<S: AsRef<str>>(granted: &[S]) -> Vec<String> {
+    let has = |scope: &str| granted.iter().any(|g| g.as_ref() == scope);
+    REQUIRED_SCOPES
+        .iter()
+        .filter(|required| {
+            let broader = required.strip_suffix(":readonly");
+            !has(required) && !broader.is_some_and(has)
+        })
+        .map(|s| s.to_string())
+        .collect()
+}
 
 /// Reverse-DNS custom scheme (RFC 8252 7.1) used when the config names none.
 pub const DEFAULT_DEEP_LINK_SCHEME: &str = "com.agentshell.desktop";
@@ -153,14 +196,16 @@ impl ErrorCode for ConfigError {
 }
 
 /// What breaks without each scope, in words an admin can act on.
-pub fn missing_scope_consequence(missing: &[String]) -> &'static str {
-    let media = missing
+pub fn missing_scope_consequence(missing: &[String]) -> String {
+    let uses: Vec<String> = missing
         .iter()
-        .any(|s| s == "telephony:read" || s == "conversation:read");
-    if media {
-        "the embedded client would load but could not bind media or see interactions (MediaSessionError: 403)"
+        .filter_map(|m| SCOPE_USES.iter().find(|(scope, _)| scope == m))
+        .map(|(scope, use_)| format!("without {scope} the agent client cannot {use_}"))
+        .collect();
+    if uses.is_empty() {
+        "the agent client cannot work".to_string()
     } else {
-        "the embedded client cannot be configured or cannot read the signed-in user"
+        uses.join("; ")
     }
 }
 
@@ -455,6 +500,10 @@ pub struct RawLocalEmulator {
     pub login: String,
     pub api: String,
     pub media: String,
+    /// The notification websocket's base (`ws://127.0.0.1:PORT`); the api origin as `ws:`
+    /// when unset.
+    #[serde(default)]
+    pub streaming: Option<String>,
     /// WebKit's fake microphone and camera, for machines without audio hardware (CI, demos).
     #[serde(default)]
     pub mock_media_devices: bool,
@@ -583,7 +632,10 @@ pub struct Endpoints {
     pub users_me: Url,
     /// `DELETE` revokes the session's tokens.
     pub tokens_me: Url,
-    /// The embedded client page loaded into the iframe (never with credentials in it).
+    /// `wss://streaming.{env}`: where the agent client's notification websocket connects.
+    pub streaming: Url,
+    /// The client page loaded into the iframe (never with credentials in it): the agent
+    /// client, or a page of IT's own (`embed.client_url`).
     pub client_page: Url,
     /// The token broker's base URL when policy names one (`token` is then its token endpoint).
     pub broker: Option<Url>,
@@ -593,6 +645,10 @@ impl Endpoints {
     /// Exact origins (scheme://host[:port]) the embedded client may post messages from.
     pub fn client_origins(&self) -> Vec<String> {
         let mut origins = vec![origin_of(&self.client_page)];
+        if self.frames_agent_client() {
+            // Only the agent client is framed; Genesys's hosts are its to call, not frames.
+            return origins;
+        }
         for base in [&self.api, &self.media] {
             let origin = origin_of(base);
             if !origins.contains(&origin) {
@@ -603,9 +659,87 @@ impl Endpoints {
     }
 }
 
-/// `scheme://host[:port]` of an http(s) URL, as browsers serialise `event.origin`.
+/// `scheme://host[:port]` of a URL, as browsers serialise `event.origin`; also for the
+/// shell's own custom schemes (`tauri:`, `agent-client:`), whose URL origin is opaque.
 pub fn origin_of(url: &Url) -> String {
-    url.origin().ascii_serialization()
+    let origin = url.origin();
+    if origin.is_tuple() {
+        return origin.ascii_serialization();
+    }
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+        (Some(host), None) => format!("{}://{host}", url.scheme()),
+        _ => "null".to_string(),
+    }
+}
+
+/// The custom URI scheme the shell serves the agent client from: an origin of its own, apart
+/// from the app page's (which holds the IPC rights).
+pub const AGENT_CLIENT_SCHEME: &str = "agent-client";
+
+/// The agent client's origin as the webview serialises it: the custom scheme on Linux and
+/// macOS, Tauri's `http://<scheme>.localhost` form on Windows (WebView2).
+#[cfg(not(windows))]
+pub const AGENT_CLIENT_ORIGIN: &str = "agent-client://localhost";
+#[cfg(windows)]
+pub const AGENT_CLIENT_ORIGIN: &str = "http://agent-client.localhost";
+
+/// The agent client's origin on every platform (the shipped CSP names both).
+pub const AGENT_CLIENT_ORIGINS: [&str; 2] =
+    ["agent-client://localhost", "http://agent-client.localhost"];
+
+/// The agent client's page, framed unless `embed.client_url` names another.
+pub fn agent_client_page() -> Result<Url, url::ParseError> {
+    Url::parse(&format!("{AGENT_CLIENT_ORIGIN}/index.html"))
+}
+
+/// The notification websocket's base: `wss://host`, or `ws://` on loopback for the local
+/// emulator; no path.
+fn streaming_url(key: &str, value: &str, local: bool) -> Result<Url, ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidUrl {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    };
+    let url = Url::parse(value.trim()).map_err(|e| invalid(&e.to_string()))?;
+    let loopback = url.host_str().is_some_and(is_loopback_host);
+    let scheme_ok = match url.scheme() {
+        "wss" => !local || loopback,
+        "ws" => local && loopback,
+        _ => false,
+    };
+    if !scheme_ok {
+        return Err(invalid(
+            "use wss://host (ws:// only on loopback for the local emulator)",
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        return Err(invalid(
+            "give only scheme://host[:port], without a path or query",
+        ));
+    }
+    Ok(url)
+}
+
+/// `ws:`/`wss:` form of an `http:`/`https:` base URL.
+fn websocket_base(base: &Url) -> Result<Url, ConfigError> {
+    let scheme = if base.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let text = format!(
+        "{scheme}://{}",
+        &base[url::Position::BeforeHost..url::Position::AfterPort]
+    );
+    streaming_url("local_emulator.api", &text, true)
+}
+
+impl Endpoints {
+    /// Whether the framed page is the shell's own agent client.
+    pub fn frames_agent_client(&self) -> bool {
+        origin_of(&self.client_page) == AGENT_CLIENT_ORIGIN
+    }
 }
 
 impl ShellConfig {
@@ -683,6 +817,16 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         }
     };
     let (login, api, media) = bases;
+    let streaming = match (
+        &target,
+        raw.local_emulator
+            .as_ref()
+            .and_then(|e| e.streaming.as_ref()),
+    ) {
+        (_, Some(value)) => streaming_url("local_emulator.streaming", value, true)?,
+        (Target::Genesys(env), None) => streaming_url("streaming", &env.streaming_base(), false)?,
+        (Target::LocalEmulator, None) => websocket_base(&api)?,
+    };
 
     let join = |base: &Url, key: &str, path: &str| {
         base.join(path).map_err(|e| ConfigError::InvalidUrl {
@@ -724,7 +868,11 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
             &api,
             &media,
         )?,
-        None => join(&api, "endpoints.api", "/embedded-client/")?,
+        None => agent_client_page().map_err(|e| ConfigError::InvalidUrl {
+            key: "embed.client_url".into(),
+            value: AGENT_CLIENT_ORIGIN.into(),
+            reason: e.to_string(),
+        })?,
     };
     let endpoints = Endpoints {
         users_me: join(&api, "endpoints.api", "/api/v2/users/me")?,
@@ -732,6 +880,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         login,
         api,
         media,
+        streaming,
         authorize,
         token,
         client_page,
@@ -919,11 +1068,7 @@ fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Vec<String>, ConfigErr
             out.push(scope);
         }
     }
-    let missing: Vec<String> = REQUIRED_SCOPES
-        .iter()
-        .filter(|required| !seen.contains(**required))
-        .map(|s| s.to_string())
-        .collect();
+    let missing = missing_scopes(&out);
     if !missing.is_empty() {
         return Err(ConfigError::MissingRequiredScope { missing });
     }
@@ -1170,9 +1315,16 @@ mod tests {
             config.endpoints.token.as_str(),
             "https://login.mypurecloud.ie/oauth/token"
         );
+        // The shell's own agent client, on its own origin, talking to Genesys's hosts.
         assert_eq!(
             config.endpoints.client_page.as_str(),
-            "https://api.mypurecloud.ie/embedded-client/"
+            format!("{AGENT_CLIENT_ORIGIN}/index.html")
+        );
+        assert!(config.endpoints.frames_agent_client());
+        assert_eq!(config.endpoints.client_origins(), vec![AGENT_CLIENT_ORIGIN]);
+        assert_eq!(
+            config.endpoints.streaming.as_str(),
+            "wss://streaming.mypurecloud.ie/"
         );
         assert_eq!(
             config.redirect.all_uris(),
@@ -1193,8 +1345,8 @@ mod tests {
             r#"
             environment = "usw2.pure.cloud"
             client_id = "client-1"
-            scopes = ["client:read", "user:read", "embedded-client:configure",
-                      "telephony:read", "conversation:read", "organization:read", "presence:read"]
+            scopes = ["users:readonly", "presence", "routing", "conversations",
+                      "notifications", "stations:readonly", "organization:readonly", "analytics:readonly"]
             [redirect]
             deep_link_scheme = "com.example.agents"
             loopback_ports = [50123, 50124]
@@ -1212,7 +1364,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(config.scopes.len(), 7);
+        assert_eq!(config.scopes.len(), 8);
         assert_eq!(config.redirect.prefer, RedirectMode::Loopback);
         assert_eq!(config.redirect.loopback_ports, vec![50123, 50124]);
         assert_eq!(
@@ -1286,6 +1438,13 @@ mod tests {
             "http://127.0.0.1:9000/oauth/token"
         );
         assert_eq!(ok.environment_label(), "Local emulator (127.0.0.1)");
+        // The agent client by default; the emulator's websocket on its api port.
+        assert_eq!(ok.endpoints.client_origins(), vec![AGENT_CLIENT_ORIGIN]);
+        assert_eq!(ok.endpoints.streaming.as_str(), "ws://127.0.0.1:9001/");
+        let ok = parse_str(
+            "client_id = \"agent-shell-demo\"\n[embed]\nclient_url = \"http://127.0.0.1:9001/embedded-client/\"\n[local_emulator]\nlogin = \"http://127.0.0.1:9000\"\napi = \"http://127.0.0.1:9001\"\nmedia = \"http://[::1]:9002\"\n",
+        )
+        .unwrap();
         assert_eq!(
             ok.endpoints.client_origins(),
             vec![
@@ -1307,15 +1466,15 @@ mod tests {
     #[test]
     fn missing_required_scope_is_named_with_its_consequence() {
         let e = err(&format!(
-            "{MINIMAL}scopes = [\"client:read\", \"user:read\", \"embedded-client:configure\", \"organization:read\"]"
+            "{MINIMAL}scopes = [\"users\", \"presence\", \"routing\", \"notifications\", \"stations:readonly\", \"organization:readonly\"]"
         ));
         assert_eq!(e.code(), "config_missing_scope");
         let message = e.to_string();
         assert!(
-            message.contains("telephony:read, conversation:read"),
+            message.contains("conversations: without conversations"),
             "{message}"
         );
-        assert!(message.contains("MediaSessionError"), "{message}");
+        assert!(message.contains("answer, hold"), "{message}");
     }
 
     #[test]
@@ -1362,7 +1521,7 @@ mod tests {
                 "sso.provider",
             ),
             ("[sso]\norg = \"a b\"", "sso.org"),
-            ("scopes = [\"client:read user:read\"]", "scopes"),
+            ("scopes = [\"users presence\"]", "scopes"),
             (
                 "[endpoints]\napi = \"https://api.mypurecloud.ie/v2\"",
                 "endpoints.api",

@@ -10,9 +10,10 @@ use std::fmt;
 
 use url::Url;
 
-use crate::config::{origin_of, Endpoints, ShellConfig};
+use crate::config::{origin_of, Endpoints, ShellConfig, AGENT_CLIENT_ORIGIN, AGENT_CLIENT_ORIGINS};
 use crate::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
 use crate::error::{Code, ErrorCode};
+use crate::links::APP_ORIGIN;
 
 /// IPC endpoints Tauri uses (custom protocol on Linux/macOS, http on Windows). Tauri does not
 /// add them to connect-src by itself.
@@ -102,6 +103,11 @@ fn base_policy() -> Result<CspPolicy, CspError> {
 }
 
 fn add_endpoints(policy: &mut CspPolicy, endpoints: &Endpoints) -> Result<(), CspError> {
+    if endpoints.frames_agent_client() {
+        // The agent client is the only page framed, and it talks to Genesys itself (under its
+        // own policy): the app page connects to nothing but its IPC.
+        return policy.add("frame-src", AGENT_CLIENT_ORIGIN.into());
+    }
     for url in [&endpoints.client_page, &endpoints.api, &endpoints.media] {
         policy.add("frame-src", origin_of(url))?;
     }
@@ -110,6 +116,37 @@ fn add_endpoints(policy: &mut CspPolicy, endpoints: &Endpoints) -> Result<(), Cs
         policy.add("connect-src", websocket_origin(url))?;
     }
     Ok(())
+}
+
+/// The agent client's own policy (sent with its page by the shell's `agent-client:` scheme):
+/// scripts and styles from its own origin only, REST to exactly the api origin and the
+/// notification websocket on exactly the streaming origin, media from the microphone, no
+/// frames, and framed only by the app page. Nothing else: no IPC, no other host.
+pub fn agent_client_policy(endpoints: &Endpoints) -> Result<CspPolicy, CspError> {
+    let mut policy = CspPolicy {
+        directives: BTreeMap::new(),
+    };
+    policy.add("default-src", "'none'".into())?;
+    for directive in [
+        "script-src",
+        "style-src",
+        "img-src",
+        "font-src",
+        "media-src",
+    ] {
+        policy.add(directive, "'self'".into())?;
+    }
+    policy.add("img-src", "data:".into())?;
+    // The softphone plays the call's remote stream and ringing from blob/mediastream URLs.
+    policy.add("media-src", "blob:".into())?;
+    policy.add("media-src", "mediastream:".into())?;
+    policy.add("connect-src", origin_of(&endpoints.api))?;
+    policy.add("connect-src", origin_of(&endpoints.streaming))?;
+    for directive in ["object-src", "base-uri", "form-action", "frame-src"] {
+        policy.add(directive, "'none'".into())?;
+    }
+    policy.add("frame-ancestors", APP_ORIGIN.into())?;
+    Ok(policy)
 }
 
 /// The runtime policy for a configuration; `None` (not configured) frames nothing.
@@ -127,6 +164,11 @@ pub fn for_config(config: Option<&ShellConfig>) -> Result<CspPolicy, CspError> {
 /// file equal to this function's output.
 pub fn shipped_policy() -> Result<CspPolicy, CspError> {
     let mut policy = base_policy()?;
+    // The agent client's origin on every platform (one tauri.conf.json for all builds; the
+    // runtime policy names only this platform's form).
+    for origin in AGENT_CLIENT_ORIGINS {
+        policy.add("frame-src", origin.to_string())?;
+    }
     for name in KNOWN_ENVIRONMENTS {
         let Some(env) = GenesysEnvironment::parse(name) else {
             continue;
@@ -182,6 +224,19 @@ fn check_source(directive: &'static str, source: &str) -> Result<(), CspError> {
     if matches!(source, "ipc:" | "http://ipc.localhost") {
         return Ok(());
     }
+    // The shell's own origins (their URL origin is opaque, so they are named exactly).
+    if AGENT_CLIENT_ORIGINS.contains(&source) || source == APP_ORIGIN {
+        return Ok(());
+    }
+    // Scheme sources only where media and images need them, never for scripts or connections.
+    if matches!(source, "data:" | "blob:" | "mediastream:") {
+        return match directive {
+            "img-src" | "media-src" => Ok(()),
+            _ => Err(unsafe_source(
+                "scheme sources only in img-src and media-src",
+            )),
+        };
+    }
     let parsed = Url::parse(source).map_err(|_| unsafe_source("not an origin"))?;
     let scheme_ok = matches!(parsed.scheme(), "https" | "wss" | "http" | "ws");
     if !scheme_ok || parsed.host_str().is_none() || parsed.path() != "/" || source.ends_with('/') {
@@ -201,8 +256,31 @@ mod tests {
     }
 
     #[test]
-    fn environment_policy_names_exactly_that_environments_hosts() {
+    fn environment_policy_frames_only_the_agent_client_and_connects_only_to_ipc() {
         let policy = policy_for("environment = \"mypurecloud.de\"\nclient_id = \"c\"\n");
+        assert_eq!(
+            policy.sources("frame-src").unwrap(),
+            ["agent-client://localhost"]
+        );
+        assert_eq!(
+            policy.sources("connect-src").unwrap(),
+            ["'self'", "ipc:", "http://ipc.localhost"]
+        );
+        assert_eq!(policy.sources("script-src").unwrap(), ["'self'"]);
+        assert_eq!(policy.sources("object-src").unwrap(), ["'none'"]);
+        assert_eq!(policy.sources("base-uri").unwrap(), ["'none'"]);
+        assert_eq!(policy.sources("form-action").unwrap(), ["'none'"]);
+        let header = policy.to_string();
+        assert!(!header.contains("unsafe"), "{header}");
+        assert!(!header.contains('*'), "{header}");
+        assert!(!header.contains("mypurecloud"), "{header}");
+    }
+
+    #[test]
+    fn a_page_of_its_own_is_framed_with_exactly_that_environments_hosts() {
+        let policy = policy_for(
+            "environment = \"mypurecloud.de\"\nclient_id = \"c\"\n[embed]\nclient_url = \"https://api.mypurecloud.de/our-client/\"\n",
+        );
         assert_eq!(
             policy.sources("frame-src").unwrap(),
             ["https://api.mypurecloud.de", "https://media.mypurecloud.de"]
@@ -219,20 +297,40 @@ mod tests {
                 "wss://media.mypurecloud.de"
             ]
         );
-        assert_eq!(policy.sources("script-src").unwrap(), ["'self'"]);
-        assert_eq!(policy.sources("object-src").unwrap(), ["'none'"]);
-        assert_eq!(policy.sources("base-uri").unwrap(), ["'none'"]);
-        assert_eq!(policy.sources("form-action").unwrap(), ["'none'"]);
-        let header = policy.to_string();
-        assert!(!header.contains("unsafe"), "{header}");
-        assert!(!header.contains('*'), "{header}");
-        assert!(!header.contains("mypurecloud.com"), "{header}");
+        assert!(!policy.to_string().contains("mypurecloud.com"));
+    }
+
+    #[test]
+    fn the_agent_clients_policy_reaches_exactly_the_api_and_streaming_origins() {
+        let config = parse_str("environment = \"mypurecloud.de\"\nclient_id = \"c\"\n").unwrap();
+        let policy = agent_client_policy(&config.endpoints).unwrap();
+        assert_eq!(
+            policy.to_string(),
+            "base-uri 'none'; connect-src https://api.mypurecloud.de wss://streaming.mypurecloud.de; \
+             default-src 'none'; font-src 'self'; form-action 'none'; \
+             frame-ancestors agent-client://localhost; frame-src 'none'; img-src 'self' data:; \
+             media-src 'self' blob: mediastream:; object-src 'none'; script-src 'self'; style-src 'self'"
+                .replace("frame-ancestors agent-client://localhost", &format!("frame-ancestors {APP_ORIGIN}"))
+        );
+        let local = parse_str(
+            "client_id = \"c\"\n[local_emulator]\nlogin = \"http://127.0.0.1:9000\"\napi = \"http://127.0.0.1:9001\"\nmedia = \"http://127.0.0.1:9002\"\n",
+        )
+        .unwrap();
+        let policy = agent_client_policy(&local.endpoints).unwrap();
+        assert_eq!(
+            policy.sources("connect-src").unwrap(),
+            ["http://127.0.0.1:9001", "ws://127.0.0.1:9001"]
+        );
+        // Scheme sources only where they belong.
+        let mut policy = agent_client_policy(&config.endpoints).unwrap();
+        assert!(policy.add("script-src", "data:".into()).is_err());
+        assert!(policy.add("connect-src", "blob:".into()).is_err());
     }
 
     #[test]
     fn local_emulator_origins_enter_only_in_local_mode() {
         let policy = policy_for(
-            "client_id = \"c\"\n[local_emulator]\nlogin = \"http://127.0.0.1:9000\"\napi = \"http://127.0.0.1:9001\"\nmedia = \"http://127.0.0.1:9002\"\n",
+            "client_id = \"c\"\n[embed]\nclient_url = \"http://127.0.0.1:9001/embedded-client/\"\n[local_emulator]\nlogin = \"http://127.0.0.1:9000\"\napi = \"http://127.0.0.1:9001\"\nmedia = \"http://127.0.0.1:9002\"\n",
         );
         assert_eq!(
             policy.sources("frame-src").unwrap(),
@@ -253,12 +351,15 @@ mod tests {
     }
 
     #[test]
-    fn shipped_policy_lists_every_environment_exactly() {
+    fn shipped_policy_frames_only_the_agent_client() {
+        // Every known environment frames the agent client; the runtime policy for a page of
+        // IT's own (embed.client_url) replaces this one at start-up.
         let policy = shipped_policy().unwrap();
-        let frames = policy.sources("frame-src").unwrap();
-        assert_eq!(frames.len(), KNOWN_ENVIRONMENTS.len() * 2);
-        assert!(frames.contains(&"https://api.use2.us-gov-pure.cloud".to_string()));
-        assert!(frames.iter().all(|s| s.starts_with("https://")));
+        assert_eq!(policy.sources("frame-src").unwrap(), AGENT_CLIENT_ORIGINS);
+        assert_eq!(
+            policy.sources("connect-src").unwrap(),
+            ["'self'", "ipc:", "http://ipc.localhost"]
+        );
     }
 
     #[test]

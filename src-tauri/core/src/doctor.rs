@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 use url::Url;
 
-use crate::config::ShellConfig;
+use crate::config::{origin_of, ShellConfig, AGENT_CLIENT_ORIGIN};
 use crate::desktop::{self, Resolution, XdgDirs};
 use crate::keychain::{self, SecretStore};
 
@@ -134,10 +134,28 @@ fn resolution_check(
 
 /// How the deep-link scheme resolves on this Linux desktop, through xdg-open (fails: the
 /// sign-in falls back to loopback, or breaks where no loopback port is configured) and through
-/// gio (a warning where gio itself is missing; GNOME, KDE and Firefox go through it).
-pub fn deep_link_checks(scheme: &str, exe: &Path, dirs: &XdgDirs) -> Vec<Check> {
-    let xdg = desktop::resolve_xdg(scheme, exe, dirs);
-    let gio = desktop::resolve_gio(scheme, exe, dirs);
+/// gio (a warning where gio itself is missing; GNOME, KDE and Firefox go through it). The
+/// queries run programs (each with a time limit), so they run on the blocking pool, never on
+/// an async worker.
+pub async fn deep_link_checks(scheme: &str, exe: &Path, dirs: &XdgDirs) -> Vec<Check> {
+    let (scheme, exe, dirs) = (scheme.to_string(), exe.to_path_buf(), dirs.clone());
+    let resolved = tokio::task::spawn_blocking(move || {
+        let xdg = desktop::resolve_xdg(&scheme, &exe, &dirs);
+        let gio = desktop::resolve_gio(&scheme, &exe, &dirs);
+        (scheme, xdg, gio)
+    })
+    .await;
+    let (scheme, xdg, gio) = match resolved {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            return vec![Check {
+                id: "deep_link.xdg_open",
+                status: Status::Fail,
+                evidence: format!("the desktop queries did not finish: {error}"),
+                fix: None,
+            }]
+        }
+    };
     // Without gio itself this desktop does not open links through it: a warning, not a failure.
     let gio_status = if gio.tool_missing {
         Status::Warn
@@ -145,8 +163,8 @@ pub fn deep_link_checks(scheme: &str, exe: &Path, dirs: &XdgDirs) -> Vec<Check> 
         Status::Fail
     };
     vec![
-        resolution_check("deep_link.xdg_open", xdg, scheme, Status::Fail),
-        resolution_check("deep_link.gio", gio, scheme, gio_status),
+        resolution_check("deep_link.xdg_open", xdg, &scheme, Status::Fail),
+        resolution_check("deep_link.gio", gio, &scheme, gio_status),
     ]
 }
 
@@ -168,10 +186,13 @@ pub fn windows_scheme_check(scheme: &str, exe: &Path, handlers: &[(String, Strin
             fix,
         };
     };
-    let runs_this = command
-        .to_ascii_lowercase()
-        .contains(&exe_text.to_ascii_lowercase());
-    let passes_url = command.contains("%1");
+    // Parsed as Windows parses it (argv[0], then the arguments), and compared exactly: a
+    // substring match would pass `cmd /c "<exe>" "%1" & other`.
+    let argv = windows_argv(command);
+    let runs_this = argv
+        .first()
+        .is_some_and(|program| program.eq_ignore_ascii_case(&exe_text));
+    let passes_url = argv.get(1..) == Some(&["%1".to_string()][..]);
     match (runs_this, passes_url) {
         (true, true) => Check {
             id,
@@ -188,10 +209,76 @@ pub fn windows_scheme_check(scheme: &str, exe: &Path, handlers: &[(String, Strin
         (true, false) => Check {
             id,
             status: Status::Fail,
-            evidence: format!("{key} = {command}: the URL (%1) is not passed"),
+            evidence: format!(
+                "{key} = {command}: the URL must be passed as the one argument (\"%1\")"
+            ),
             fix,
         },
     }
+}
+
+/// A Windows command line split as `CommandLineToArgvW` splits it: argv[0] is quoted (up to
+/// the next quote) or runs to the first space; in the arguments, 2n backslashes before a quote
+/// are n backslashes and the quote toggles quoting, 2n+1 are n and a literal quote.
+pub fn windows_argv(command: &str) -> Vec<String> {
+    let mut argv = Vec::new();
+    let mut rest = command.trim_start_matches([' ', '\t']);
+    if rest.is_empty() {
+        return argv;
+    }
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted.find('"').unwrap_or(quoted.len());
+        argv.push(quoted[..end].to_string());
+        rest = quoted.get(end + 1..).unwrap_or("");
+    } else {
+        let end = rest.find([' ', '\t']).unwrap_or(rest.len());
+        argv.push(rest[..end].to_string());
+        rest = &rest[end..];
+    }
+    let chars: Vec<char> = rest.chars().collect();
+    let mut i = 0;
+    let mut current: Option<String> = None;
+    let mut in_quotes = false;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ' ' | '\t' if !in_quotes => {
+                if let Some(arg) = current.take() {
+                    argv.push(arg);
+                }
+                i += 1;
+            }
+            '\\' => {
+                let run = chars[i..].iter().take_while(|&&c| c == '\\').count();
+                let arg = current.get_or_insert_with(String::new);
+                if chars.get(i + run) == Some(&'"') {
+                    arg.extend(std::iter::repeat_n('\\', run / 2));
+                    if run % 2 == 1 {
+                        arg.push('"');
+                        i += run + 1;
+                    } else {
+                        i += run;
+                    }
+                } else {
+                    arg.extend(std::iter::repeat_n('\\', run));
+                    i += run;
+                }
+            }
+            '"' => {
+                current.get_or_insert_with(String::new);
+                in_quotes = !in_quotes;
+                i += 1;
+            }
+            c => {
+                current.get_or_insert_with(String::new).push(c);
+                i += 1;
+            }
+        }
+    }
+    if let Some(arg) = current {
+        argv.push(arg);
+    }
+    argv
 }
 
 /// The configuration's own summary line.
@@ -208,15 +295,50 @@ pub fn config_check(config: &ShellConfig, source: &str) -> Check {
     }
 }
 
+/// Policy names this version ignored (a policy of a newer version, or a misspelt one), with
+/// the store each was found in: harmless, but a misspelt name leaves its setting unlocked.
+pub fn ignored_policy_names_check(
+    machine: &Result<crate::policy::MachinePolicy, crate::config::ConfigError>,
+) -> Check {
+    let id = "policy.ignored_names";
+    match machine {
+        Err(error) => Check {
+            id,
+            status: Status::Warn,
+            evidence: format!("machine policy could not be read: {error}"),
+            fix: Some("see the config check above".into()),
+        },
+        Ok(machine) if machine.ignored.is_empty() => Check {
+            id,
+            status: Status::Pass,
+            evidence: "every policy name is known to this version".into(),
+            fix: None,
+        },
+        Ok(machine) => Check {
+            id,
+            status: Status::Warn,
+            evidence: machine
+                .ignored
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            fix: Some(format!(
+                "a name for a newer version takes effect after the upgrade; correct a misspelt one (names of version {}: docs/policy-reference.md)",
+                env!("CARGO_PKG_VERSION")
+            )),
+        },
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Checks that reach the network and the keychain
 
 /// How long each network check may take.
 pub const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The custom headers the embedded client sends (the integration guide's preflight dry run).
-pub const GUIDE_PREFLIGHT_HEADERS: &str =
-    "X-Genesys-Embed-Client-Version, Genesys-User-Agent, Authorization";
+/// The request headers the agent client's API calls carry (what its preflight asks for).
+pub const AGENT_CLIENT_REQUEST_HEADERS: &str = "authorization, content-type";
 
 /// The page origin this build's webview has (what IT allow-lists and what the preflight sends).
 pub fn page_origin() -> &'static str {
@@ -423,10 +545,6 @@ async fn host_check(
     }
 }
 
-fn origin_of(url: &Url) -> String {
-    url.origin().ascii_serialization()
-}
-
 /// Tokens and SAML assertions carry times: a clock far from the server's breaks sign-in at
 /// some identity providers. Warn past a minute, fail past five.
 pub fn clock_check(server_date: Option<SystemTime>, now: SystemTime) -> Check {
@@ -599,19 +717,27 @@ async fn authorize_check(config: &ShellConfig, http: &reqwest::Client) -> Check 
     }
 }
 
-/// The guide's CORS dry run: `OPTIONS /api/v2/oauth/token` from this shell's page origin with
-/// the embedded client's headers. A refusal means the org does not trust the shell's origin.
+/// The agent client calls the Platform API from its own origin: the API must answer CORS for
+/// it. `OPTIONS /api/v2/users/me` from that origin, as the webview sends it before the first
+/// call. A page of IT's own (`embed.client_url`) lives on the API's origin: nothing to check.
 async fn preflight_check(config: &ShellConfig, http: &reqwest::Client) -> Check {
     let id = "embedding.cors_preflight";
-    let origin = page_origin();
-    let host = Url::parse(origin)
-        .ok()
-        .and_then(|u| u.host_str().map(String::from))
-        .unwrap_or_default();
+    if !config.endpoints.frames_agent_client() {
+        return Check {
+            id,
+            status: Status::Pass,
+            evidence: format!(
+                "the client page ({}) is served from the environment's own origin: no cross-origin calls to check",
+                crate::config::origin_of(&config.endpoints.client_page)
+            ),
+            fix: None,
+        };
+    }
+    let origin = AGENT_CLIENT_ORIGIN;
     let fix = Some(format!(
-        "add {host} to Telephony > Trusted Domains (exact hostname), and let your proxy pass OPTIONS with these headers: {GUIDE_PREFLIGHT_HEADERS}"
+        "the Genesys Cloud API must accept requests from the agent client's origin {origin}: let your proxy pass OPTIONS and CORS headers unchanged; if the API itself refuses the origin, use a client page on an https origin of your own (embed.client_url)"
     ));
-    let url = match config.endpoints.api.join("/api/v2/oauth/token") {
+    let url = match config.endpoints.api.join("/api/v2/users/me") {
         Ok(url) => url,
         Err(error) => {
             return Check {
@@ -625,10 +751,10 @@ async fn preflight_check(config: &ShellConfig, http: &reqwest::Client) -> Check 
     let answer = http
         .request(reqwest::Method::OPTIONS, url.clone())
         .header(reqwest::header::ORIGIN, origin)
-        .header(reqwest::header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(reqwest::header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
         .header(
             reqwest::header::ACCESS_CONTROL_REQUEST_HEADERS,
-            GUIDE_PREFLIGHT_HEADERS,
+            AGENT_CLIENT_REQUEST_HEADERS,
         )
         .send()
         .await;
@@ -698,9 +824,30 @@ fn csp_check(config: &ShellConfig) -> Check {
             }
         }
     };
+    // With the agent client the app page only frames it; the client's own policy connects
+    // to the API and the streaming origin.
+    let client_policy = if config.endpoints.frames_agent_client() {
+        match crate::csp::agent_client_policy(&config.endpoints) {
+            Ok(policy) => Some(policy),
+            Err(error) => {
+                return Check {
+                    id,
+                    status: Status::Fail,
+                    evidence: error.to_string(),
+                    fix: Some("correct the endpoint named above in the configuration".into()),
+                }
+            }
+        }
+    } else {
+        None
+    };
     let frames = policy.sources("frame-src").unwrap_or_default();
-    let connects = policy.sources("connect-src").unwrap_or_default();
-    let needed = [
+    let connects = client_policy
+        .as_ref()
+        .unwrap_or(&policy)
+        .sources("connect-src")
+        .unwrap_or_default();
+    let mut needed = vec![
         (
             "frame-src",
             frames,
@@ -708,6 +855,13 @@ fn csp_check(config: &ShellConfig) -> Check {
         ),
         ("connect-src", connects, origin_of(&config.endpoints.api)),
     ];
+    if client_policy.is_some() {
+        needed.push((
+            "connect-src",
+            connects,
+            origin_of(&config.endpoints.streaming),
+        ));
+    }
     let missing: Vec<String> = needed
         .iter()
         .filter(|(_, sources, origin)| !sources.iter().any(|s| s == origin))
@@ -809,9 +963,52 @@ mod tests {
         assert!(windows_scheme_check("com.agentshell.desktop", exe, &no_url)
             .evidence
             .contains("%1"));
+        // Parsed and compared exactly: not a substring, no extra arguments.
+        for tricked in [
+            r#"cmd /c "C:\Program Files\Agent Shell\agent-shell.exe" "%1" & evil"#,
+            r#""C:\Program Files\Agent Shell\agent-shell.exe" "%1" & evil"#,
+            r#""C:\Program Files\Agent Shell\agent-shell.exe.bak" "%1""#,
+            r#""C:\Program Files\Agent Shell\agent-shell.exe" --other "%1""#,
+        ] {
+            let handlers = vec![(String::from("HKCU"), tricked.to_string())];
+            let check = windows_scheme_check("com.agentshell.desktop", exe, &handlers);
+            assert_eq!(check.status, Status::Fail, "{tricked}");
+        }
+        let unquoted = vec![(
+            String::from("HKCU"),
+            r#"C:\AgentShell\agent-shell.exe %1"#.to_string(),
+        )];
+        assert_eq!(
+            windows_scheme_check(
+                "com.agentshell.desktop",
+                Path::new(r"C:\AgentShell\agent-shell.exe"),
+                &unquoted
+            )
+            .status,
+            Status::Pass
+        );
         let none = windows_scheme_check("com.agentshell.desktop", exe, &[]);
         assert_eq!(none.status, Status::Fail);
         assert!(none.fix.is_some());
+    }
+
+    #[test]
+    fn windows_command_lines_split_as_windows_splits_them() {
+        assert_eq!(
+            windows_argv(r#""C:\A B\x.exe" "%1""#),
+            [r"C:\A B\x.exe", "%1"]
+        );
+        assert_eq!(windows_argv(r#"x.exe a"b c"d"#), ["x.exe", "ab cd"]);
+        assert_eq!(
+            windows_argv(r#"x.exe \\"a b\\" \"q"#),
+            ["x.exe", r"\a b\", "\"q"]
+        );
+        assert_eq!(
+            windows_argv(r#"x.exe a\\b "" c"#),
+            ["x.exe", r"a\\b", "", "c"]
+        );
+        assert!(windows_argv("   ").is_empty());
+        assert_eq!(windows_argv(r#""unterminated"#), ["unterminated"]);
     }
 
     #[test]

@@ -8,6 +8,15 @@ use crate::config::EmbedSettings;
 use crate::error::{Code, ErrorCode};
 
 const MAX_ID_LEN: usize = 128;
+const MAX_ANI_CHARS: usize = 64;
+const MAX_NAME_CHARS: usize = 200;
+const MAX_ATTRIBUTES: usize = 50;
+const MAX_ATTRIBUTE_CHARS: usize = 1000;
+
+/// Free text from the client: bounded, and no control characters.
+fn text_ok(text: &str, max_chars: usize) -> bool {
+    text.chars().count() <= max_chars && !text.chars().any(char::is_control)
+}
 const MAX_QUEUE: u32 = 100_000;
 /// A token-expiring message never speaks of more than a day (tokens live hours at most).
 const MAX_EXPIRES_IN_SECS: u64 = 86_400;
@@ -19,40 +28,39 @@ const MAX_EXPIRES_IN_SECS: u64 = 86_400;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "type")]
 pub enum ClientEvent {
-    #[serde(rename = "genesys-cloud-embed:ready")]
+    #[serde(rename = "agent-shell:ready")]
     Ready {
         #[serde(default)]
         version: Option<String>,
     },
-    #[serde(rename = "genesys-cloud-embed:session-start", rename_all = "camelCase")]
+    #[serde(rename = "agent-shell:session-start", rename_all = "camelCase")]
     SessionStart {
         user_id: String,
         #[serde(default)]
         name: Option<String>,
     },
-    #[serde(rename = "genesys-cloud-embed:queue-position")]
+    #[serde(rename = "agent-shell:queue-position")]
     QueuePosition { position: u32, total: u32 },
-    /// Not in the guide's list: the emulator sends it so the status bar can show the time in
-    /// the interaction. A client that never sends it only loses that timer.
-    #[serde(
-        rename = "genesys-cloud-embed:interaction-start",
-        rename_all = "camelCase"
-    )]
-    InteractionStart { interaction_id: String },
-    #[serde(
-        rename = "genesys-cloud-embed:interaction-end",
-        rename_all = "camelCase"
-    )]
+    /// A call connected: the status bar's timer starts, closing the window asks first, and
+    /// the CRM template may use the caller (`ani`), the queue and participant attributes.
+    #[serde(rename = "agent-shell:interaction-start", rename_all = "camelCase")]
+    InteractionStart {
+        interaction_id: String,
+        #[serde(default)]
+        ani: Option<String>,
+        #[serde(default)]
+        queue_name: Option<String>,
+        #[serde(default)]
+        attributes: Option<std::collections::BTreeMap<String, String>>,
+    },
+    #[serde(rename = "agent-shell:interaction-end", rename_all = "camelCase")]
     InteractionEnd { interaction_id: String },
-    #[serde(
-        rename = "genesys-cloud-embed:token-expiring",
-        rename_all = "camelCase"
-    )]
+    #[serde(rename = "agent-shell:token-expiring", rename_all = "camelCase")]
     TokenExpiring {
         #[serde(default)]
         expires_in: Option<u64>,
     },
-    #[serde(rename = "genesys-cloud-embed:auth-error")]
+    #[serde(rename = "agent-shell:auth-error")]
     AuthError {
         #[serde(default)]
         status: Option<u16>,
@@ -80,13 +88,13 @@ impl ErrorCode for EmbedError {
 
 /// The `type` of every message in [`ClientEvent`].
 const KNOWN_TYPES: [&str; 7] = [
-    "genesys-cloud-embed:ready",
-    "genesys-cloud-embed:session-start",
-    "genesys-cloud-embed:queue-position",
-    "genesys-cloud-embed:interaction-start",
-    "genesys-cloud-embed:interaction-end",
-    "genesys-cloud-embed:token-expiring",
-    "genesys-cloud-embed:auth-error",
+    "agent-shell:ready",
+    "agent-shell:session-start",
+    "agent-shell:queue-position",
+    "agent-shell:interaction-start",
+    "agent-shell:interaction-end",
+    "agent-shell:token-expiring",
+    "agent-shell:auth-error",
 ];
 
 /// The two client messages that ask for a renewal.
@@ -149,8 +157,26 @@ impl ClientEvent {
             ClientEvent::QueuePosition { position, total } => {
                 *total <= MAX_QUEUE && *position <= *total
             }
-            ClientEvent::InteractionStart { interaction_id }
-            | ClientEvent::InteractionEnd { interaction_id } => id_ok(interaction_id),
+            ClientEvent::InteractionStart {
+                interaction_id,
+                ani,
+                queue_name,
+                attributes,
+            } => {
+                id_ok(interaction_id)
+                    && ani.as_deref().is_none_or(|a| text_ok(a, MAX_ANI_CHARS))
+                    && queue_name
+                        .as_deref()
+                        .is_none_or(|q| text_ok(q, MAX_NAME_CHARS))
+                    && attributes.as_ref().is_none_or(|map| {
+                        map.len() <= MAX_ATTRIBUTES
+                            && map.iter().all(|(k, v)| {
+                                crate::links::is_attribute_name(k)
+                                    && text_ok(v, MAX_ATTRIBUTE_CHARS)
+                            })
+                    })
+            }
+            ClientEvent::InteractionEnd { interaction_id } => id_ok(interaction_id),
             ClientEvent::TokenExpiring { expires_in } => {
                 expires_in.is_none_or(|secs| secs <= MAX_EXPIRES_IN_SECS)
             }
@@ -166,12 +192,14 @@ impl ClientEvent {
     }
 }
 
-/// What the host posts to the client in `genesys-cloud-embed:init` (minus the access token,
+/// What the host posts to the client in `agent-shell:init` (minus the access token,
 /// which the page adds from the credentials command). Never a refresh token.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmbedInit {
     pub environment: String,
+    /// `https://api.{env}` (or the emulator's): where the agent client sends REST calls.
+    pub api_base: String,
     pub client_id: String,
     pub embedded_client_settings: EmbedSettings,
 }
@@ -181,8 +209,8 @@ mod tests {
     #[test]
     fn a_renewal_command_takes_only_its_own_message() {
         use serde_json::json;
-        let expiring = json!({"type": "genesys-cloud-embed:token-expiring", "expiresIn": 30});
-        let refused = json!({"type": "genesys-cloud-embed:auth-error", "status": 401});
+        let expiring = json!({"type": "agent-shell:token-expiring", "expiresIn": 30});
+        let refused = json!({"type": "agent-shell:auth-error", "status": 401});
         assert!(
             ClientEvent::parse_renewal(expiring.clone(), RenewalRequest::TokenExpiring).is_ok()
         );
@@ -262,6 +290,9 @@ mod tests {
             },
             ClientEvent::InteractionStart {
                 interaction_id: "i".into(),
+                ani: Some("+15550100".into()),
+                queue_name: Some("Support".into()),
+                attributes: Some([("account".to_string(), "42".to_string())].into()),
             },
             ClientEvent::InteractionEnd {
                 interaction_id: "i".into(),
@@ -290,7 +321,7 @@ mod tests {
     fn parses_the_guides_messages_into_typed_events() {
         assert_eq!(
             ClientEvent::parse(
-                json!({"type": "genesys-cloud-embed:queue-position", "position": 3, "total": 12})
+                json!({"type": "agent-shell:queue-position", "position": 3, "total": 12})
             ),
             Ok(ClientEvent::QueuePosition {
                 position: 3,
@@ -299,7 +330,7 @@ mod tests {
         );
         assert_eq!(
             ClientEvent::parse(
-                json!({"type": "genesys-cloud-embed:interaction-end", "interactionId": "int-42", "extra": 1})
+                json!({"type": "agent-shell:interaction-end", "interactionId": "int-42", "extra": 1})
             ),
             Ok(ClientEvent::InteractionEnd {
                 interaction_id: "int-42".into()

@@ -22,7 +22,7 @@ use crate::auth::{
 use crate::config::RedirectMode;
 use crate::embed::{ClientEvent, EmbedInit, RenewalRequest};
 use crate::error::{ErrorCode, Problem};
-use crate::links::{CrmAction, CrmHook};
+use crate::links::{CrmAction, CrmHook, InteractionFacts};
 use crate::loopback::{self, Verdict};
 
 /// How often the keep-alive loop re-reads the wall clock (bounds how late a refresh can be
@@ -47,9 +47,9 @@ pub enum Input {
     DeepLink(String),
     /// The page is about to (re)initialise the embedded client.
     ClientInit,
-    /// The client's genesys-cloud-embed:token-expiring, as the page received it.
+    /// The client's agent-shell:token-expiring, as the page received it.
     ClientTokenExpiring(serde_json::Value),
-    /// The client's genesys-cloud-embed:auth-error.
+    /// The client's agent-shell:auth-error.
     ClientAuthError(serde_json::Value),
     /// Any other client message that passed the page's origin and source checks.
     ClientEvent(serde_json::Value),
@@ -149,12 +149,15 @@ pub struct SignInStarted {
     pub redirect_note: Option<String>,
 }
 
-/// What the page posts to the embedded client in genesys-cloud-embed:init / :token. The access
+/// What the page posts to the embedded client in agent-shell:init / :token. The access
 /// token crosses into JS only for this, and only to be posted to the client's exact origin.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmbedCredentials {
     pub access_token: String,
+    /// When the access token expires, milliseconds since the Unix epoch: the agent client
+    /// reads its own expiry from this (Genesys access tokens are opaque).
+    pub expires_at: Option<u64>,
     #[serde(flatten)]
     pub init: EmbedInit,
 }
@@ -195,7 +198,14 @@ pub struct SessionEngine {
     /// The last phase shown, to call for attention once when a new sign-in becomes necessary.
     last_shown: Mutex<Option<Phase>>,
     keep_alive_check: Duration,
+    /// Interactions the client said started and has not said ended: while there is one,
+    /// closing the window, Quit and Sign out ask first (a call must not end by accident).
+    interactions: Mutex<std::collections::BTreeMap<String, InteractionFacts>>,
 }
+
+/// At most this many open interactions are remembered (a client that never says "ended"
+/// cannot grow the set without bound).
+const MAX_OPEN_INTERACTIONS: usize = 32;
 
 fn problem(error: &impl ErrorCode) -> Problem {
     Problem::from_error(error)
@@ -219,7 +229,49 @@ impl SessionEngine {
             edge,
             last_shown: Mutex::new(None),
             keep_alive_check: check,
+            interactions: Mutex::new(std::collections::BTreeMap::new()),
         })
+    }
+
+    /// Whether an interaction (a call) is under way in the client.
+    pub fn interaction_active(&self) -> bool {
+        self.interactions.lock().is_ok_and(|open| !open.is_empty())
+    }
+
+    fn forget_interactions(&self) {
+        if let Ok(mut open) = self.interactions.lock() {
+            open.clear();
+        }
+    }
+
+    /// Keeps the open interactions from the client's start and end messages; an ended one's
+    /// facts (for the CRM template), or just its id when its start was never heard.
+    fn track_interaction(&self, event: &ClientEvent) -> Option<InteractionFacts> {
+        let Ok(mut open) = self.interactions.lock() else {
+            return None;
+        };
+        match event {
+            ClientEvent::InteractionStart {
+                interaction_id,
+                ani,
+                queue_name,
+                attributes,
+            } if open.len() < MAX_OPEN_INTERACTIONS || open.contains_key(interaction_id) => {
+                let facts = InteractionFacts {
+                    interaction_id: interaction_id.clone(),
+                    ani: ani.clone(),
+                    queue_name: queue_name.clone(),
+                    attributes: attributes.clone().unwrap_or_default(),
+                };
+                open.insert(interaction_id.clone(), facts);
+                None
+            }
+            ClientEvent::InteractionEnd { interaction_id } => Some(
+                open.remove(interaction_id)
+                    .unwrap_or_else(|| InteractionFacts::id_only(interaction_id)),
+            ),
+            _ => None,
+        }
     }
 
     pub fn auth(&self) -> &Arc<AuthService> {
@@ -241,6 +293,7 @@ impl SessionEngine {
                 Ok(Reply::Done)
             }
             Input::SignOut => {
+                self.forget_interactions();
                 let view = self.auth.sign_out().await;
                 let _ = self.edge.execute(Effect::ForgetBrowsingData);
                 self.show();
@@ -257,15 +310,19 @@ impl SessionEngine {
                     .await;
                 Ok(Reply::Done)
             }
-            Input::ClientInit => self.client_init().await.map(Reply::Credentials),
+            Input::ClientInit => {
+                // A client (re)starting reports its calls afresh.
+                self.forget_interactions();
+                self.client_init().await.map(Reply::Credentials)
+            }
             Input::ClientTokenExpiring(message) => {
                 let message = renewal_message(message, RenewalRequest::TokenExpiring)?;
-                tracing::info!(?message, "embedded client says its token is expiring");
+                tracing::info!(client = %crate::logs::ClientText::of(&message), "embedded client says its token is expiring");
                 self.renew_if_due("token-expiring").await.map(Reply::View)
             }
             Input::ClientAuthError(message) => {
                 let message = renewal_message(message, RenewalRequest::AuthError)?;
-                tracing::info!(?message, "embedded client says its token was refused");
+                tracing::info!(client = %crate::logs::ClientText::of(&message), "embedded client says its token was refused");
                 let result = self.auth.on_auth_error().await;
                 self.show();
                 result
@@ -444,8 +501,20 @@ impl SessionEngine {
         let config = self.auth.config();
         Ok(EmbedCredentials {
             access_token: token.expose().to_string(),
+            expires_at: self.auth.view().expires_at_ms,
             init: EmbedInit {
-                environment: config.environment_label(),
+                // The environment's name (the WebRTC SDK derives Genesys's hosts from it);
+                // the emulator's host in local-emulator mode.
+                environment: match config.target {
+                    crate::config::Target::Genesys(env) => env.name().to_string(),
+                    crate::config::Target::LocalEmulator => config
+                        .endpoints
+                        .api
+                        .host_str()
+                        .unwrap_or("127.0.0.1")
+                        .to_string(),
+                },
+                api_base: crate::config::origin_of(&config.endpoints.api),
                 client_id: config.client_id.clone(),
                 embedded_client_settings: config.embed,
             },
@@ -459,12 +528,13 @@ impl SessionEngine {
             tracing::warn!(%error, "embedded client message dropped");
             problem(&error)
         })?;
-        tracing::info!(?event, "embedded client event");
-        let (ClientEvent::InteractionEnd { interaction_id }, Some(crm)) = (&event, &self.crm)
-        else {
+        tracing::info!(client = %crate::logs::ClientText::of(&event), "embedded client event");
+        let ended = self.track_interaction(&event);
+        let (Some(facts), Some(crm)) = (ended, &self.crm) else {
             return Ok(());
         };
-        match crm.on_interaction_end(interaction_id, Instant::now()) {
+        let interaction_id = facts.interaction_id.as_str();
+        match crm.on_interaction_end(&facts, Instant::now()) {
             CrmAction::Open(url) => {
                 let _ = self.edge.execute(Effect::OpenLink { url, source: "crm" });
             }

@@ -56,6 +56,12 @@ impl GenesysEnvironment {
         format!("https://media.{}", self.0)
     }
 
+    /// `wss://streaming.{env}`: the notification channels' websockets (and the WebRTC SDK's
+    /// signalling).
+    pub fn streaming_base(&self) -> String {
+        format!("wss://streaming.{}", self.0)
+    }
+
     /// `https://apps.{env}`: where Genesys hosts its web apps, including embeddable clients.
     pub fn apps_base(&self) -> String {
         format!("https://apps.{}", self.0)

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use url::{Host, Url};
 
-use crate::config::ShellConfig;
+use crate::config::{ShellConfig, AGENT_CLIENT_SCHEME};
 use crate::error::{Code, ErrorCode};
 
 /// Hosts the embedded client may open in the system browser when the config names none: the
@@ -119,30 +119,86 @@ impl fmt::Display for HostPattern {
     }
 }
 
-/// `crm.interaction_url`: an https URL with `{interactionId}` in its path, query or fragment.
+/// `crm.interaction_url`: an https URL with `{interactionId}` in its path, query or fragment,
+/// and optionally `{ani}` (the caller's number), `{queueName}` and `{attribute.NAME}` (a
+/// participant attribute of the call) there too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrmTemplate {
     template: String,
     host: String,
 }
 
+/// What one interaction offers the CRM template: its id (the Genesys conversation id) and
+/// what the client reported when it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InteractionFacts {
+    pub interaction_id: String,
+    pub ani: Option<String>,
+    pub queue_name: Option<String>,
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+impl InteractionFacts {
+    pub fn id_only(interaction_id: &str) -> Self {
+        Self {
+            interaction_id: interaction_id.to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The placeholders of a template, in order; an unknown or malformed one is an error.
+fn placeholders(template: &str) -> Result<Vec<&str>, String> {
+    let mut found = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| "a `{` without its `}`".to_string())?;
+        let name = &after[..close];
+        let known = name == "interactionId"
+            || name == "ani"
+            || name == "queueName"
+            || name
+                .strip_prefix("attribute.")
+                .is_some_and(is_attribute_name);
+        if !known {
+            return Err(format!(
+                "unknown placeholder {{{name}}}: use {INTERACTION_ID_PLACEHOLDER}, {{ani}}, {{queueName}} or {{attribute.NAME}}"
+            ));
+        }
+        found.push(name);
+        rest = &after[close + 1..];
+    }
+    if rest.contains('}') {
+        return Err("a `}` without its `{`".into());
+    }
+    Ok(found)
+}
+
+/// A participant attribute's name as a template may use it.
+pub fn is_attribute_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
 impl CrmTemplate {
     pub fn parse(value: &str) -> Result<Self, String> {
         let template = value.trim().to_string();
-        if !template.contains(INTERACTION_ID_PLACEHOLDER) {
+        let names = placeholders(&template)?;
+        if !names.contains(&"interactionId") {
             return Err(format!("must contain {INTERACTION_ID_PLACEHOLDER}"));
         }
-        if template
-            .replace(INTERACTION_ID_PLACEHOLDER, "")
-            .contains(['{', '}'])
-        {
-            return Err(format!(
-                "unknown placeholder: only {INTERACTION_ID_PLACEHOLDER} is supported"
-            ));
-        }
         let sample_id = "00000000-0000-4000-8000-000000000000";
-        let sample = Url::parse(&template.replace(INTERACTION_ID_PLACEHOLDER, sample_id))
-            .map_err(|e| format!("not a URL: {e}"))?;
+        let sample_text = Self::fill(&template, |name| match name {
+            "interactionId" => sample_id.to_string(),
+            _ => "sample".to_string(),
+        });
+        let sample = Url::parse(&sample_text).map_err(|e| format!("not a URL: {e}"))?;
         if sample.scheme() != "https" {
             return Err("must be an https URL".into());
         }
@@ -153,10 +209,17 @@ impl CrmTemplate {
             Some(Host::Domain(domain)) => domain.to_string(),
             _ => return Err("must name the CRM by its host name".into()),
         };
-        if host.contains(sample_id) {
-            return Err(format!(
-                "{INTERACTION_ID_PLACEHOLDER} may appear only in the path, query or fragment"
-            ));
+        let authority_end = template
+            .find("://")
+            .map(|i| i + 3)
+            .and_then(|start| {
+                template[start..]
+                    .find(['/', '?', '#'])
+                    .map(|end| start + end)
+            })
+            .unwrap_or(template.len());
+        if template[..authority_end].contains('{') {
+            return Err("placeholders may appear only in the path, query or fragment".into());
         }
         Ok(Self { template, host })
     }
@@ -165,12 +228,40 @@ impl CrmTemplate {
         &self.host
     }
 
-    /// The URL for one interaction, the id percent-encoded.
-    pub fn render(&self, interaction_id: &str) -> Result<Url, LinkError> {
-        let encoded: String =
-            url::form_urlencoded::byte_serialize(interaction_id.as_bytes()).collect::<String>();
-        Url::parse(&self.template.replace(INTERACTION_ID_PLACEHOLDER, &encoded))
-            .map_err(|_| LinkError::Invalid)
+    /// Replaces every placeholder with `value(name)`.
+    fn fill(template: &str, value: impl Fn(&str) -> String) -> String {
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                out.push_str(&rest[open..]);
+                return out;
+            };
+            out.push_str(&value(&after[..close]));
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The URL for one interaction, every value percent-encoded (an absent one is empty).
+    pub fn render(&self, facts: &InteractionFacts) -> Result<Url, LinkError> {
+        let encode = |text: &str| -> String {
+            url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+        };
+        let text = Self::fill(&self.template, |name| match name {
+            "interactionId" => encode(&facts.interaction_id),
+            "ani" => facts.ani.as_deref().map(encode).unwrap_or_default(),
+            "queueName" => facts.queue_name.as_deref().map(encode).unwrap_or_default(),
+            other => other
+                .strip_prefix("attribute.")
+                .and_then(|key| facts.attributes.get(key))
+                .map(|v| encode(v))
+                .unwrap_or_default(),
+        });
+        Url::parse(&text).map_err(|_| LinkError::Invalid)
     }
 }
 
@@ -206,7 +297,7 @@ impl LinkPolicy {
     pub fn allows_navigation(&self, url: &Url) -> bool {
         match url.scheme() {
             "about" => matches!(url.path(), "blank" | "srcdoc"),
-            "tauri" | "http" | "https" => {
+            "tauri" | "http" | "https" | AGENT_CLIENT_SCHEME => {
                 let origin = scheme_host_port(url);
                 origin == APP_ORIGIN || self.client_origins.contains(&origin)
             }
@@ -268,7 +359,10 @@ fn scheme_host_port(url: &Url) -> String {
 /// navigates); this catches the main frame landing on one of them, so the window can be sent
 /// back to the app page.
 pub fn main_frame_strayed(url: &Url) -> bool {
-    matches!(url.scheme(), "tauri" | "http" | "https") && scheme_host_port(url) != APP_ORIGIN
+    matches!(
+        url.scheme(),
+        "tauri" | "http" | "https" | AGENT_CLIENT_SCHEME
+    ) && scheme_host_port(url) != APP_ORIGIN
 }
 
 /// The app page, where a strayed main frame is sent back.
@@ -318,7 +412,8 @@ impl CrmHook {
         config.links.crm_interaction_url.clone().map(Self::new)
     }
 
-    pub fn on_interaction_end(&self, interaction_id: &str, now: Instant) -> CrmAction {
+    pub fn on_interaction_end(&self, facts: &InteractionFacts, now: Instant) -> CrmAction {
+        let interaction_id = facts.interaction_id.as_str();
         let mut ids = self
             .recent_ids
             .lock()
@@ -339,7 +434,7 @@ impl CrmHook {
         if opens.len() >= CRM_MAX_OPENS {
             return CrmAction::RateLimited;
         }
-        let Ok(url) = self.template.render(interaction_id) else {
+        let Ok(url) = self.template.render(facts) else {
             return CrmAction::Invalid;
         };
         opens.push_back(now);
@@ -381,17 +476,32 @@ mod tests {
 
     #[test]
     fn navigation_stays_on_the_app_page_and_the_client_origins() {
+        // A page of IT's own: its environment's api and media origins.
+        let own = policy("[embed]\nclient_url = \"https://api.mypurecloud.ie/our-client/\"\n");
+        for ok in [
+            "https://api.mypurecloud.ie/our-client/",
+            "https://media.mypurecloud.ie/anything?x=1",
+        ] {
+            assert!(own.allows_navigation(&url(ok)), "{ok} refused");
+        }
+        // The agent client (the default): its own origin, and no Genesys host is ever framed.
         let p = policy("");
         for ok in [
             &format!("{APP_ORIGIN}/index.html"),
             "about:blank",
             "about:srcdoc",
-            "https://api.mypurecloud.ie/embedded-client/",
-            "https://media.mypurecloud.ie/anything?x=1",
+            &format!("{}/index.html", crate::config::AGENT_CLIENT_ORIGIN),
         ] {
             assert!(p.allows_navigation(&url(ok)), "{ok} refused");
         }
+        assert!(main_frame_strayed(&url(&format!(
+            "{}/index.html",
+            crate::config::AGENT_CLIENT_ORIGIN
+        ))));
         for bad in [
+            "https://api.mypurecloud.ie/embedded-client/",
+            "https://media.mypurecloud.ie/anything?x=1",
+            "agent-client://evil/index.html",
             "https://api.mypurecloud.com/embedded-client/",
             "https://evil.example.net/",
             "http://api.mypurecloud.ie/",
@@ -503,14 +613,20 @@ mod tests {
                 .unwrap();
         assert_eq!(template.host(), "crm.example.com");
         assert_eq!(
-            template.render("a1:b2@c").unwrap().as_str(),
+            template
+                .render(&InteractionFacts::id_only("a1:b2@c"))
+                .unwrap()
+                .as_str(),
             "https://crm.example.com/case?interaction=a1%3Ab2%40c&src=gc"
         );
         // Ids are whole path segments: dots inside one stay put.
         let in_path =
             CrmTemplate::parse("https://crm.example.com/t/acme/case/{interactionId}/view").unwrap();
         assert_eq!(
-            in_path.render("a..b").unwrap().path(),
+            in_path
+                .render(&InteractionFacts::id_only("a..b"))
+                .unwrap()
+                .path(),
             "/t/acme/case/a..b/view"
         );
         let p =
@@ -532,28 +648,72 @@ mod tests {
     }
 
     #[test]
+    fn crm_template_offers_the_caller_queue_and_attributes() {
+        let template = CrmTemplate::parse(
+            "https://crm.example.com/screen?c={interactionId}&ani={ani}&q={queueName}&acct={attribute.account_id}",
+        )
+        .unwrap();
+        let facts = InteractionFacts {
+            interaction_id: "c-1".into(),
+            ani: Some("+1 555 0100".into()),
+            queue_name: Some("Sales & Support".into()),
+            attributes: [("account_id".to_string(), "42/x".to_string())].into(),
+        };
+        assert_eq!(
+            template.render(&facts).unwrap().as_str(),
+            "https://crm.example.com/screen?c=c-1&ani=%2B1+555+0100&q=Sales+%26+Support&acct=42%2Fx"
+        );
+        // Absent values are empty, never the placeholder.
+        assert_eq!(
+            template
+                .render(&InteractionFacts::id_only("c-2"))
+                .unwrap()
+                .as_str(),
+            "https://crm.example.com/screen?c=c-2&ani=&q=&acct="
+        );
+        for bad in [
+            "https://crm.example.com/{interactionId}/{attribute.}",
+            "https://crm.example.com/{interactionId}/{attribute.a b}",
+            "https://crm.example.com/{interactionId}/{ani",
+            "https://crm.example.com/{interactionId}}",
+            "https://{ani}.example.com/{interactionId}",
+        ] {
+            assert!(CrmTemplate::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
     fn crm_hook_opens_once_per_interaction_and_at_most_six_a_minute() {
         let hook =
             CrmHook::new(CrmTemplate::parse("https://crm.example.com/{interactionId}").unwrap());
         let start = Instant::now();
         assert_eq!(
-            hook.on_interaction_end("i-1", start),
+            hook.on_interaction_end(&InteractionFacts::id_only("i-1"), start),
             CrmAction::Open(url("https://crm.example.com/i-1"))
         );
-        assert_eq!(hook.on_interaction_end("i-1", start), CrmAction::Duplicate);
+        assert_eq!(
+            hook.on_interaction_end(&InteractionFacts::id_only("i-1"), start),
+            CrmAction::Duplicate
+        );
         for n in 2..=6 {
             assert!(matches!(
-                hook.on_interaction_end(&format!("i-{n}"), start),
+                hook.on_interaction_end(&InteractionFacts::id_only(&format!("i-{n}")), start),
                 CrmAction::Open(_)
             ));
         }
         assert_eq!(
-            hook.on_interaction_end("i-7", start + Duration::from_secs(10)),
+            hook.on_interaction_end(
+                &InteractionFacts::id_only("i-7"),
+                start + Duration::from_secs(10)
+            ),
             CrmAction::RateLimited
         );
         // A minute later there is room again, and the skipped interaction can still open.
         assert!(matches!(
-            hook.on_interaction_end("i-7", start + Duration::from_secs(61)),
+            hook.on_interaction_end(
+                &InteractionFacts::id_only("i-7"),
+                start + Duration::from_secs(61)
+            ),
             CrmAction::Open(_)
         ));
     }

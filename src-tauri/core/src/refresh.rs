@@ -279,7 +279,7 @@ mod tests {
         for error in [
             TokenError::InvalidGrant(None),
             TokenError::Malformed("x".into()),
-            TokenError::MissingScopes(vec!["user:read".into()]),
+            TokenError::MissingScopes(vec!["users:readonly".into()]),
             TokenError::ClientRejected {
                 error: "invalid_client".into(),
                 description: None,

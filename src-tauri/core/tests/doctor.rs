@@ -124,23 +124,32 @@ async fn a_scope_the_org_does_not_know_is_refused_at_authorize() {
 }
 
 #[tokio::test]
-async fn an_untrusted_page_origin_fails_the_guides_preflight() {
+async fn an_api_that_refuses_the_agent_clients_origin_fails_the_preflight() {
     let emulator = emulator(EmulatorConfig {
-        trusted_domains: vec!["portal.example.com".into()],
+        api_cors_origins: vec!["https://portal.example.com".into()],
         ..EmulatorConfig::default()
     })
     .await;
     let config = config_for(&emulator, genesys_emulator::DEMO_CLIENT_ID, "");
     let checks = run(&config, memory()).await;
     let preflight = check(&checks, "embedding.cors_preflight");
-    assert_eq!(preflight.status, Status::Fail);
-    assert!(preflight.evidence.contains("HTTP 403"), "{preflight:?}");
+    assert_eq!(preflight.status, Status::Fail, "{preflight:?}");
+    assert!(
+        preflight.evidence.contains("agent-client://localhost"),
+        "{preflight:?}"
+    );
+    assert!(
+        preflight
+            .evidence
+            .contains("Access-Control-Allow-Origin absent"),
+        "{preflight:?}"
+    );
     assert!(
         preflight
             .fix
             .as_deref()
             .unwrap()
-            .contains("Trusted Domains"),
+            .contains("embed.client_url"),
         "{preflight:?}"
     );
 }

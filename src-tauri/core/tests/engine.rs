@@ -236,7 +236,7 @@ async fn a_lost_session_calls_for_attention_once_and_only_out_of_view() {
 async fn token_expiring_renews_only_when_a_renewal_is_due_and_only_for_that_message() {
     let desk = desk("", true);
     launched(&desk, None).await;
-    let expiring = json!({"type": "genesys-cloud-embed:token-expiring", "expiresIn": 60});
+    let expiring = json!({"type": "agent-shell:token-expiring", "expiresIn": 60});
     for _ in 0..5 {
         desk.engine
             .handle(Input::ClientTokenExpiring(expiring.clone()))
@@ -252,7 +252,7 @@ async fn token_expiring_renews_only_when_a_renewal_is_due_and_only_for_that_mess
     let wrong = desk
         .engine
         .handle(Input::ClientTokenExpiring(
-            json!({"type": "genesys-cloud-embed:ready"}),
+            json!({"type": "agent-shell:ready"}),
         ))
         .await
         .unwrap_err();
@@ -277,7 +277,7 @@ async fn token_expiring_renews_only_when_a_renewal_is_due_and_only_for_that_mess
 async fn an_auth_error_renews_once_then_a_repeat_is_reported() {
     let desk = desk("", true);
     launched(&desk, None).await;
-    let refused = json!({"type": "genesys-cloud-embed:auth-error", "status": 401});
+    let refused = json!({"type": "agent-shell:auth-error", "status": 401});
     let first = desk
         .engine
         .handle(Input::ClientAuthError(refused.clone()))
@@ -305,7 +305,7 @@ async fn an_ended_interaction_opens_the_crm_page_once() {
     );
     launched(&desk, None).await;
     desk.edge.take();
-    let ended = json!({"type": "genesys-cloud-embed:interaction-end", "interactionId": "i-42"});
+    let ended = json!({"type": "agent-shell:interaction-end", "interactionId": "i-42"});
     for _ in 0..3 {
         desk.engine
             .handle(Input::ClientEvent(ended.clone()))
@@ -322,9 +322,7 @@ async fn an_ended_interaction_opens_the_crm_page_once() {
     );
     let junk = desk
         .engine
-        .handle(Input::ClientEvent(
-            json!({"type": "genesys-cloud-embed:teleport"}),
-        ))
+        .handle(Input::ClientEvent(json!({"type": "agent-shell:teleport"})))
         .await
         .unwrap_err();
     assert_eq!(junk.code, "embed_message_unknown");

@@ -52,13 +52,13 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 
 fn message_like() -> impl Strategy<Value = serde_json::Value> {
     let kind = prop_oneof![
-        Just("genesys-cloud-embed:ready"),
-        Just("genesys-cloud-embed:session-start"),
-        Just("genesys-cloud-embed:queue-position"),
-        Just("genesys-cloud-embed:interaction-start"),
-        Just("genesys-cloud-embed:interaction-end"),
-        Just("genesys-cloud-embed:token-expiring"),
-        Just("genesys-cloud-embed:auth-error"),
+        Just("agent-shell:ready"),
+        Just("agent-shell:session-start"),
+        Just("agent-shell:queue-position"),
+        Just("agent-shell:interaction-start"),
+        Just("agent-shell:interaction-end"),
+        Just("agent-shell:token-expiring"),
+        Just("agent-shell:auth-error"),
         Just("something-else"),
     ];
     let field = prop_oneof![

@@ -126,19 +126,28 @@ async fn missing_scopes_are_named_and_nothing_is_stored() {
     let fx = Fixture::new().await;
     fx.control(
         "settings",
-        json!({"grant_scopes": ["client:read", "user:read", "embedded-client:configure", "organization:read"]}),
+        json!({"grant_scopes": ["users:readonly", "presence", "routing", "notifications", "stations:readonly", "organization:readonly"]}),
     )
     .await;
     let auth = fx.service();
     let error = fx.try_sign_in(&auth).await.unwrap_err();
     assert_eq!(error.code(), "token_missing_scopes");
     let message = error.to_string();
-    assert!(
-        message.contains("telephony:read, conversation:read"),
-        "{message}"
-    );
-    assert!(message.contains("MediaSessionError"), "{message}");
+    assert!(message.contains("conversations"), "{message}");
+    assert!(message.contains("answer, hold"), "{message}");
     assert!(fx.store.load().unwrap().is_none());
+    // The refused tokens were revoked before they were dropped: none of them still works.
+    let url = format!("{}/_emulator/issued-tokens", fx.emulator.urls().login);
+    let issued: Vec<String> = fx.http.get(url).send().await.unwrap().json().await.unwrap();
+    assert!(!issued.is_empty());
+    for token in issued {
+        let token = agent_shell_core::secret::AccessToken::new(token);
+        assert_eq!(
+            fx.users_me_status(&token).await,
+            401,
+            "a refused token still works"
+        );
+    }
     let view = auth.view();
     assert_eq!(view.phase, Phase::SignedOut);
     assert_eq!(view.notice.unwrap().code, "token_missing_scopes");

@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(param(url, "code_challenge_method"), "S256");
         assert_eq!(param(url, "code_challenge").len(), 43);
         assert!(param(url, "state").len() >= 22);
-        assert!(param(url, "scope").contains("telephony:read conversation:read"));
+        assert!(param(url, "scope").contains("routing conversations notifications"));
         assert_eq!(
             (
                 param(url, "org"),

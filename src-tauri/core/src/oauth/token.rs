@@ -10,7 +10,7 @@ use oauth2::{
     TokenUrl,
 };
 
-use crate::config::{missing_scope_consequence, ShellConfig, REQUIRED_SCOPES};
+use crate::config::{missing_scope_consequence, missing_scopes, ShellConfig};
 use crate::error::{Code, ErrorCode};
 use crate::secret::{AccessToken, AuthCode, RefreshToken};
 
@@ -249,7 +249,7 @@ impl TokenClient {
             .request_async(&self.http)
             .await
             .map_err(classify)?;
-        self.token_set(&response, started)
+        self.checked_token_set(&response, started).await
     }
 
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet, TokenError> {
@@ -261,7 +261,24 @@ impl TokenClient {
             .request_async(&self.http)
             .await
             .map_err(classify)?;
-        self.token_set(&response, started)
+        self.checked_token_set(&response, started).await
+    }
+
+    /// The token set, or an error; tokens refused for missing scopes are revoked at Genesys
+    /// before they are dropped, so nothing usable is left behind.
+    async fn checked_token_set(
+        &self,
+        response: &oauth2::basic::BasicTokenResponse,
+        started: SystemTime,
+    ) -> Result<TokenSet, TokenError> {
+        let set = self.token_set(response, started)?;
+        let missing = missing_scopes(&set.granted_scopes);
+        if !missing.is_empty() {
+            let revoked = self.revoke(&set.access_token).await;
+            tracing::warn!(revoked, missing = ?missing, "token lacks required scopes; revoked");
+            return Err(TokenError::MissingScopes(missing));
+        }
+        Ok(set)
     }
 
     fn token_set(
@@ -280,14 +297,6 @@ impl TokenClient {
             Some(scopes) => scopes.iter().map(|s| s.to_string()).collect(),
             None => self.requested_scopes.clone(),
         };
-        let missing: Vec<String> = REQUIRED_SCOPES
-            .iter()
-            .filter(|required| !granted.iter().any(|g| g == *required))
-            .map(|s| s.to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(TokenError::MissingScopes(missing));
-        }
         let lifetime = clamp_lifetime(response.expires_in(), self.min_lifetime);
         Ok(TokenSet {
             access_token: AccessToken::new(access.clone()),
@@ -422,6 +431,7 @@ pub fn remaining(tokens: &TokenSet, now: SystemTime) -> Duration {
 mod tests {
     use super::*;
     use crate::config::parse_str;
+    use crate::config::REQUIRED_SCOPES;
 
     fn client() -> TokenClient {
         let config = parse_str("environment = \"mypurecloud.ie\"\nclient_id = \"c-1\"\n").unwrap();
@@ -432,7 +442,7 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
-    const SCOPES: &str = "client:read user:read embedded-client:configure telephony:read conversation:read organization:read";
+    const SCOPES: &str = "users:readonly presence routing conversations notifications stations:readonly organization:readonly";
 
     #[test]
     fn expires_in_is_clamped_and_never_overflows() {
@@ -473,14 +483,29 @@ mod tests {
     #[test]
     fn token_set_checks_scopes_and_drops_empty_refresh_tokens() {
         let now = SystemTime::now();
-        let missing = client()
+        // The scope check (applied by the exchange and the refresh, which revoke a refused
+        // token) names what is missing; a broader scope counts for its `:readonly` form.
+        let narrow = client()
             .token_set(
-                &response(r#"{"access_token":"a","token_type":"bearer","expires_in":60,"scope":"user:read"}"#),
+                &response(r#"{"access_token":"a","token_type":"bearer","expires_in":60,"scope":"users:readonly"}"#),
                 now,
             )
-            .unwrap_err();
+            .unwrap();
+        let missing = TokenError::MissingScopes(missing_scopes(&narrow.granted_scopes));
         assert_eq!(missing.code(), "token_missing_scopes");
-        assert!(missing.to_string().contains("telephony:read"), "{missing}");
+        assert!(missing.to_string().contains("conversations"), "{missing}");
+        assert!(!missing.to_string().contains("users:readonly"), "{missing}");
+        assert!(missing_scopes(&[
+            "users",
+            "presence",
+            "routing",
+            "conversations",
+            "notifications",
+            "stations",
+            "organization"
+        ])
+        .is_empty());
+        assert_eq!(missing_scopes(&["routing:readonly"]).len(), 7);
         let empty_access = client()
             .token_set(
                 &response(&format!(
