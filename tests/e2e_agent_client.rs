@@ -275,3 +275,43 @@ async fn an_agent_takes_an_inbound_call_from_on_queue_to_wrap_up() {
     wait_for_open(app.home.path(), &format!("{CRM}{conversation}")).await;
     app.quit().await;
 }
+
+/// Genesys refuses the client's token mid-call (401 on the next API call): the client reports
+/// auth-error, the shell renews once, the client retries with the new token, and the call and
+/// the agent's action (hold) go through, with no new sign-in.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn a_refused_token_mid_call_recovers_through_the_shell() {
+    let emulator = emulator(free_port()).await;
+    let config = agent_config_text(&emulator, "");
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.click("#sign-in-button").await;
+    app.visible_text("#signed-in-title").await;
+    client_text(&app, "#agent-name").await;
+    click(&app, "#on-queue").await;
+    until_pressed(&app, "#on-queue", "true").await;
+    let conversation = ring(&emulator, json!({"ani": "+15550100"})).await;
+    click(&app, "#answer").await;
+    client_text(&app, "#active-call").await;
+    let issued_before = support::emulator_state(&emulator).await["token_requests"].clone();
+
+    support::control(
+        &emulator,
+        "faults",
+        json!({"kind": "api_unauthorized", "count": 1}),
+    )
+    .await;
+    click(&app, "#hold").await;
+    until_pressed(&app, "#hold", "true").await;
+    let record = call_record(&emulator, &conversation).await;
+    assert!(record.to_string().contains("connected"), "{record}");
+    let state = support::emulator_state(&emulator).await;
+    assert!(
+        state["token_requests"].as_u64() > issued_before.as_u64(),
+        "the shell renewed: {state}"
+    );
+    assert_eq!(state["faults_pending"], 0, "{state}");
+    assert!(!app.is_displayed("#sign-in-button").await, "no new sign-in");
+    app.quit().await;
+}

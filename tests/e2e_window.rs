@@ -158,7 +158,14 @@ async fn a_real_environment_says_when_the_network_is_down() {
 async fn csp_blocks_other_origins_and_inline_script() {
     let emulator = emulator().await;
     let forbidden = ForbiddenOrigin::start().await;
-    let config = local_config(&emulator);
+    // A client page of IT's own on the emulator's api origin: the app page's CSP frames and
+    // connects to exactly that environment (the agent client's own policy is tested in
+    // e2e_agent_client.rs).
+    let config = format!(
+        "{}\n[embed]\nclient_url = \"{}/embedded-client/\"\n",
+        local_config(&emulator),
+        emulator.urls().api
+    );
     let app = E2eApp::launch(Launch {
         args: vec![],
         config_toml: Some(&config),
@@ -346,8 +353,30 @@ async fn demo_runs_against_the_bundled_emulator() {
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
     app.wait_for_text("#status-agent", "Alex Agent").await;
-    let queue = app.visible_text("#status-queue").await;
-    assert!(queue.contains(" of "), "{queue}");
+    // The agent client: On Queue, and the demo's emulator rings an inbound call shortly after.
+    support::click_in_client(&app, "#on-queue").await;
+    wait_until(
+        Duration::from_secs(20),
+        "the demo's inbound call to ring",
+        async || {
+            support::enter_client_frame(&app).await;
+            let ringing = app
+                .client
+                .execute(
+                    "const e = document.getElementById('incoming'); \
+                     return e !== null && e.offsetParent !== null ? e.textContent : null;",
+                    vec![],
+                )
+                .await
+                .unwrap_or(Value::Null);
+            app.client.enter_parent_frame().await.unwrap();
+            match ringing {
+                Value::String(text) => Ok(text),
+                other => Err(other.to_string()),
+            }
+        },
+    )
+    .await;
     app.screenshot("demo-signed-in").await;
 
     // The demo leaves nothing in the agent's real keychain: its store is throwaway.

@@ -122,7 +122,7 @@ async fn add_fault(
     let request: FaultRequest = parse_json(body)?;
     let kind = FaultKind::parse(&request.kind).ok_or_else(|| {
         ControlError::bad_request(format!(
-            "unknown fault kind '{}'; expected server_error, service_unavailable, rate_limited, hang, slow, malformed, invalid_grant, authorize_error or users_me_unauthorized",
+            "unknown fault kind '{}'; expected server_error, service_unavailable, rate_limited, hang, slow, malformed, invalid_grant, authorize_error, users_me_unauthorized or api_unauthorized",
             request.kind
         ))
     })?;

@@ -664,7 +664,10 @@ async fn fault_response(app: &AppState, fault: &Fault) -> Response {
             "injected fault: the grant is invalid",
         ),
         // Unreachable: next_fault(Token) only hands out token faults, and a slow one is served.
-        FaultKind::AuthorizeError | FaultKind::UsersMeUnauthorized | FaultKind::Slow => {
+        FaultKind::AuthorizeError
+        | FaultKind::UsersMeUnauthorized
+        | FaultKind::ApiUnauthorized
+        | FaultKind::Slow => {
             oauth_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",

@@ -101,6 +101,9 @@ pub enum FaultKind {
     AuthorizeError,
     /// Applies to `users/me`: a 401 whatever the token (what the embedded client checks).
     UsersMeUnauthorized,
+    /// Applies to the contact centre's Platform API routes: a 401 whatever the token (Genesys
+    /// refusing the agent client's token mid-shift).
+    ApiUnauthorized,
 }
 
 impl FaultKind {
@@ -115,6 +118,7 @@ impl FaultKind {
             "invalid_grant" => Self::InvalidGrant,
             "authorize_error" => Self::AuthorizeError,
             "users_me_unauthorized" => Self::UsersMeUnauthorized,
+            "api_unauthorized" => Self::ApiUnauthorized,
             _ => return None,
         })
     }
@@ -130,6 +134,7 @@ impl FaultKind {
             Self::InvalidGrant => "invalid_grant",
             Self::AuthorizeError => "authorize_error",
             Self::UsersMeUnauthorized => "users_me_unauthorized",
+            Self::ApiUnauthorized => "api_unauthorized",
         }
     }
 
@@ -138,6 +143,7 @@ impl FaultKind {
         match self {
             Self::AuthorizeError => FaultTarget::Authorize,
             Self::UsersMeUnauthorized => FaultTarget::UsersMe,
+            Self::ApiUnauthorized => FaultTarget::Api,
             _ => FaultTarget::Token,
         }
     }
@@ -160,6 +166,8 @@ pub enum FaultTarget {
     Authorize,
     Token,
     UsersMe,
+    /// The contact centre's Platform API routes.
+    Api,
 }
 
 /// One request as received, for `GET /_emulator/access-log`.

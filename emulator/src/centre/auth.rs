@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::{bearer_token, header_value, ApiError};
 use crate::state::AppState;
-use crate::store::AccessInfo;
+use crate::store::{AccessInfo, FaultTarget};
 
 /// Methods and headers the agent client may use cross-origin.
 const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -32,6 +32,9 @@ fn satisfying(needed: &str) -> Vec<String> {
 /// The live token of the request, which must carry `needed` (401 / 403 otherwise).
 pub fn require(app: &AppState, headers: &HeaderMap, needed: &str) -> Result<AccessInfo, ApiError> {
     let token = bearer_token(headers);
+    if token.is_some() && app.store().next_fault(FaultTarget::Api).is_some() {
+        return Err(ApiError::unauthorized(true));
+    }
     let info = token
         .and_then(|t| app.store().authenticate(t))
         .ok_or_else(|| ApiError::unauthorized(token.is_some()))?;
