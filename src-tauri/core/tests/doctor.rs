@@ -25,7 +25,7 @@ fn config_for(emulator: &RunningEmulator, client_id: &str, extra: &str) -> Shell
 }
 
 async fn run(config: &ShellConfig, keychain: Arc<dyn SecretStore>) -> Vec<Check> {
-    doctor::online_checks(config, &doctor::probe_client(), keychain).await
+    doctor::network_checks(config, keychain).await
 }
 
 fn check<'a>(checks: &'a [Check], id: &str) -> &'a Check {

@@ -178,15 +178,17 @@ impl TokenClient {
         policy: &crate::refresh::RefreshPolicy,
     ) -> Result<Self, TokenError> {
         let attempt_timeout = policy.attempt_timeout;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(attempt_timeout)
-            .connect_timeout(attempt_timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("agent-shell/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TokenError::Network(e.to_string()))?;
+        let http = crate::net::Http::build(
+            &config.proxy,
+            crate::net::ClientOptions {
+                timeout: attempt_timeout,
+                connect_timeout: attempt_timeout.min(Duration::from_secs(10)),
+                user_agent: concat!("agent-shell/", env!("CARGO_PKG_VERSION")),
+            },
+        )
+        .map_err(|e| TokenError::Network(e.to_string()))?;
         Ok(Self {
-            http: TokenHttp(http),
+            http: TokenHttp(http.client().clone()),
             token_url: TokenUrl::from_url(config.endpoints.token.clone()),
             users_me_url: config.endpoints.users_me.clone(),
             revoke_url: config.endpoints.tokens_me.clone(),
@@ -205,7 +207,7 @@ impl TokenClient {
             .bearer_auth(token.expose())
             .send()
             .await
-            .map_err(|e| UserLookupError(e.without_url().to_string()))?;
+            .map_err(|e| UserLookupError(crate::net::error_chain(&e)))?;
         if !response.status().is_success() {
             return Err(UserLookupError(format!(
                 "HTTP {}",
@@ -340,8 +342,8 @@ async fn send(
             if e.is_timeout() {
                 HttpFailure::Timeout
             } else {
-                // without_url: the error text must not carry query strings.
-                HttpFailure::Transport(e.without_url().to_string())
+                // The whole chain (TLS, proxy), without the URL: no query strings in the text.
+                HttpFailure::Transport(crate::net::error_chain(&e))
             }
         })?;
     let status = response.status();
