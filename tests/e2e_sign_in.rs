@@ -41,6 +41,54 @@ async fn signed_in_with_short_tokens() -> (RunningEmulator, String, support::E2e
     (emulator, config, app)
 }
 
+/// Shared desks: with `[session] forget_at_quit`, quitting (here the way tray Quit and a
+/// confirmed quit do: `app.exit`) signs out first, so the next person at the same OS account
+/// finds no saved sign-in, and Genesys no longer honours the token.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn forget_at_quit_signs_out_when_the_app_quits() {
+    let emulator = emulator(free_port()).await;
+    let config = config_text(&emulator, "[session]\nforget_at_quit = true\n");
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.wait_for_text("#status-session", "Signed out").await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    assert!(stored_refresh_token(&config).is_some(), "not stored");
+    assert_eq!(emulator_state(&emulator).await["families_revoked"], 0);
+
+    // Quit as tray Quit does outside an interaction (confirm_exit is the same app.exit).
+    app.client
+        .execute(
+            "window.__TAURI_INTERNALS__.invoke('confirm_exit'); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    support::wait_until(
+        std::time::Duration::from_secs(15),
+        "the app to sign out and quit",
+        async || match support::app_running_in(app.home.path()) {
+            true => Err("still running".to_string()),
+            false => Ok(()),
+        },
+    )
+    .await;
+
+    assert!(
+        stored_refresh_token(&config).is_none(),
+        "the saved sign-in outlived the quit"
+    );
+    let state = emulator_state(&emulator).await;
+    assert!(
+        state["families_revoked"].as_u64().unwrap() >= 1,
+        "not revoked: {state}"
+    );
+    let log = app.quit().await;
+    assert!(log.contains("forget_at_quit: signed out"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
 async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent() {

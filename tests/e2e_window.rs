@@ -303,6 +303,48 @@ async fn no_config_at_all_says_where_it_looked() {
         app.visible_text("#status-environment").await,
         "Not configured"
     );
+    // What to do in a shipped build: contact IT, with the diagnostics to send them. The demo
+    // hint only where `agent-shell demo` exists.
+    assert!(app
+        .visible_text("#not-configured .lede")
+        .await
+        .contains("contact your IT team"));
+    assert_eq!(app.is_displayed("#demo-hint").await, cfg!(feature = "demo"));
+    let button = "#not-configured .copy-diagnostics-action";
+    app.click(button).await;
+    support::wait_until(
+        std::time::Duration::from_secs(40),
+        "\"Diagnostics copied\" on the not-configured screen",
+        async || match app.visible_text(button).await.as_str() {
+            "Diagnostics copied" => Ok(()),
+            other => Err(other.to_string()),
+        },
+    )
+    .await;
+    // Screen readers hear it too (a polite live region, visually hidden).
+    let announced = app
+        .client
+        .execute(
+            "return document.getElementById('diagnostics-status').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        announced
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Diagnostics copied"),
+        "{announced}"
+    );
+    let clipboard = std::process::Command::new("xclip")
+        .args(["-selection", "clipboard", "-o"])
+        .output()
+        .expect("xclip (scripts/setup.sh test installs it)");
+    let clipboard = String::from_utf8_lossy(&clipboard.stdout);
+    for fact in ["Collected at", "OS build", "Webview", "none found"] {
+        assert!(clipboard.contains(fact), "{fact} missing:\n{clipboard}");
+    }
     app.quit().await;
 }
 

@@ -667,13 +667,11 @@ async fn fault_response(app: &AppState, fault: &Fault) -> Response {
         FaultKind::AuthorizeError
         | FaultKind::UsersMeUnauthorized
         | FaultKind::ApiUnauthorized
-        | FaultKind::Slow => {
-            oauth_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "a fault for another endpoint reached the token endpoint",
-            )
-        }
+        | FaultKind::Slow => oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "a fault for another endpoint reached the token endpoint",
+        ),
     }
 }
 

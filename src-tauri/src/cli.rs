@@ -122,6 +122,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(run_window(state, handover_attempt));
         }
         LaunchArgs::RedirectWithExtras => {
+            attach_console();
             eprintln!(
                 "agent-shell: a sign-in redirect must be the only argument; {} other argument(s) came with it, so nothing was done",
                 args.len() - 2
@@ -132,6 +133,7 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
+            attach_console();
             let _ = error.print();
             return ExitCode::from(if error.use_stderr() {
                 EXIT_USAGE
@@ -140,6 +142,9 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    if cli.command.is_some() {
+        attach_console();
+    }
     let handover_attempt = crate::handover::take_attempt();
     let log_level = crate::logging::init();
     match cli.command {
@@ -158,6 +163,16 @@ pub fn main() -> ExitCode {
             apply_log_level(&log_level, &state);
             ExitCode::from(run_window(state, handover_attempt))
         }
+    }
+}
+
+/// Windows release builds use the GUI subsystem (no console window behind the app), so the
+/// command line subcommands attach to the console of cmd or PowerShell before they print;
+/// without one (started from Explorer) nothing changes. Elsewhere this does nothing.
+fn attach_console() {
+    if cfg!(all(windows, not(debug_assertions))) {
+        // False without a parent console: then there is nobody to print to anyway.
+        let _ = agent_shell_policy_store::attach_parent_console();
     }
 }
 

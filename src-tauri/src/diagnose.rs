@@ -16,7 +16,10 @@ const BUNDLE_LOG_LINES: usize = 200;
 /// Every check, in the order an admin reads them: the configuration, the page origin, the
 /// network, OAuth client, CORS, CSP and keychain checks (when configured), the Linux scheme.
 pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Report {
-    let mut report = Report::default();
+    let mut report = Report {
+        system: Some(diagnostics::SystemInfo::of_this_machine(webview_version())),
+        ..Report::default()
+    };
     let scheme = match &state.config {
         ConfigState::Loaded {
             config,
@@ -73,7 +76,7 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
     ));
     report.push(doctor::page_origin_check());
     if let ConfigState::Loaded { config, .. } = &state.config {
-        for check in doctor::online_checks(config, &doctor::probe_client(), keychain).await {
+        for check in doctor::network_checks(config, keychain).await {
             report.push(check);
         }
     }
@@ -104,19 +107,28 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
     report
 }
 
+/// The webview engine's version: WebKitGTK's runtime version on Linux (what the loaded
+/// library reports), the WebKit framework's on macOS, the installed WebView2 runtime's on
+/// Windows. None where it cannot be read.
+fn webview_version() -> Option<String> {
+    match tauri::webview_version() {
+        Ok(version) if !version.trim().is_empty() => Some(version.trim().to_string()),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::debug!(%error, "webview version unknown");
+            None
+        }
+    }
+}
+
 /// The diagnostics bundle: the report, the configuration's sources, and recent log lines,
 /// scrubbed of credentials and e-mail addresses.
 pub fn bundle(report: &Report, state: &ShellState) -> String {
-    let mut facts = vec![
-        (
-            "Agent Shell".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        (
-            "System".to_string(),
-            format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-        ),
-    ];
+    let system = report
+        .system
+        .clone()
+        .unwrap_or_else(|| diagnostics::SystemInfo::of_this_machine(webview_version()));
+    let mut facts = system.facts();
     match &state.config {
         ConfigState::Loaded {
             config,

@@ -77,6 +77,8 @@ fn shell_info_for_file(text: &str) -> Value {
 
 fn stable(mut info: crate::state::ShellInfo) -> Value {
     info.version = "0.0.0-sample";
+    // The same sample whether or not this test build has the `demo` feature.
+    info.demo_available = false;
     if info.config_path.is_some() {
         info.config_path = Some("/etc/agent-shell/agent-shell.toml".into());
     }

@@ -60,8 +60,6 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
                 .build(),
         )
         .plugin(tauri_plugin_notification::init())
-        // Driven from Rust only (its JS commands are not in the capability).
-        .plugin(tauri_plugin_autostart::Builder::new().build())
         .plugin(tauri_plugin_clipboard_manager::init())
         .register_uri_scheme_protocol(
             agent_shell_core::config::AGENT_CLIENT_SCHEME,
@@ -129,6 +127,10 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     if !state.demo {
         sync_autostart(app, auth.config().autostart);
     }
+    #[cfg(unix)]
+    if auth.config().forget_at_quit {
+        quit_on_termination(app);
+    }
     #[cfg(target_os = "macos")]
     {
         use tauri_plugin_deep_link::DeepLinkExt;
@@ -153,22 +155,71 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     );
 }
 
+/// With `[session] forget_at_quit`, a termination signal (the desktop session ending, a service
+/// manager, Ctrl+C) quits the app the ordinary way, so the sign-out at quit runs
+/// (exit_guard::hold_exit_to_forget) instead of the process just ending.
+#[cfg(unix)]
+fn quit_on_termination<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut term), Ok(mut hangup), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("forget_at_quit: termination signals cannot be watched");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hangup.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::info!("termination signal: quitting");
+        app.exit(0);
+    });
+}
+
 /// Makes start-at-login match the configuration: on when `[startup] autostart` (policy
-/// `Autostart`) says so, off otherwise, so removing the policy removes the entry. The demo
-/// never touches it.
+/// `Autostart`) says so, off otherwise, so removing the policy removes the entry. The entry
+/// names the program quoted (a path with spaces is one program), and is rewritten at every
+/// start while wanted, so an entry an older version wrote unquoted is corrected. Off the main
+/// thread: nothing the first screen needs. The demo never touches it.
 fn sync_autostart<R: Runtime>(app: &tauri::AppHandle<R>, wanted: bool) {
-    use tauri_plugin_autostart::ManagerExt;
-    let launcher = app.autolaunch();
-    let result = match (wanted, launcher.is_enabled()) {
-        (true, Ok(false)) => launcher.enable().map(|()| "enabled"),
-        (false, Ok(true)) => launcher.disable().map(|()| "disabled"),
-        (_, Ok(_)) => Ok("unchanged"),
-        (_, Err(error)) => Err(error),
+    let name = app.package_info().name.clone();
+    std::thread::spawn(move || {
+        let result = autostart_launcher(&name).and_then(|launcher| {
+            match (wanted, launcher.is_enabled().map_err(|e| e.to_string())?) {
+                (true, _) => launcher.enable().map(|()| "enabled"),
+                (false, true) => launcher.disable().map(|()| "disabled"),
+                (false, false) => Ok("unchanged"),
+            }
+            .map_err(|e| e.to_string())
+        });
+        match result {
+            Ok(outcome) => tracing::info!(wanted, outcome, "start at login"),
+            Err(error) => tracing::warn!(wanted, %error, "start at login could not be changed"),
+        }
+    });
+}
+
+/// The OS's start-at-login entry for this program (XDG autostart file, HKCU Run value, or a
+/// macOS launch agent), with the program path quoted as each needs.
+fn autostart_launcher(name: &str) -> Result<auto_launch::AutoLaunch, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = exe.display().to_string();
+    let program = if cfg!(target_os = "macos") {
+        // A launch agent's ProgramArguments is an array: no quoting.
+        exe
+    } else {
+        agent_shell_core::desktop::autostart_program(&exe, cfg!(windows))
     };
-    match result {
-        Ok(outcome) => tracing::info!(wanted, outcome, "start at login"),
-        Err(error) => tracing::warn!(wanted, %error, "start at login could not be changed"),
-    }
+    auto_launch::AutoLaunchBuilder::new()
+        .set_app_name(name)
+        .set_app_path(&program)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// WebKitGTK composites in software where there is no GPU (VDI desktops, Xvfb): with
@@ -313,7 +364,14 @@ pub fn run_gui(state: ShellState) -> Result<(), AppError> {
             return Err(AppError::DisplayInit(reason));
         }
     };
-    app.run(|_handle, _event| {});
+    app.run(|handle, event| {
+        // Shared desks (`[session] forget_at_quit`): every way of quitting signs out first.
+        if let tauri::RunEvent::ExitRequested { code, api, .. } = event {
+            if exit_guard::hold_exit_to_forget(handle, code) {
+                api.prevent_exit();
+            }
+        }
+    });
     Ok(())
 }
 

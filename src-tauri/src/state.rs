@@ -74,6 +74,9 @@ pub struct ShellInfo {
     pub environment_label: Option<String>,
     pub local_emulator: bool,
     pub demo: bool,
+    /// This build includes the emulator (`agent-shell demo` works): the not-configured screen
+    /// mentions it only then; shipped builds tell the agent to contact IT.
+    pub demo_available: bool,
     pub config_path: Option<String>,
     pub config_origin: Option<ConfigOrigin>,
     pub searched_paths: Vec<String>,
@@ -238,6 +241,7 @@ impl ShellState {
             environment_label: None,
             local_emulator: false,
             demo: self.demo,
+            demo_available: cfg!(feature = "demo"),
             config_path: None,
             config_origin: None,
             searched_paths: Vec::new(),

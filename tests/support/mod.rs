@@ -200,6 +200,16 @@ fn app_pids() -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// Whether the app started with `home` as HOME is still running (a test that quits the app
+/// from inside waits for this to turn false; apps of another test run are not counted).
+pub fn app_running_in(home: &Path) -> bool {
+    let wanted = format!("HOME={}", home.display()).into_bytes();
+    app_pids().into_iter().any(|pid| {
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .is_ok_and(|environ| environ.split(|&b| b == 0).any(|var| var == wanted))
+    })
+}
+
 /// The D-Bus name the single-instance plugin owns for the app (its identifier + suffix).
 pub const SINGLE_INSTANCE_NAME: &str = "com.agentshell.desktop.SingleInstance";
 

@@ -86,6 +86,8 @@ export interface ShellInfo {
   environmentLabel: string | null;
   localEmulator: boolean;
   demo: boolean;
+  /** This build includes the emulator (`agent-shell demo`); shipped builds do not. */
+  demoAvailable: boolean;
   configPath: string | null;
   configOrigin: string | null;
   searchedPaths: string[];

@@ -322,6 +322,8 @@ function renderInfo(info: ShellInfo): void {
           return item;
         }),
       );
+      // Only a build with the emulator can run `agent-shell demo`.
+      byId("demo-hint").hidden = !info.demoAvailable;
       setSession("Not configured", "warn");
       showScreen("not-configured");
       break;
@@ -391,19 +393,6 @@ function wireButtons(): void {
     );
   });
 
-  const diagnosticsButton = byId<HTMLButtonElement>("copy-diagnostics");
-  diagnosticsButton.addEventListener("click", () => {
-    diagnosticsButton.disabled = true;
-    diagnosticsButton.textContent = "Collecting…";
-    void copyDiagnostics().finally(() => {
-      diagnosticsButton.disabled = false;
-      window.setTimeout(() => (diagnosticsButton.textContent = "Copy diagnostics"), 4000);
-    });
-  });
-  byId("diagnostics-close").addEventListener("click", () => {
-    byId<HTMLDialogElement>("diagnostics-dialog").close();
-  });
-
   byId("cancel-sign-in-button").addEventListener("click", () => {
     void cancelSignIn().catch(showNotice);
   });
@@ -457,7 +446,32 @@ function askToEndCall(text: string, confirmLabel: string, action: () => void): v
   byId("confirm-end-keep").focus();
 }
 
+/** "Copy diagnostics" works on every screen, the not-configured and error screens included
+ * (where the agent is told to contact IT), so it is wired before anything can fail. */
+function wireDiagnostics(): void {
+  document.querySelectorAll<HTMLButtonElement>(".copy-diagnostics-action").forEach((button) => {
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      button.textContent = "Collecting…";
+      announceDiagnostics("Collecting diagnostics…");
+      void copyDiagnostics(button).finally(() => {
+        button.disabled = false;
+        window.setTimeout(() => (button.textContent = "Copy diagnostics"), 4000);
+      });
+    });
+  });
+  byId("diagnostics-close").addEventListener("click", () => {
+    byId<HTMLDialogElement>("diagnostics-dialog").close();
+  });
+}
+
+/** Says what "Copy diagnostics" did in the polite live region, for screen readers. */
+function announceDiagnostics(text: string): void {
+  byId("diagnostics-status").textContent = text;
+}
+
 async function start(): Promise<void> {
+  wireDiagnostics();
   try {
     const info = await getShellInfo();
     shellInfo = info;
@@ -485,13 +499,14 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 /** Collects the diagnostics (Rust puts them on the clipboard); where the clipboard could not
- * be written, shows them selected in a dialog to copy by hand. */
-async function copyDiagnostics(): Promise<void> {
-  const button = byId<HTMLButtonElement>("copy-diagnostics");
+ * be written, shows them selected in a dialog to copy by hand. `button` shows the outcome, and
+ * the live region says it to screen readers. */
+async function copyDiagnostics(button: HTMLButtonElement): Promise<void> {
   try {
     const result = await collectDiagnostics();
     if (result.copied) {
       button.textContent = "Diagnostics copied";
+      announceDiagnostics("Diagnostics copied. Paste them into your message to IT.");
       return;
     }
     const area = byId<HTMLTextAreaElement>("diagnostics-text");
@@ -499,7 +514,9 @@ async function copyDiagnostics(): Promise<void> {
     byId<HTMLDialogElement>("diagnostics-dialog").showModal();
     area.select();
     button.textContent = "Copy diagnostics";
+    announceDiagnostics("The clipboard could not be written: the diagnostics are shown selected, to copy by hand.");
   } catch (error: unknown) {
     button.textContent = isIpcError(error) ? `Diagnostics failed: ${error.code}` : "Diagnostics failed";
+    announceDiagnostics(button.textContent);
   }
 }

@@ -360,6 +360,25 @@ pub struct RawConfig {
     pub startup: RawStartup,
     #[serde(default)]
     pub webview: RawWebview,
+    #[serde(default)]
+    pub network: RawNetwork,
+}
+
+/// `[network] proxy`: `system` (default), `direct`, or `http://[user:password@]host:port`.
+#[derive(Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    pub proxy: Option<String>,
+}
+
+impl std::fmt::Debug for RawNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The proxy URL may carry a password.
+        let proxy = self.proxy.as_deref().map(|p| {
+            crate::net::ProxySetting::parse(p).map_or("(invalid)".into(), |p| p.describe())
+        });
+        f.debug_struct("RawNetwork").field("proxy", &proxy).finish()
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -454,6 +473,7 @@ pub struct RawSession {
     pub attempt_timeout_secs: Option<u64>,
     pub first_retry_delay_ms: Option<u64>,
     pub max_retry_after_secs: Option<u64>,
+    pub forget_at_quit: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -534,8 +554,13 @@ pub struct ShellConfig {
     /// `[startup] autostart`: open the shell when the agent logs in to the desktop (off
     /// unless set; set and locked by IT in practice).
     pub autostart: bool,
+    /// `[session] forget_at_quit`: quitting signs out (revokes the token, deletes the keychain
+    /// entry), for desks several agents share under one OS account (off unless set).
+    pub forget_at_quit: bool,
     /// Local emulator only: WebKit's fake capture devices stand in for a microphone.
     pub mock_media_devices: bool,
+    /// `[network] proxy`: the proxy every outgoing request of the core uses (system unless set).
+    pub proxy: crate::net::ProxySetting,
 }
 
 /// `[links]` and `[crm]`: what the embedded client may open in the system browser.
@@ -914,7 +939,21 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         links: validate_links(raw.links, raw.crm)?,
         log_level: raw.logs.level.unwrap_or_default(),
         autostart: raw.startup.autostart.unwrap_or(false),
+        forget_at_quit: raw.session.forget_at_quit.unwrap_or(false),
         compositing: raw.webview.compositing.unwrap_or_default(),
+        proxy: match raw.network.proxy.as_deref() {
+            None => crate::net::ProxySetting::System,
+            Some(text) => {
+                crate::net::ProxySetting::parse(text).map_err(|reason| {
+                    ConfigError::InvalidValue {
+                        key: "network.proxy".into(),
+                        // Never the value: it may carry the proxy's password.
+                        value: "(not shown)".into(),
+                        reason,
+                    }
+                })?
+            }
+        },
         mock_media_devices: raw
             .local_emulator
             .as_ref()

@@ -85,6 +85,34 @@ pub fn is_bare_word(path: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "/._+-".contains(c))
 }
 
+/// The program as the start-at-login entry must name it, quoted so a path with spaces (`C:\\Program
+/// Files\\...`, `/opt/Agent Shell/...`) is one program, never a program and arguments: on
+/// Windows the Run value's quotes; elsewhere the desktop entry's `Exec` quoting (the string
+/// escapes of the file, then the `Exec` rules: `"`, `` ` ``, `$` and `\\` escaped inside quotes).
+pub fn autostart_program(path: &str, windows: bool) -> String {
+    if windows {
+        // Windows paths cannot contain `"`.
+        return format!("\"{path}\"");
+    }
+    if is_bare_word(path) {
+        return path.to_string();
+    }
+    let mut quoted = String::from("\"");
+    for c in path.chars() {
+        match c {
+            // Exec-level `\\` is `\\\\` in the file (the string escape applies first).
+            '\\' => quoted.push_str("\\\\\\\\"),
+            '"' | '`' | '$' => {
+                quoted.push_str("\\\\");
+                quoted.push(c);
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
 /// The handler entry: `Exec` is the bare program path and `%u`.
 pub fn handler_entry(program: &str, scheme: &str) -> String {
     format!(
@@ -388,6 +416,27 @@ mod tests {
         // Keys of other groups do not count.
         let other = "[Desktop Action x]\nExec=/bin/false\n[Desktop Entry]\nExec=/bin/true %u\n";
         assert_eq!(xdg_open_program(other), Some("/bin/true"));
+    }
+
+    #[test]
+    fn start_at_login_names_the_program_as_one_word() {
+        assert_eq!(
+            autostart_program(r"C:\Program Files\Agent Shell\agent-shell.exe", true),
+            r#""C:\Program Files\Agent Shell\agent-shell.exe""#
+        );
+        assert_eq!(
+            autostart_program("/usr/bin/agent-shell", false),
+            "/usr/bin/agent-shell"
+        );
+        assert_eq!(
+            autostart_program("/opt/Agent Shell/agent-shell", false),
+            r#""/opt/Agent Shell/agent-shell""#
+        );
+        // In the file: the string escape of `\`, then Exec's escape of `"`, `$`, `\`.
+        assert_eq!(
+            autostart_program(r#"/opt/a "b" $c\d"#, false),
+            r#""/opt/a \\"b\\" \\$c\\\\d""#
+        );
     }
 
     #[test]

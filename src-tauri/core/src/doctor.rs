@@ -11,6 +11,7 @@ use url::Url;
 use crate::config::{origin_of, ShellConfig, AGENT_CLIENT_ORIGIN};
 use crate::desktop::{self, Resolution, XdgDirs};
 use crate::keychain::{self, SecretStore};
+use crate::net::{ClientOptions, Http, NetError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +44,9 @@ pub struct Check {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// The desktop the report was taken on (OS, build, webview, app version, when).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<crate::diagnostics::SystemInfo>,
     pub checks: Vec<Check>,
 }
 
@@ -349,20 +353,36 @@ pub fn page_origin() -> &'static str {
     }
 }
 
-/// An HTTP client for probes: no redirects followed (the answers are the evidence), bounded.
-pub fn probe_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(NETWORK_TIMEOUT)
-        .user_agent(concat!("agent-shell-doctor/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
+/// The HTTP client for probes, built like every client of the shell (net.rs: OS trust store,
+/// the configured or system proxy); no redirects followed (the answers are the evidence).
+pub fn probe_client(config: &ShellConfig) -> Result<Http, NetError> {
+    Http::build(
+        &config.proxy,
+        ClientOptions {
+            timeout: NETWORK_TIMEOUT,
+            connect_timeout: NETWORK_TIMEOUT,
+            user_agent: concat!("agent-shell-doctor/", env!("CARGO_PKG_VERSION")),
+        },
+    )
+}
+
+/// [`online_checks`] with [`probe_client`], or one failed check saying why there is no client.
+pub async fn network_checks(config: &ShellConfig, keychain: Arc<dyn SecretStore>) -> Vec<Check> {
+    match probe_client(config) {
+        Ok(http) => online_checks(config, &http, keychain).await,
+        Err(error) => vec![Check {
+            id: "network.client",
+            status: Status::Fail,
+            evidence: error.to_string(),
+            fix: Some("on Linux, install the ca-certificates package (or point SSL_CERT_FILE at a CA bundle); check [network] proxy".into()),
+        }],
+    }
 }
 
 /// Every check that needs the network or the keychain, in the order an admin reads them.
 pub async fn online_checks(
     config: &ShellConfig,
-    http: &reqwest::Client,
+    http: &Http,
     keychain: Arc<dyn SecretStore>,
 ) -> Vec<Check> {
     let (login, date) = host_check("network.login_host", &config.endpoints.login, http).await;
@@ -383,13 +403,18 @@ pub async fn online_checks(
 /// The token broker policy names: `/readyz` answers 200, and its token endpoint answers a
 /// malformed request with an OAuth error (it speaks RFC 6749, and nothing in front of it
 /// swallows the error).
-async fn broker_check(base: &Url, token: &Url, client_id: &str, http: &reqwest::Client) -> Check {
+async fn broker_check(base: &Url, token: &Url, client_id: &str, http: &Http) -> Check {
     let id = "broker";
     let fix = Some(
         "check the broker's deployment (docs/broker.md: its /readyz, its logs) and that the proxy in front of it passes /readyz and /oauth/token".to_string(),
     );
     let ready = match base.join("readyz") {
-        Ok(url) => http.get(url).send().await,
+        Ok(url) => http
+            .client()
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| http.explain(&url, &e)),
         Err(error) => {
             return Check {
                 id,
@@ -413,7 +438,7 @@ async fn broker_check(base: &Url, token: &Url, client_id: &str, http: &reqwest::
             return Check {
                 id,
                 status: Status::Fail,
-                evidence: format!("{base}readyz {}", describe_http_error(&error)),
+                evidence: format!("{base}readyz {}", error.evidence),
                 fix,
             }
         }
@@ -421,6 +446,7 @@ async fn broker_check(base: &Url, token: &Url, client_id: &str, http: &reqwest::
     // This client with a grant type nobody supports: a broker that knows the client answers
     // 400 unsupported_grant_type (401 invalid_client means the broker does not list it).
     let answer = http
+        .client()
         .post(token.clone())
         .form(&[
             ("grant_type", "agent-shell-doctor-probe"),
@@ -437,7 +463,7 @@ async fn broker_check(base: &Url, token: &Url, client_id: &str, http: &reqwest::
             return Check {
                 id,
                 status: Status::Fail,
-                evidence: format!("POST {token}: {}", describe_http_error(&error)),
+                evidence: format!("POST {token}: {}", http.explain(token, &error).evidence),
                 fix,
             }
         }
@@ -472,40 +498,10 @@ async fn broker_check(base: &Url, token: &Url, client_id: &str, http: &reqwest::
     }
 }
 
-/// Why a request failed, in an admin's words (DNS, refused, TLS, timeout), from the error chain.
-fn describe_http_error(error: &reqwest::Error) -> String {
-    let mut chain = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        chain.push_str(": ");
-        chain.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    let lower = chain.to_ascii_lowercase();
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
-        "does not resolve (DNS)"
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-    {
-        "TLS failed (a TLS-inspecting proxy whose CA this machine does not trust?)"
-    } else if lower.contains("refused") {
-        "refused the connection"
-    } else {
-        "cannot be reached"
-    };
-    format!("{kind}: {chain}")
-}
-
 /// The host answers HTTP(S) at all; returns its `Date` header for the clock check.
-async fn host_check(
-    id: &'static str,
-    base: &Url,
-    http: &reqwest::Client,
-) -> (Check, Option<SystemTime>) {
-    let host = base.host_str().unwrap_or_default().to_string();
+async fn host_check(id: &'static str, base: &Url, http: &Http) -> (Check, Option<SystemTime>) {
     let started = Instant::now();
-    match http.get(base.clone()).send().await {
+    match http.client().get(base.clone()).send().await {
         Ok(response) => {
             let date = response
                 .headers()
@@ -516,7 +512,7 @@ async fn host_check(
                 id,
                 status: Status::Pass,
                 evidence: format!(
-                    "{} answered HTTP {} in {} ms{}",
+                    "{} answered HTTP {} in {} ms{}; via {}",
                     origin_of(base),
                     response.status().as_u16(),
                     started.elapsed().as_millis(),
@@ -524,24 +520,25 @@ async fn host_check(
                         " over TLS"
                     } else {
                         ""
-                    }
+                    },
+                    http.proxy_for(base)
                 ),
                 fix: None,
             };
             (check, date)
         }
-        Err(error) => (
-            Check {
-                id,
-                status: Status::Fail,
-                evidence: format!("{} {}", origin_of(base), describe_http_error(&error)),
-                fix: Some(format!(
-                    "allow {host}:{} through DNS, proxy and firewall for this desktop",
-                    base.port_or_known_default().unwrap_or(443)
-                )),
-            },
-            None,
-        ),
+        Err(error) => {
+            let failure = http.explain(base, &error);
+            (
+                Check {
+                    id,
+                    status: Status::Fail,
+                    evidence: format!("{} {}", origin_of(base), failure.evidence),
+                    fix: Some(failure.fix),
+                },
+                None,
+            )
+        }
     }
 }
 
@@ -626,7 +623,7 @@ fn page_text(html: &str) -> String {
 async fn authorize_answer(
     config: &ShellConfig,
     redirect_uri: &str,
-    http: &reqwest::Client,
+    http: &Http,
 ) -> Result<String, String> {
     let mut url = config.endpoints.authorize.clone();
     url.query_pairs_mut()
@@ -642,10 +639,11 @@ async fn authorize_answer(
         .append_pair("code_challenge_method", "S256")
         .append_pair("state", "agent-shell-doctor");
     let response = http
-        .get(url)
+        .client()
+        .get(url.clone())
         .send()
         .await
-        .map_err(|e| describe_http_error(&e))?;
+        .map_err(|e| http.explain(&url, &e).evidence)?;
     let status = response.status();
     if status.is_redirection() {
         let location = response
@@ -691,7 +689,7 @@ async fn authorize_answer(
 
 /// The authorize endpoint accepts this client id with every redirect URI sign-in can use (an
 /// unknown client or redirect URI gets an error page, not a login form).
-async fn authorize_check(config: &ShellConfig, http: &reqwest::Client) -> Check {
+async fn authorize_check(config: &ShellConfig, http: &Http) -> Check {
     let mut lines = Vec::new();
     let mut refused = false;
     for uri in config.redirect.all_uris() {
@@ -720,7 +718,7 @@ async fn authorize_check(config: &ShellConfig, http: &reqwest::Client) -> Check 
 /// The agent client calls the Platform API from its own origin: the API must answer CORS for
 /// it. `OPTIONS /api/v2/users/me` from that origin, as the webview sends it before the first
 /// call. A page of IT's own (`embed.client_url`) lives on the API's origin: nothing to check.
-async fn preflight_check(config: &ShellConfig, http: &reqwest::Client) -> Check {
+async fn preflight_check(config: &ShellConfig, http: &Http) -> Check {
     let id = "embedding.cors_preflight";
     if !config.endpoints.frames_agent_client() {
         return Check {
@@ -749,6 +747,7 @@ async fn preflight_check(config: &ShellConfig, http: &reqwest::Client) -> Check 
         }
     };
     let answer = http
+        .client()
         .request(reqwest::Method::OPTIONS, url.clone())
         .header(reqwest::header::ORIGIN, origin)
         .header(reqwest::header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
@@ -764,7 +763,7 @@ async fn preflight_check(config: &ShellConfig, http: &reqwest::Client) -> Check 
             return Check {
                 id,
                 status: Status::Fail,
-                evidence: format!("OPTIONS {url}: {}", describe_http_error(&error)),
+                evidence: format!("OPTIONS {url}: {}", http.explain(&url, &error).evidence),
                 fix,
             }
         }

@@ -17,6 +17,7 @@ pub mod keychain;
 pub mod links;
 pub mod logs;
 pub mod loopback;
+pub mod net;
 pub mod oauth;
 pub mod policy;
 pub mod process;

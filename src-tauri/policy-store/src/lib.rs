@@ -57,6 +57,79 @@ pub fn read(names: &[&str]) -> Result<Vec<StoreReading>, StoreError> {
     imp::read(names)
 }
 
+/// The Windows release, as diagnostics show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowsVersion {
+    /// `ProductName` and `DisplayVersion`, e.g. `Windows 10 Pro 22H2` (Windows 11 still says
+    /// "Windows 10" there: the build number tells them apart, 22000 and later is Windows 11).
+    pub name: String,
+    /// `CurrentMajorVersionNumber.CurrentMinorVersionNumber.CurrentBuildNumber.UBR`, e.g.
+    /// `10.0.22631.4317`, what `winver` and `ver` show.
+    pub build: String,
+}
+
+/// The Windows release from `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion` (None
+/// elsewhere, or when the key cannot be read).
+pub fn windows_version() -> Option<WindowsVersion> {
+    #[cfg(windows)]
+    {
+        use windows_registry::LOCAL_MACHINE;
+        let key = LOCAL_MACHINE
+            .options()
+            .read()
+            .open(r"SOFTWARE\Microsoft\Windows NT\CurrentVersion")
+            .ok()?;
+        let text = |name: &str| key.get_string(name).ok().filter(|v| !v.is_empty());
+        let number = |name: &str| key.get_u32(name).ok();
+        let product = text("ProductName")?;
+        let name = match text("DisplayVersion").or_else(|| text("ReleaseId")) {
+            Some(release) => format!("{product} {release}"),
+            None => product,
+        };
+        let build = match (
+            number("CurrentMajorVersionNumber"),
+            number("CurrentMinorVersionNumber"),
+            text("CurrentBuildNumber"),
+        ) {
+            (Some(major), Some(minor), Some(build)) => match number("UBR") {
+                Some(ubr) => format!("{major}.{minor}.{build}.{ubr}"),
+                None => format!("{major}.{minor}.{build}"),
+            },
+            (_, _, Some(build)) => build,
+            _ => "unknown".to_string(),
+        };
+        Some(WindowsVersion { name, build })
+    }
+    #[cfg(not(windows))]
+    None
+}
+
+/// Attaches this process to the console of the program that started it (cmd, PowerShell), so
+/// what a command line subcommand prints reaches it: release builds use the Windows GUI
+/// subsystem and start without a console. True when attached; false when there is no parent
+/// console (started from Explorer, a shortcut) or on other OSes, where nothing is needed.
+/// Call it before the first print.
+pub fn attach_parent_console() -> bool {
+    #[cfg(windows)]
+    {
+        console::attach_parent()
+    }
+    #[cfg(not(windows))]
+    false
+}
+
+#[cfg(windows)]
+#[allow(unsafe_code)]
+mod console {
+    use windows_sys::Win32::System::Console::{AttachConsole, ATTACH_PARENT_PROCESS};
+
+    pub fn attach_parent() -> bool {
+        // SAFETY: AttachConsole takes a process id by value and touches no memory of ours; it
+        // fails harmlessly (returns 0) when the parent has no console or one is attached.
+        unsafe { AttachConsole(ATTACH_PARENT_PROCESS) != 0 }
+    }
+}
+
 #[cfg(windows)]
 mod imp {
     use super::{StoreError, StoreReading, StoredValue, WINDOWS_POLICY_KEY};

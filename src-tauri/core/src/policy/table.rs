@@ -423,6 +423,15 @@ pub const SETTINGS: &[Setting] = &[
         description: "The longest Retry-After (seconds) a renewal waits for.",
     },
     Setting {
+        key: "session.forget_at_quit",
+        name: "ForgetSignInAtQuit",
+        kind: Kind::Bool,
+        default: "false",
+        category: Category::Session,
+        since: V2,
+        description: "Sign out when Agent Shell quits (the token is revoked and the saved sign-in deleted), for desks several agents share under one OS account.",
+    },
+    Setting {
         key: "links.allowed_hosts",
         name: "AllowedLinkHosts",
         kind: Kind::TextList,
@@ -459,6 +468,15 @@ pub const SETTINGS: &[Setting] = &[
         category: Category::Desktop,
         since: V1,
         description: "WebKitGTK accelerated compositing (Linux): on, off, or auto (off where there is no GPU render node).",
+    },
+    Setting {
+        key: "network.proxy",
+        name: "NetworkProxy",
+        kind: TEXT,
+        default: "system",
+        category: Category::Desktop,
+        since: V2,
+        description: "The proxy for sign-in, renewal and doctor: system (the OS proxy settings; no PAC/WPAD), direct, or http://[user:password@]host:port. A password is never shown or logged.",
     },
     Setting {
         key: "logs.level",
