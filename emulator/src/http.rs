@@ -121,7 +121,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// A random v4 UUID, the shape of every Genesys id.
 pub fn uuid_v4() -> String {
-    let mut b: [u8; 16] = rand::random();
+    uuid_v4_shaped(rand::random())
+}
+
+/// 16 bytes written as a v4 UUID (version and variant bits set).
+pub fn uuid_v4_shaped(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();

@@ -46,17 +46,7 @@ fn uuid_from(username: &str) -> String {
     let digest = Sha256::digest(format!("genesys-emulator-user:{username}").as_bytes());
     let mut b = [0u8; 16];
     b.copy_from_slice(&digest[..16]);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    crate::http::uuid_v4_shaped(b)
 }
 
 /// "jane.doe@corp.example" -> "Jane Doe".
