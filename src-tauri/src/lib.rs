@@ -81,13 +81,25 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
             commands::confirm_exit
         ])
         .on_window_event(|window, event| {
-            // Closing the window during an interaction asks first (exit_guard).
+            // Closing the window hides it to the tray when policy says so; otherwise, during
+            // an interaction, it asks first (exit_guard).
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                if window.label() == MAIN_WINDOW
-                    && exit_guard::interaction_active(window.app_handle())
-                {
+                if window.label() != MAIN_WINDOW {
+                    return;
+                }
+                let app = window.app_handle();
+                let to_tray = app
+                    .state::<ShellState>()
+                    .config()
+                    .is_some_and(|c| c.close_to_tray);
+                if to_tray {
                     api.prevent_close();
-                    exit_guard::request_exit(window.app_handle(), "close");
+                    if let Err(error) = window.hide() {
+                        tracing::warn!(%error, "could not hide the window to the tray");
+                    }
+                } else if exit_guard::interaction_active(app) {
+                    api.prevent_close();
+                    exit_guard::request_exit(app, "close");
                 }
             }
         })

@@ -421,6 +421,7 @@ impl Compositing {
 #[serde(deny_unknown_fields)]
 pub struct RawStartup {
     pub autostart: Option<bool>,
+    pub close_to_tray: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -554,6 +555,9 @@ pub struct ShellConfig {
     /// `[startup] autostart`: open the shell when the agent logs in to the desktop (off
     /// unless set; set and locked by IT in practice).
     pub autostart: bool,
+    /// `[startup] close_to_tray`: closing the window hides Agent Shell to the tray instead of
+    /// quitting (the session and any call go on; the tray's Quit ends it). Off unless set.
+    pub close_to_tray: bool,
     /// `[session] forget_at_quit`: quitting signs out (revokes the token, deletes the keychain
     /// entry), for desks several agents share under one OS account (off unless set).
     pub forget_at_quit: bool,
@@ -939,6 +943,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         links: validate_links(raw.links, raw.crm)?,
         log_level: raw.logs.level.unwrap_or_default(),
         autostart: raw.startup.autostart.unwrap_or(false),
+        close_to_tray: raw.startup.close_to_tray.unwrap_or(false),
         forget_at_quit: raw.session.forget_at_quit.unwrap_or(false),
         compositing: raw.webview.compositing.unwrap_or_default(),
         proxy: match raw.network.proxy.as_deref() {
@@ -1360,6 +1365,12 @@ mod tests {
             format!("{AGENT_CLIENT_ORIGIN}/index.html")
         );
         assert!(config.endpoints.frames_agent_client());
+        assert!(
+            !config.close_to_tray,
+            "closing quits unless IT says otherwise"
+        );
+        let to_tray = parse_str(&format!("{MINIMAL}[startup]\nclose_to_tray = true\n")).unwrap();
+        assert!(to_tray.close_to_tray);
         assert_eq!(config.endpoints.client_origins(), vec![AGENT_CLIENT_ORIGIN]);
         assert_eq!(
             config.endpoints.streaming.as_str(),

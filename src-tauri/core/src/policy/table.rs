@@ -459,6 +459,15 @@ pub const SETTINGS: &[Setting] = &[
         description: "Open Agent Shell when the agent logs in to the desktop (signed in silently).",
     },
     Setting {
+        key: "startup.close_to_tray",
+        name: "CloseToTray",
+        kind: Kind::Bool,
+        default: "false",
+        category: Category::Desktop,
+        since: V2,
+        description: "Closing the window hides Agent Shell to the tray instead of quitting: the session and any call go on, and Quit in the tray ends it.",
+    },
+    Setting {
         key: "webview.compositing",
         name: "WebviewCompositing",
         kind: Kind::Text {
