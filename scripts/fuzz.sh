@@ -28,10 +28,14 @@ for target in "${targets[@]}"; do
   scratch=$(mktemp -d)
   cp "$corpus"/* "$scratch"/
   echo "fuzz: $target for ${seconds}s from $(ls "$corpus" | wc -l) corpus inputs"
+  # The fuzzer's own exit status decides (a `|| true` after the pipe would hide it: with
+  # pipefail, PIPESTATUS would then be that of `true`).
+  set +e
   cargo +nightly fuzz run --debug-assertions "$target" "$scratch" "$corpus" -- \
     -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 2>&1 \
-    | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|thread .* panicked)' || true
+    | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|thread .* panicked)'
   status=${PIPESTATUS[0]}
+  set -e
   rm -rf "$scratch"
   if [ "$status" -ne 0 ]; then
     echo "fuzz: $target FAILED (exit $status); the input is in fuzz/artifacts/$target/" >&2

@@ -51,6 +51,11 @@ fuzz_target!(|data: &[u8]| {
     for secret in [TOKEN, ENCODED] {
         for start in 0..=secret.len() - 8 {
             let window = &secret[start..start + 8];
+            // Only what was planted counts: the surrounding text may hold the same 8
+            // characters by itself (short runs are not secrets and pass unchanged).
+            if rest.contains(window) {
+                continue;
+            }
             assert!(
                 !out.contains(window),
                 "{window:?} survived\n input: {line:?}\noutput: {out:?}"
