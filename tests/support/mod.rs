@@ -302,50 +302,64 @@ impl E2eApp {
             args.insert(0, "--config".into());
         }
 
-        let port = free_port();
-        let native_port = free_port();
         let driver_log = home.path().join("tauri-driver.log");
-        let log = std::fs::File::create(&driver_log).unwrap();
         let xdg = |name: &str| {
             let dir = home.path().join(name);
             std::fs::create_dir_all(&dir).unwrap();
             dir
         };
-        let mut command = Command::new(find_tauri_driver());
-        command.envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let driver = command
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", xdg(".config"))
-            .env("XDG_DATA_HOME", xdg(".local/share"))
-            .env("XDG_CACHE_HOME", xdg(".cache"))
-            .env_remove("AGENT_SHELL_CONFIG")
-            .env("AGENT_SHELL_LOG", "info")
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("tauri-driver failed to start");
+        // Ports are picked free and then bound by the drivers: another server of the test
+        // run (an emulator) may take one in between. WebKitWebDriver then says it cannot
+        // listen, and the other server answers in its place: start again on new ports.
+        let mut attempt = 0;
+        let (driver, port) = loop {
+            attempt += 1;
+            let port = free_port();
+            let native_port = free_port();
+            let log = std::fs::File::create(&driver_log).unwrap();
+            let mut command = Command::new(find_tauri_driver());
+            command.envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let mut driver = command
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                ])
+                .env("HOME", home.path())
+                .env("XDG_CONFIG_HOME", xdg(".config"))
+                .env("XDG_DATA_HOME", xdg(".local/share"))
+                .env("XDG_CACHE_HOME", xdg(".cache"))
+                .env_remove("AGENT_SHELL_CONFIG")
+                .env("AGENT_SHELL_LOG", "info")
+                .stdout(Stdio::from(log.try_clone().unwrap()))
+                .stderr(Stdio::from(log))
+                .kill_on_drop(true)
+                .spawn()
+                .expect("tauri-driver failed to start");
 
-        // Both tauri-driver and the WebKitWebDriver it starts must listen before a session.
-        for listening_port in [port, native_port] {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while tokio::net::TcpStream::connect(("127.0.0.1", listening_port))
-                .await
-                .is_err()
-            {
-                assert!(
-                    Instant::now() < deadline,
-                    "WebDriver did not listen on {listening_port}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            // Both tauri-driver and the WebKitWebDriver it starts must listen before a session.
+            for listening_port in [port, native_port] {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while tokio::net::TcpStream::connect(("127.0.0.1", listening_port))
+                    .await
+                    .is_err()
+                {
+                    assert!(
+                        Instant::now() < deadline,
+                        "WebDriver did not listen on {listening_port}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
-        }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let said = std::fs::read_to_string(&driver_log).unwrap_or_default();
+            if said.contains("Unable to listen") && attempt < 3 {
+                let _ = driver.kill().await;
+                continue;
+            }
+            break (driver, port);
+        };
 
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
