@@ -25,9 +25,9 @@ use crate::state::AppState;
 use crate::store::{Fault, FaultKind, FaultTarget, IssuedTokens, PendingAuthorization, SsoHints};
 use crate::users::{user_for, DEFAULT_USERNAME};
 
-/// Headers a trusted web origin may send to the token endpoint (the integration guide's list).
-pub const CORS_ALLOWED_HEADERS: &str =
-    "X-Genesys-Embed-Client-Version, Genesys-User-Agent, Authorization, Content-Type";
+/// Headers a trusted web origin may send to the token endpoint (no invented client headers:
+/// an OAuth client sends these two).
+pub const CORS_ALLOWED_HEADERS: &str = "Authorization, Content-Type";
 pub const CORS_ALLOWED_METHODS: &str = "POST, GET, OPTIONS";
 
 // ----- authorize -----

@@ -10,8 +10,7 @@ use genesys_emulator::{EmulatorConfig, CLIENT_CSP, DEMO_CLIENT_ID};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const ALLOWED_HEADERS: &str =
-    "X-Genesys-Embed-Client-Version, Genesys-User-Agent, Authorization, Content-Type";
+const ALLOWED_HEADERS: &str = "Authorization, Content-Type";
 
 #[tokio::test]
 async fn users_me_and_tokens_me_need_a_live_bearer_token() {
@@ -124,7 +123,7 @@ async fn preflight(emu: &Emu, url: &str, origin: Option<&str>) -> reqwest::Respo
         .header("access-control-request-method", "POST")
         .header(
             "access-control-request-headers",
-            "content-type,genesys-user-agent",
+            "content-type,authorization",
         );
     if let Some(origin) = origin {
         req = req.header("origin", origin);
