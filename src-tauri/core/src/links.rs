@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use url::{Host, Url};
 
-use crate::config::{ShellConfig, AGENT_CLIENT_SCHEME};
+use crate::config::{origin_of, ShellConfig, AGENT_CLIENT_SCHEME};
 use crate::error::{Code, ErrorCode};
 
 /// Hosts the embedded client may open in the system browser when the config names none: the
@@ -298,7 +298,7 @@ impl LinkPolicy {
         match url.scheme() {
             "about" => matches!(url.path(), "blank" | "srcdoc"),
             "tauri" | "http" | "https" | AGENT_CLIENT_SCHEME => {
-                let origin = scheme_host_port(url);
+                let origin = origin_of(url);
                 origin == APP_ORIGIN || self.client_origins.contains(&origin)
             }
             _ => false,
@@ -338,19 +338,7 @@ impl LinkPolicy {
     /// client's origins): granted while the main frame is the app page, an embedded client is
     /// configured and a session is active; refused otherwise.
     pub fn allows_media(&self, main_frame: &Url, session_active: bool) -> bool {
-        session_active
-            && !self.client_origins.is_empty()
-            && scheme_host_port(main_frame) == APP_ORIGIN
-    }
-}
-
-/// `scheme://host[:port]`, like `Origin` serialisation but also for the app's own `tauri:`
-/// scheme, whose URL origin is opaque ("null").
-fn scheme_host_port(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
-        (Some(host), None) => format!("{}://{host}", url.scheme()),
-        _ => String::new(),
+        session_active && !self.client_origins.is_empty() && origin_of(main_frame) == APP_ORIGIN
     }
 }
 
@@ -362,7 +350,7 @@ pub fn main_frame_strayed(url: &Url) -> bool {
     matches!(
         url.scheme(),
         "tauri" | "http" | "https" | AGENT_CLIENT_SCHEME
-    ) && scheme_host_port(url) != APP_ORIGIN
+    ) && origin_of(url) != APP_ORIGIN
 }
 
 /// The app page, where a strayed main frame is sent back.
