@@ -131,7 +131,6 @@ pub fn recent_lines(dir: &Path, max_lines: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
 
     const TOKEN: &str = "q3J0h8vO1yA9ZkPz_x-7LmN2bC4dE5fG6hI7jK8lM9n";
 
@@ -156,25 +155,6 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(scrub(&input), expected, "{input}");
-        }
-    }
-
-    #[test]
-    fn ordinary_log_lines_are_left_alone() {
-        let lines = [
-            "token refreshed; next renewal in 3540 s",
-            "conversation 5f0c7e0e-3c7a-4a47-8d5e-9a7f3c1b2d4e connected",
-            "opening https://login.mypurecloud.ie/oauth/authorize in the browser",
-            "/home/agent/.local/state/agent-shell/logs/agent-shell.2026-12-01.log",
-            "the code exchange failed: invalid_grant",
-            "state mismatch: the redirect was not for this sign-in",
-        ];
-        for line in lines {
-            assert!(
-                matches!(scrub(line), Cow::Borrowed(_)),
-                "{line} -> {}",
-                scrub(line)
-            );
         }
     }
 

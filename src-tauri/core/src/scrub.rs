@@ -652,6 +652,7 @@ mod tests {
             "/Users/AgentOne/Library/Logs/Agent Shell/agent-shell.2026-12-01.log",
             "the code exchange failed: invalid_grant",
             "state mismatch: the redirect was not for this sign-in state=signing_in",
+            "state mismatch: the redirect was not for this sign-in",
             "Bearer token expired; Basic checks passed",
             "grant_type=refresh_token token_type=bearer",
             r#"{"code":"bad.request","status":400,"message":"Invalid token"}"#,
