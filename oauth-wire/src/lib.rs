@@ -4,7 +4,8 @@
 //! desktop core (a client) each used to spell these details themselves: the RFC 6749 error
 //! codes, reading HTTP Basic client credentials (form-urlencoded before base64, RFC 6749
 //! 2.3.1), form parameters that must not repeat (RFC 6749 3.1), the `no-store` headers of a
-//! token response (RFC 6749 5.1) and "https, or plain http to this machine only". Copies
+//! token response (RFC 6749 5.1), the shape of a PKCE verifier (RFC 7636 4.1) and "https, or
+//! plain http to this machine only". Copies
 //! drift; a fix made in one was missing from the others. This crate holds the one copy.
 //!
 //! It is plain data and parsing (serde, url, base64): no HTTP framework and no runtime, so any
@@ -14,6 +15,7 @@
 mod client_auth;
 mod error;
 mod form;
+mod pkce;
 mod transport;
 
 pub use client_auth::{
@@ -22,6 +24,7 @@ pub use client_auth::{
 };
 pub use error::{ErrorCode, UnknownErrorCode};
 pub use form::{form_decode, form_encode, is_form_urlencoded, Params, Repeated, FORM_CONTENT_TYPE};
+pub use pkce::is_valid_code_verifier;
 pub use transport::{check_transport, is_loopback_host, TransportError};
 
 /// What a `Debug` impl prints in place of a secret.
