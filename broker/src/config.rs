@@ -67,7 +67,7 @@ impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConfig")
             .field("client_id", &self.client_id)
-            .field("secret", &"[redacted]")
+            .field("secret", &oauth_wire::REDACTED)
             .field("redirect_uris", &self.redirect_uris)
             .finish()
     }
@@ -374,21 +374,7 @@ fn check_upstream(url: &Url) -> Result<(), ConfigError> {
         key: "upstream_token_url".into(),
         reason: reason.into(),
     };
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => return Err(invalid("the URL has no host")),
-    };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => {
-            return Err(invalid(
-                "must be https:// (plain http only to a loopback host)",
-            ))
-        }
-    }
+    oauth_wire::check_transport(url).map_err(|e| invalid(&e.to_string()))?;
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err(invalid("must not carry credentials or a fragment"));
     }

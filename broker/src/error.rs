@@ -4,9 +4,10 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use oauth_wire::{ErrorCode, NO_STORE_HEADERS};
 
 use crate::config::ConfigError;
 
@@ -35,7 +36,7 @@ pub enum BrokerError {
 #[derive(Debug)]
 pub(crate) struct OAuthError {
     pub status: StatusCode,
-    pub error: &'static str,
+    pub error: ErrorCode,
     pub description: Cow<'static, str>,
     pub retry_after: Option<Duration>,
 }
@@ -43,7 +44,7 @@ pub(crate) struct OAuthError {
 impl OAuthError {
     pub fn new(
         status: StatusCode,
-        error: &'static str,
+        error: ErrorCode,
         description: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self {
@@ -54,12 +55,16 @@ impl OAuthError {
         }
     }
 
-    pub fn bad_request(error: &'static str, description: impl Into<Cow<'static, str>>) -> Self {
+    pub fn bad_request(error: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, error, description)
     }
 
     pub fn invalid_client(description: &'static str) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidClient,
+            description,
+        )
     }
 
     pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
@@ -97,15 +102,19 @@ impl IntoResponse for OAuthError {
 
 /// RFC 6749 5.1: token responses (and their errors) must not be cached.
 pub(crate) fn no_store(h: &mut axum::http::HeaderMap) {
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    for (name, value) in NO_STORE_HEADERS {
+        h.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
 }
 
 /// 429 with Retry-After, in the OAuth error shape the shell already retries on.
 pub(crate) fn rate_limited(wait: Duration, description: &'static str) -> Response {
     OAuthError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "temporarily_unavailable",
+        ErrorCode::TemporarilyUnavailable,
         description,
     )
     .with_retry_after(wait.max(Duration::from_secs(1)))

@@ -23,7 +23,7 @@ impl Outcome {
     pub fn fail(&mut self, e: OAuthError) -> Response {
         // A more precise reason recorded earlier (e.g. why an envelope failed) is kept.
         if self.error.is_none() {
-            self.error = Some(e.error.to_owned());
+            self.error = Some(e.error.as_str().to_owned());
         }
         e.into_response()
     }

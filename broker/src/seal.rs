@@ -212,7 +212,7 @@ pub struct Unsealed {
 impl fmt::Debug for Unsealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Unsealed")
-            .field("refresh_token", &"[redacted]")
+            .field("refresh_token", &oauth_wire::REDACTED)
             .field("client_id", &self.client_id)
             .field("issued_at", &self.issued_at)
             .field("key_id", &self.key_id)

@@ -18,9 +18,11 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use oauth_wire::{
+    client_credentials, is_form_urlencoded, is_valid_code_verifier, parse_basic, ClientAuthError,
+    ErrorCode, Params,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::ClientConfig;
@@ -124,9 +126,14 @@ async fn handle(live: &Live, ip: IpAddr, request: Request, out: &mut Outcome) ->
         Ok(body) => body,
         Err(e) => return out.fail(e),
     };
-    if !is_form_urlencoded(&parts.headers) {
+    let form_body = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_form_urlencoded);
+    if !form_body {
         return out.fail(OAuthError::bad_request(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "the token request must be application/x-www-form-urlencoded",
         ));
     }
@@ -160,14 +167,14 @@ fn prepare<'l>(
     let params = Params::parse(body);
     if params.repeated().is_some() {
         return Err(OAuthError::bad_request(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "a parameter was sent more than once",
         ));
     }
     let grant_type = match params.get("grant_type") {
         None => {
             return Err(OAuthError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "grant_type is required",
             ))
         }
@@ -182,7 +189,7 @@ fn prepare<'l>(
     match grant_type {
         Grant::Unsupported => {
             return Err(OAuthError::bad_request(
-                "unsupported_grant_type",
+                ErrorCode::UnsupportedGrantType,
                 "the token broker supports authorization_code and refresh_token",
             ))
         }
@@ -190,28 +197,28 @@ fn prepare<'l>(
             let (Some(code), Some(redirect_uri)) = (params.get("code"), params.get("redirect_uri"))
             else {
                 return Err(OAuthError::bad_request(
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "code and redirect_uri are required",
                 ));
             };
             // PKCE stays on end to end: the verifier is forwarded as sent, and required.
             let Some(verifier) = params.get("code_verifier") else {
                 return Err(OAuthError::bad_request(
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "code_verifier is required (PKCE)",
                 ));
             };
             // RFC 7636 4.1: a verifier of any other shape cannot be right; an oversized code
             // cannot be Genesys's. Neither goes upstream.
-            if !valid_verifier(verifier) || code.len() > MAX_CODE_LEN {
+            if !is_valid_code_verifier(verifier) || code.len() > MAX_CODE_LEN {
                 return Err(OAuthError::bad_request(
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "code or code_verifier is malformed",
                 ));
             }
             if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
                 return Err(OAuthError::bad_request(
-                    "invalid_grant",
+                    ErrorCode::InvalidGrant,
                     "redirect_uri is not allowed for this client at the token broker",
                 ));
             }
@@ -223,7 +230,7 @@ fn prepare<'l>(
         Grant::RefreshToken => {
             let Some(envelope) = params.get("refresh_token") else {
                 return Err(OAuthError::bad_request(
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "refresh_token is required",
                 ));
             };
@@ -262,14 +269,6 @@ fn prepare<'l>(
     })
 }
 
-/// RFC 7636 4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
-fn valid_verifier(verifier: &str) -> bool {
-    (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
 #[derive(Clone, Copy)]
 enum Grant {
     AuthorizationCode,
@@ -296,14 +295,14 @@ fn unseal_error(e: &UnsealError) -> OAuthError {
         UnsealError::Tampered => "the refresh token is not valid at this token broker",
         UnsealError::WrongClient => "the refresh token was issued to another client",
     };
-    OAuthError::bad_request("invalid_grant", description)
+    OAuthError::bad_request(ErrorCode::InvalidGrant, description)
 }
 
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, OAuthError> {
     let too_large = || {
         OAuthError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             format!("the request body is larger than {limit} bytes"),
         )
     };
@@ -315,12 +314,12 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
         Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
         Ok(Err(_)) => Err(OAuthError::bad_request(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "the request body could not be read",
         )),
         Err(_) => Err(OAuthError::new(
             StatusCode::REQUEST_TIMEOUT,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "the request body did not arrive in time",
         )),
     }
@@ -334,58 +333,30 @@ fn identify_client<'l>(
     body_id: Option<&str>,
     out: &mut Outcome,
 ) -> Result<&'l ClientConfig, OAuthError> {
-    let basic_id = basic_user(headers)
-        .map_err(|()| OAuthError::invalid_client("malformed HTTP Basic credentials"))?;
-    let client_id = match (basic_id.as_deref(), body_id) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(OAuthError::bad_request(
-                "invalid_request",
-                "client_id does not match the HTTP Basic credentials",
-            ))
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .map_or(Ok(None), |v| parse_basic(v.as_bytes()))
+        .map_err(|_| OAuthError::invalid_client("malformed HTTP Basic credentials"))?
+        // A Basic header without a user name names no client.
+        .filter(|b| !b.client_id.is_empty());
+    // Any secret is ignored (the broker holds the real one), so none is passed on.
+    let credentials = client_credentials(basic, body_id, None).map_err(|e| match e {
+        ClientAuthError::Missing => OAuthError::invalid_client("client_id is required"),
+        ClientAuthError::MalformedBasic => {
+            OAuthError::invalid_client("malformed HTTP Basic credentials")
         }
-        (Some(id), _) | (None, Some(id)) => id,
-        (None, None) => return Err(OAuthError::invalid_client("client_id is required")),
-    };
+        ClientAuthError::ClientIdMismatch | ClientAuthError::MultipleMethods => {
+            OAuthError::bad_request(
+                ErrorCode::InvalidRequest,
+                "client_id does not match the HTTP Basic credentials",
+            )
+        }
+    })?;
+    let client_id = credentials.client_id.as_str();
     out.client_id = Some(truncate(client_id, 64).to_owned());
     live.clients
         .get(client_id)
         .ok_or_else(|| OAuthError::invalid_client("this client is not served by the token broker"))
-}
-
-/// The user name of `Authorization: Basic`; `Ok(None)` without one (or for another scheme).
-fn basic_user(headers: &HeaderMap) -> Result<Option<String>, ()> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().map_err(|_| ())?;
-    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
-        return Ok(None);
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Ok(None);
-    }
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| ())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| ())?;
-    let (user, _password) = decoded.split_once(':').ok_or(())?;
-    Ok(Some(form_decode(user)).filter(|u| !u.is_empty()))
-}
-
-fn form_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("v={text}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-fn is_form_urlencoded(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            mime.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
 }
 
 /// Whether `headers` declare a body longer than `limit` (checked before reading it).
@@ -395,70 +366,4 @@ fn declared_too_large(headers: &HeaderMap, limit: usize) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .is_some_and(|len| len > limit as u64)
-}
-
-/// Form parameters with RFC 6749 3.1 semantics: an empty value counts as absent.
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(input: &[u8]) -> Self {
-        Self(
-            url::form_urlencoded::parse(input)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .filter(|(_, v)| !v.is_empty())
-                .collect(),
-        )
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The name of a parameter sent twice (RFC 6749 3.1: parameters must not repeat).
-    fn repeated(&self) -> Option<&str> {
-        self.0
-            .iter()
-            .enumerate()
-            .find(|(i, (k, _))| self.0[..*i].iter().any(|(earlier, _)| earlier == k))
-            .map(|(_, (k, _))| k.as_str())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn params_drop_empty_values_and_spot_repeats() {
-        let p = Params::parse(b"a=1&b=&c=x%20y&a=2");
-        assert_eq!(p.get("b"), None);
-        assert_eq!(p.get("c"), Some("x y"));
-        assert_eq!(p.repeated(), Some("a"));
-        assert_eq!(Params::parse(b"a=1&b=2").repeated(), None);
-    }
-
-    #[test]
-    fn basic_user_reads_the_client_id() {
-        let mut h = HeaderMap::new();
-        let encoded = STANDARD.encode("id%3A1:whatever");
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {encoded}")).unwrap(),
-        );
-        assert_eq!(basic_user(&h).unwrap().as_deref(), Some("id:1"));
-    }
-
-    #[test]
-    fn code_verifiers_follow_rfc_7636() {
-        assert!(valid_verifier(&"a".repeat(43)));
-        assert!(valid_verifier(&"A-._~9".repeat(20)));
-        assert!(!valid_verifier(&"a".repeat(42)));
-        assert!(!valid_verifier(&"a".repeat(129)));
-        assert!(!valid_verifier(&format!("{}+", "a".repeat(43))));
-    }
 }

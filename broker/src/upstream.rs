@@ -8,8 +8,7 @@ use std::time::{Instant, SystemTime};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
+use oauth_wire::{basic_authorization, ErrorCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -30,19 +29,13 @@ const FORWARDED_HEADERS: [header::HeaderName; 4] = [
     header::RETRY_AFTER,
 ];
 
-fn form_encode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
 /// RFC 6749 2.3.1: id and secret are form-encoded, joined with ':', then base64'd.
 fn basic_auth(client: &ClientConfig) -> Option<HeaderValue> {
-    let credentials = format!(
-        "{}:{}",
-        form_encode(&client.client_id),
-        form_encode(client.secret.expose_secret())
-    );
-    let mut value =
-        HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(credentials))).ok()?;
+    let mut value = HeaderValue::from_str(&basic_authorization(
+        &client.client_id,
+        client.secret.expose_secret(),
+    ))
+    .ok()?;
     value.set_sensitive(true);
     Some(value)
 }
@@ -57,14 +50,14 @@ pub(crate) async fn forward(
     let Some(auth) = basic_auth(client) else {
         return out.fail(OAuthError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
+            ErrorCode::ServerError,
             "the token broker's client credentials cannot be sent",
         ));
     };
     let unavailable = |description: &'static str| {
         OAuthError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
+            ErrorCode::TemporarilyUnavailable,
             description,
         )
         .with_retry_after(live.retry_after)
@@ -218,7 +211,7 @@ fn copy_allowed_headers(from: &HeaderMap, to: &mut HeaderMap) {
 fn bad_gateway(description: &'static str) -> OAuthError {
     OAuthError::new(
         StatusCode::BAD_GATEWAY,
-        "server_error",
+        ErrorCode::ServerError,
         Cow::Borrowed(description),
     )
 }
@@ -259,6 +252,8 @@ async fn read_upstream(mut response: reqwest::Response) -> Result<Vec<u8>, ReadF
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
 
     #[test]
     fn basic_auth_is_form_encoded() {
