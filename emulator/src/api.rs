@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::centre::auth::check_scope;
 use crate::centre::model::{ORG_ID, ORG_NAME};
 use crate::http::{bearer_token, rfc3339, ApiError};
+use crate::platform::auth::check_scope;
 use crate::state::AppState;
 use crate::store::FaultTarget;
 

@@ -9,7 +9,7 @@ use axum::Router;
 
 use crate::state::AppState;
 use crate::store::LogEntry;
-use crate::{api, centre, client_page, control, oauth};
+use crate::{api, client_page, control, oauth, platform};
 
 /// Request bodies larger than this are refused (413) before any handler runs.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -49,7 +49,7 @@ pub fn router(state: AppState, origin: OriginKind) -> Router {
                 "/api/v2/oauth/token",
                 post(oauth::token).options(oauth::token_preflight),
             )
-            .merge(centre::routes::router(
+            .merge(platform::routes::router(
                 state.clone(),
                 Router::new()
                     .route("/api/v2/users/me", get(api::users_me))

@@ -1,5 +1,5 @@
 //! `/_emulator/*` on the login origin: the test-control API (faults, revocation, runtime
-//! settings, counters, access log, reset) and, from `centre::control`, the contact-centre
+//! settings, counters, access log, reset) and, from `platform::control`, the contact-centre
 //! script routes. JSON in, JSON out; errors are `{"error": "..."}`.
 
 use std::time::Duration;
@@ -47,7 +47,7 @@ pub fn routes(app: AppState) -> Router<AppState> {
         .route("/_emulator/issued-tokens", get(issued_tokens))
         .route("/_emulator/secrets", get(secrets))
         .route("/_emulator/reset", post(reset))
-        .merge(crate::centre::control::routes())
+        .merge(crate::platform::control::routes())
         .route_layer(middleware::from_fn_with_state(app, refuse_cross_site))
 }
 

@@ -32,6 +32,7 @@ mod http;
 mod oauth;
 mod pages;
 mod pkce;
+mod platform;
 mod state;
 mod store;
 mod users;

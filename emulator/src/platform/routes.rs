@@ -15,10 +15,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{cors, require};
-use super::calls::{valid_digits, Call, ParticipantChange, Ref, TransferTarget};
-use super::hub::Floor;
-use super::model::{page, AVAILABLE, IDLE, OFF_QUEUE, ON_QUEUE};
 use super::notify;
+use crate::centre::calls::{valid_digits, Call, ParticipantChange, Ref, TransferTarget};
+use crate::centre::hub::Floor;
+use crate::centre::model::{page, AVAILABLE, IDLE, OFF_QUEUE, ON_QUEUE};
 use crate::http::{paging, parse_body, query, ApiError};
 use crate::state::{AppState, Shared};
 use crate::store::AccessInfo;
@@ -453,7 +453,7 @@ struct WrapupInput {
 }
 
 /// The call's wrap-up codes as (id, name).
-fn codes_of(call: &Call, floor_dir: &super::model::Directory) -> Vec<(String, String)> {
+fn codes_of(call: &Call, floor_dir: &crate::centre::model::Directory) -> Vec<(String, String)> {
     call.queue
         .as_ref()
         .and_then(|q| floor_dir.queue(&q.id))
@@ -559,7 +559,7 @@ async fn digits(
                 .iter()
                 .find(|p| p.id == participant_id)
                 .ok_or_else(ApiError::not_found)?;
-            if p.state != super::calls::PState::Connected {
+            if p.state != crate::centre::calls::PState::Connected {
                 return Err(ApiError::bad_request(
                     "Digits can only be sent on a connected participant.",
                 ));

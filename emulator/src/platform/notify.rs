@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::require;
-use super::hub::{Channel, Event};
+use crate::centre::hub::{Channel, Event};
 
 use crate::http::{parse_body, rfc3339, uuid_v4, ApiError};
 use crate::state::AppState;

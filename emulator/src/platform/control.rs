@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::model::{DirUser, PresenceDef, Queue, WrapupCode, DEFAULT_STATION_ID};
+use crate::centre::model::{DirUser, PresenceDef, Queue, WrapupCode, DEFAULT_STATION_ID};
 use crate::http::{uuid_v4, ApiError};
 use crate::state::AppState;
 use crate::users::{user_for, DEFAULT_USERNAME};
@@ -228,7 +228,7 @@ async fn ring(State(app): State<AppState>, body: Result<Bytes, BytesRejection>) 
     Ok(Json(json!({ "conversationId": id })).into_response())
 }
 
-fn record(call: &super::calls::Call) -> Value {
+fn record(call: &crate::centre::calls::Call) -> Value {
     let digits: Vec<Value> = call
         .digits
         .iter()

@@ -1,0 +1,11 @@
+//! The Platform API handlers of the contact centre in [`crate::centre`]: presence, routing
+//! status, queues, stations, calls, notifications (REST and websocket), plus `/_emulator/*`
+//! routes that script it.
+//!
+//! Module graph (one way): `routes`, `notify`, `control` (handlers) -> `auth` (bearer and scope
+//! checks, CORS) -> [`crate::state`], [`crate::centre`] -> `crate::http` (leaf helpers).
+
+pub mod auth;
+pub mod control;
+pub mod notify;
+pub mod routes;
