@@ -277,14 +277,14 @@ fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
     }
 
     // Registered the way the app does at start: both routes lead to this binary.
-    let dirs = agent_shell_core::desktop::XdgDirs {
+    let dirs = agent_shell_core::platform::desktop::XdgDirs {
         data_home: home.path().join(".local/share"),
         config_home: home.path().join(".config"),
         data_dirs: vec![home.path().join("system")],
     };
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_agent-shell"));
     let registration =
-        agent_shell_core::desktop::register("com.agentshell.desktop", &binary, &dirs);
+        agent_shell_core::platform::desktop::register("com.agentshell.desktop", &binary, &dirs);
     assert!(registration.xdg.resolves(), "{:?}", registration);
     let out = doctor(true);
     let report = doctor_json(&out);

@@ -12,7 +12,9 @@ fn read_json(path: &str) -> Value {
 fn shipped_csp_is_the_builders_policy_for_all_known_environments() {
     let conf = read_json("tauri.conf.json");
     let shipped = conf["app"]["security"]["csp"].as_str().unwrap();
-    let expected = agent_shell_core::csp::shipped_policy().unwrap().to_string();
+    let expected = agent_shell_core::embed::csp::shipped_policy()
+        .unwrap()
+        .to_string();
     assert_eq!(
         shipped, expected,
         "tauri.conf.json app.security.csp is out of date; set it to:\n{expected}"
@@ -122,7 +124,7 @@ fn attribute_values(text: &str, element: &str, attr: &str) -> Vec<String> {
 }
 
 fn known_policy_names() -> Vec<&'static str> {
-    agent_shell_core::policy::table::names()
+    agent_shell_core::config::policy::table::names()
 }
 
 /// The MSI writes only values the policy reader knows (an unknown one would be ignored), each

@@ -14,11 +14,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use agent_shell_core::auth::{AuthService, RedirectTransport};
 use agent_shell_core::config::{parse_str, RedirectMode, ShellConfig};
-use agent_shell_core::keychain::{KeyringStore, MemoryStore, SecretStore};
 use agent_shell_core::oauth::{ApiFuture, GenesysApi, TokenError, TokenSet, UserInfo};
+use agent_shell_core::platform::keychain::{KeyringStore, MemoryStore, SecretStore};
 use agent_shell_core::secret::{AccessToken, AuthCode, RefreshToken};
+use agent_shell_core::session::auth::{AuthService, RedirectTransport};
 use clap::Parser;
 use genesys_emulator::{EmulatorConfig, RunningEmulator};
 
@@ -474,7 +474,7 @@ async fn refresh_engine(args: &Args, rows: &mut Vec<Row>) -> Result<(), BoxError
         issued: Mutex::new(0),
     }));
     // A keychain that cannot be used keeps the session in memory, which would time nothing.
-    let usable = agent_shell_core::keychain::probe(keyring.clone()).await;
+    let usable = agent_shell_core::platform::keychain::probe(keyring.clone()).await;
     let signed = match usable {
         Ok(()) => sign_in_without_browser(&with_keychain).await,
         Err(error) => Err(error.into()),

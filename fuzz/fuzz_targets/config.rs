@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = agent_shell_core::config::parse_str(text);
     if let Ok(table) = text.parse::<toml::Table>() {
         let (merged, _, _) =
-            agent_shell_core::policy::merge(&[(&table, "policy")], Some((&table, "user")));
+            agent_shell_core::config::policy::merge(&[(&table, "policy")], Some((&table, "user")));
         let _ = agent_shell_core::config::validate_table(merged);
     }
 });

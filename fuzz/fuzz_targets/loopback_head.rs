@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = agent_shell_core::loopback::parse_head(data);
+    let _ = agent_shell_core::platform::loopback::parse_head(data);
 });

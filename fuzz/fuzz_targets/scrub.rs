@@ -3,7 +3,7 @@
 //! Debug-escaped JSON, a header) never comes out, nor any 8 characters of it, whatever the
 //! text around it. The first byte picks where the token goes; the rest is the text around it.
 #![no_main]
-use agent_shell_core::scrub::scrub;
+use agent_shell_core::support::scrub::scrub;
 use libfuzzer_sys::fuzz_target;
 
 /// Standard base64 (with `/`, `+` and padding), as a sealed secret would be written.

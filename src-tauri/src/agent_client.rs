@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use agent_shell_core::csp;
+use agent_shell_core::embed::csp;
 use tauri::http::{header, Method, Request, Response, StatusCode};
 use tauri::{Manager, Runtime, UriSchemeContext};
 

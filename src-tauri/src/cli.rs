@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use agent_shell_core::config::policy;
 use agent_shell_core::config::{self, ConfigOrigin};
-use agent_shell_core::{csp, policy, ErrorCode};
+use agent_shell_core::embed::csp;
+use agent_shell_core::ErrorCode;
 use clap::{Parser, Subcommand};
 
 use crate::state::{ConfigState, ShellState};
@@ -357,7 +359,8 @@ fn doctor_command(cli_path: Option<PathBuf>, json: bool, bundle: Option<PathBuf>
             return EXIT_FAILURE;
         }
     };
-    let keychain = std::sync::Arc::new(agent_shell_core::keychain::KeyringStore::doctor_probe());
+    let keychain =
+        std::sync::Arc::new(agent_shell_core::platform::keychain::KeyringStore::doctor_probe());
     let report = runtime.block_on(crate::diagnose::report(&state, keychain));
     if json {
         match serde_json::to_string_pretty(&report) {

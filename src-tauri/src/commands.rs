@@ -1,10 +1,10 @@
 //! Tauri commands: each hands one input to the session engine and returns its answer. The
-//! decisions, and the effects they lead to, are the engine's (agent_shell_core::engine).
+//! decisions, and the effects they lead to, are the engine's (agent_shell_core::session::engine).
 
 use std::sync::Arc;
 
-use agent_shell_core::auth::{AuthError, SessionView};
-use agent_shell_core::engine::{
+use agent_shell_core::session::auth::{AuthError, SessionView};
+use agent_shell_core::session::engine::{
     AuthErrorOutcome, EmbedCredentials, Input, SessionEngine, SignInStarted,
 };
 use tauri::State;
@@ -121,10 +121,10 @@ pub async fn copy_diagnostics<R: tauri::Runtime>(
     state: State<'_, ShellState>,
 ) -> Result<DiagnosticsCopy, IpcError> {
     use tauri_plugin_clipboard_manager::ClipboardExt;
-    let keychain: Arc<dyn agent_shell_core::keychain::SecretStore> = if state.demo {
-        Arc::new(agent_shell_core::keychain::MemoryStore::default())
+    let keychain: Arc<dyn agent_shell_core::platform::keychain::SecretStore> = if state.demo {
+        Arc::new(agent_shell_core::platform::keychain::MemoryStore::default())
     } else {
-        Arc::new(agent_shell_core::keychain::KeyringStore::doctor_probe())
+        Arc::new(agent_shell_core::platform::keychain::KeyringStore::doctor_probe())
     };
     let report = crate::diagnose::report(&state, keychain).await;
     let text = crate::diagnose::bundle(&report, &state);

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use agent_shell_core::config;
-use agent_shell_core::doctor::{self, Check, Report, Status};
-use agent_shell_core::keychain::SecretStore;
-use agent_shell_core::{diagnostics, logs};
+use agent_shell_core::platform::keychain::SecretStore;
+use agent_shell_core::support::doctor::{self, Check, Report, Status};
+use agent_shell_core::support::{diagnostics, logs};
 
 use crate::state::{ConfigState, ShellState};
 
@@ -72,7 +72,7 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
         }
     };
     report.push(doctor::ignored_policy_names_check(
-        &agent_shell_core::policy::MachinePolicy::of_this_machine(),
+        &agent_shell_core::config::policy::MachinePolicy::of_this_machine(),
     ));
     report.push(doctor::page_origin_check());
     if let ConfigState::Loaded { config, .. } = &state.config {
@@ -83,7 +83,7 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
     #[cfg(target_os = "linux")]
     match (
         std::env::current_exe(),
-        agent_shell_core::desktop::XdgDirs::from_env(),
+        agent_shell_core::platform::desktop::XdgDirs::from_env(),
     ) {
         (Ok(exe), Some(dirs)) => {
             for check in doctor::deep_link_checks(&scheme, &exe, &dirs).await {

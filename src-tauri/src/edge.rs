@@ -1,11 +1,11 @@
 //! The Tauri side of the session engine: carries out its effects (the page event and the tray,
 //! the system browser, notifications, links, the window) and tells it whether the window is in
-//! view. No decisions are made here: they are in agent_shell_core::engine.
+//! view. No decisions are made here: they are in agent_shell_core::session::engine.
 
 use std::sync::Arc;
 
-use agent_shell_core::engine::{Edge, Effect};
-use agent_shell_core::links::LinkPolicy;
+use agent_shell_core::embed::links::LinkPolicy;
+use agent_shell_core::session::engine::{Edge, Effect};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::MAIN_WINDOW;

@@ -56,7 +56,7 @@ pub fn hold_exit_to_forget<R: Runtime>(app: &AppHandle<R>, code: Option<i32>) ->
     tauri::async_runtime::spawn(async move {
         let signed_out = tokio::time::timeout(
             FORGET_AT_QUIT_LIMIT,
-            engine.handle(agent_shell_core::engine::Input::SignOut),
+            engine.handle(agent_shell_core::session::engine::Input::SignOut),
         )
         .await;
         match signed_out {
@@ -86,7 +86,7 @@ pub fn hold_exit_to_forget<R: Runtime>(app: &AppHandle<R>, code: Option<i32>) ->
 
 /// Deletes the keychain entry directly (the demo keeps none), bounded like the sign-out.
 async fn delete_saved_sign_in<R: Runtime>(app: &AppHandle<R>) {
-    use agent_shell_core::keychain::{KeyringStore, SecretStore};
+    use agent_shell_core::platform::keychain::{KeyringStore, SecretStore};
     let state = app.state::<ShellState>();
     let Some(config) = state.config().filter(|_| !state.demo) else {
         return;

@@ -7,15 +7,15 @@
 #![cfg(test)]
 #![allow(clippy::unwrap_used)]
 
-use agent_shell_core::auth::{Notice, Phase, SessionView, UserInfo};
 use agent_shell_core::embed::EmbedInit;
+use agent_shell_core::session::auth::{Notice, Phase, SessionView, UserInfo};
 use serde_json::{json, Value};
 
 use crate::ipc_error::IpcError;
 use crate::state::{ConfigState, ConfigStatus, ShellState};
 use crate::window::LinkOutcome;
-use agent_shell_core::engine::EmbedCredentials;
-use agent_shell_core::engine::SignInStarted;
+use agent_shell_core::session::engine::EmbedCredentials;
+use agent_shell_core::session::engine::SignInStarted;
 
 const SHAPES_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -164,13 +164,13 @@ fn samples() -> Value {
         "linkOutcomeOpened": link_opened,
         "embedCredentials": credentials,
         "signInStarted": sign_in,
-        "authErrorOutcome": agent_shell_core::engine::AuthErrorOutcome {
-            action: agent_shell_core::auth::AuthErrorAction::Report,
+        "authErrorOutcome": agent_shell_core::session::engine::AuthErrorOutcome {
+            action: agent_shell_core::session::auth::AuthErrorAction::Report,
         },
         "authErrorActions": [
-            agent_shell_core::auth::AuthErrorAction::Renewed,
-            agent_shell_core::auth::AuthErrorAction::RenewalRunning,
-            agent_shell_core::auth::AuthErrorAction::Report,
+            agent_shell_core::session::auth::AuthErrorAction::Renewed,
+            agent_shell_core::session::auth::AuthErrorAction::RenewalRunning,
+            agent_shell_core::session::auth::AuthErrorAction::Report,
         ],
         "linkOutcome": link,
         "diagnosticsCopy": crate::commands::DiagnosticsCopy {

@@ -18,7 +18,7 @@ pub mod state;
 mod tray;
 mod window;
 
-use agent_shell_core::csp::{self, CspError};
+use agent_shell_core::embed::csp::{self, CspError};
 use tauri::{Builder, Manager, Runtime};
 
 use crate::state::ShellState;
@@ -114,13 +114,13 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
 /// Starts the session engine with this app as its edge: silent start, the keep-alive loop, the
 /// cold-start deep link, and (macOS) open-url events.
 fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
-    use agent_shell_core::engine::{Input, SessionEngine};
+    use agent_shell_core::session::engine::{Input, SessionEngine};
     let state = app.state::<ShellState>();
     let Some(auth) = state.auth.clone() else {
         return;
     };
     let edge = edge::TauriEdge::new(app.clone(), state.links.clone());
-    let crm = agent_shell_core::links::CrmHook::for_config(auth.config());
+    let crm = agent_shell_core::embed::links::CrmHook::for_config(auth.config());
     let engine = SessionEngine::new(auth.clone(), crm, std::sync::Arc::new(edge));
     state.set_engine(engine.clone());
     #[cfg(windows)]
@@ -225,7 +225,7 @@ fn autostart_launcher(name: &str) -> Result<auto_launch::AutoLaunch, String> {
         // A launch agent's ProgramArguments is an array: no quoting.
         exe
     } else {
-        agent_shell_core::desktop::autostart_program(&exe, cfg!(windows))
+        agent_shell_core::platform::desktop::autostart_program(&exe, cfg!(windows))
     };
     auto_launch::AutoLaunchBuilder::new()
         .set_app_name(name)
@@ -260,8 +260,8 @@ fn apply_compositing_rule(config: Option<&agent_shell_core::config::ShellConfig>
 
 /// Hands an input to the engine from outside a command (its effects go through the edge).
 fn hand_over(
-    engine: &std::sync::Arc<agent_shell_core::engine::SessionEngine>,
-    input: agent_shell_core::engine::Input,
+    engine: &std::sync::Arc<agent_shell_core::session::engine::SessionEngine>,
+    input: agent_shell_core::session::engine::Input,
 ) {
     let engine = engine.clone();
     tauri::async_runtime::spawn(async move {
@@ -276,9 +276,9 @@ fn hand_over(
 /// will, and tells the session engine, which falls back to the loopback redirect when it does
 /// not resolve. Runs off the main thread: it starts a few small programs.
 #[cfg(target_os = "linux")]
-fn register_linux_scheme(auth: std::sync::Arc<agent_shell_core::auth::AuthService>) {
-    use agent_shell_core::auth::DeepLinkCheck;
-    use agent_shell_core::desktop;
+fn register_linux_scheme(auth: std::sync::Arc<agent_shell_core::session::auth::AuthService>) {
+    use agent_shell_core::platform::desktop;
+    use agent_shell_core::session::auth::DeepLinkCheck;
     auth.set_deep_link_check(DeepLinkCheck::Pending);
     std::thread::spawn(move || {
         let scheme = auth.config().redirect.deep_link_scheme.clone();
@@ -320,7 +320,10 @@ fn route_forwarded_args<R: Runtime>(app: &tauri::AppHandle<R>, argv: &[String]) 
         return;
     };
     if let Some(url) = deep_link_in_args(argv, &auth.config().redirect.deep_link_scheme) {
-        hand_over(&engine, agent_shell_core::engine::Input::DeepLink(url));
+        hand_over(
+            &engine,
+            agent_shell_core::session::engine::Input::DeepLink(url),
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 //! configuration is read.
 
 use agent_shell_core::config::LogLevel;
-use agent_shell_core::logs::{self, ScrubbingWriter};
+use agent_shell_core::support::logs::{self, ScrubbingWriter};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;

@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use agent_shell_core::auth::AuthService;
+use agent_shell_core::config::policy;
 use agent_shell_core::config::{self, ConfigOrigin, ShellConfig};
-use agent_shell_core::engine::SessionEngine;
-use agent_shell_core::keychain::{KeyringStore, MemoryStore, SecretStore};
-use agent_shell_core::links::LinkPolicy;
-use agent_shell_core::policy;
+use agent_shell_core::embed::links::LinkPolicy;
+use agent_shell_core::platform::keychain::{KeyringStore, MemoryStore, SecretStore};
+use agent_shell_core::session::auth::AuthService;
+use agent_shell_core::session::engine::SessionEngine;
 use serde::Serialize;
 
 use crate::ipc_error::IpcError;

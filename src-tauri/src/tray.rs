@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use agent_shell_core::auth::{Phase, SessionView};
+use agent_shell_core::session::auth::{Phase, SessionView};
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -154,7 +154,7 @@ pub fn show_session<R: Runtime>(app: &AppHandle<R>, view: &SessionView) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use agent_shell_core::auth::UserInfo;
+    use agent_shell_core::session::auth::UserInfo;
 
     fn view(phase: Phase, name: Option<&str>) -> SessionView {
         SessionView {

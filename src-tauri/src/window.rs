@@ -1,11 +1,11 @@
 //! The main window, built in code (tauri.conf.json declares it with `create: false`) so its
 //! webview gets the navigation lock, the new-window handler and the media permission policy.
-//! The decisions are `agent_shell_core::links`; this file only wires them to the webview.
+//! The decisions are `agent_shell_core::embed::links`; this file only wires them to the webview.
 
 use std::sync::Arc;
 
-use agent_shell_core::auth::Phase;
-use agent_shell_core::links::{self, LinkPolicy};
+use agent_shell_core::embed::links::{self, LinkPolicy};
+use agent_shell_core::session::auth::Phase;
 use agent_shell_core::ErrorCode;
 use serde::Serialize;
 use tauri::utils::config::WindowConfig;

@@ -874,7 +874,7 @@ pub fn agent_config_text(emulator: &RunningEmulator, extra: &str) -> String {
 /// reads it. Bounded: a keyring that waits on an unlock prompt nobody can answer fails the
 /// test in seconds instead of blocking it (the reading thread is left behind).
 pub fn stored_refresh_token(config: &str) -> Option<RefreshToken> {
-    use agent_shell_core::keychain::{KeyringStore, SecretStore};
+    use agent_shell_core::platform::keychain::{KeyringStore, SecretStore};
     let store = KeyringStore::for_config(&agent_shell_core::config::parse_str(config).unwrap());
     let (answer, answered) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -2,27 +2,24 @@
 //!
 //! No Tauri types live here (the app crate in `src-tauri/src` is the thin edge); the compiler
 //! enforces that split because this crate does not depend on tauri.
+//!
+//! Grouped by part, data flowing one way (docs/architecture.md draws it):
+//! - [`config`]: raw file -> policy layer -> validation -> the typed model. A leaf: it imports
+//!   no other part.
+//! - [`session`]: the sign-in and keep-alive engine, driven by typed inputs.
+//! - [`oauth`]: the token client, PKCE and the redirect parser the session executes with.
+//! - [`platform`]: the operating system: keychain, desktop registration, the loopback
+//!   listener, processes, the network stack (proxy, trust store).
+//! - [`embed`]: what the webview sees: the client messages, the CSP, link routing.
+//! - [`support`]: doctor, diagnostics bundle, logs and the one scrubber.
 
-pub mod auth;
 pub mod config;
-pub mod csp;
-pub mod desktop;
-pub mod diagnostics;
-pub mod doctor;
 pub mod embed;
-pub mod engine;
-pub mod environment;
 pub mod error;
-pub mod keychain;
-pub mod links;
-pub mod logs;
-pub mod loopback;
-pub mod net;
 pub mod oauth;
-pub mod policy;
-pub mod process;
-pub mod refresh;
-pub mod scrub;
+pub mod platform;
 pub mod secret;
+pub mod session;
+pub mod support;
 
 pub use error::{Code, ErrorCode, Problem};

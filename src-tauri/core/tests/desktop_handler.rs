@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use agent_shell_core::desktop::{self, XdgDirs, HANDLER_FILE};
+use agent_shell_core::platform::desktop::{self, XdgDirs, HANDLER_FILE};
 
 const SCHEME: &str = "com.agentshell.desktop";
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use agent_shell_core::config::{parse_str, ShellConfig};
-use agent_shell_core::doctor::{self, Check, Status};
-use agent_shell_core::keychain::{KeychainError, KeyringStore, MemoryStore, SecretStore};
+use agent_shell_core::platform::keychain::{KeychainError, KeyringStore, MemoryStore, SecretStore};
+use agent_shell_core::support::doctor::{self, Check, Status};
 use genesys_emulator::{EmulatorConfig, RunningEmulator};
 
 async fn emulator(config: EmulatorConfig) -> RunningEmulator {
@@ -207,7 +207,8 @@ async fn a_locked_or_absent_keychain_fails_with_the_reason() {
 #[tokio::test]
 #[ignore = "needs a Secret Service: run through scripts/test.sh"]
 async fn the_real_keychain_probe_round_trips_and_leaves_nothing() {
-    let result = agent_shell_core::keychain::probe(Arc::new(KeyringStore::doctor_probe())).await;
+    let result =
+        agent_shell_core::platform::keychain::probe(Arc::new(KeyringStore::doctor_probe())).await;
     assert_eq!(result, Ok(()));
     let left = KeyringStore::doctor_probe().load().unwrap();
     assert!(left.is_none(), "the probe entry was left behind");

@@ -10,13 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent_shell_core::auth::{AuthService, Phase};
 use agent_shell_core::config::parse_str;
-use agent_shell_core::engine::{Edge, Effect, Input, SessionEngine, ATTENTION_TITLE};
-use agent_shell_core::keychain::{MemoryStore, SecretStore};
-use agent_shell_core::links::CrmHook;
+use agent_shell_core::embed::links::CrmHook;
 use agent_shell_core::oauth::TokenError;
+use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
 use agent_shell_core::secret::RefreshToken;
+use agent_shell_core::session::auth::{AuthService, Phase};
+use agent_shell_core::session::engine::{Edge, Effect, Input, SessionEngine, ATTENTION_TITLE};
 use common::scripted::{ScriptedApi, TestClock};
 use serde_json::json;
 

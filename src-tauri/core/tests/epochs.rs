@@ -8,10 +8,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_shell_core::auth::{AuthError, AuthService, Phase, RedirectTransport};
 use agent_shell_core::config::RedirectMode;
-use agent_shell_core::keychain::SecretStore;
+use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::secret::AccessToken;
+use agent_shell_core::session::auth::{AuthError, AuthService, Phase, RedirectTransport};
 use agent_shell_core::ErrorCode;
 use common::Fixture;
 use serde_json::json;
@@ -81,7 +81,7 @@ async fn slow_exchange_in_flight(
     fx: &Fixture,
 ) -> (
     Arc<AuthService>,
-    tokio::task::JoinHandle<Result<agent_shell_core::auth::SessionView, AuthError>>,
+    tokio::task::JoinHandle<Result<agent_shell_core::session::auth::SessionView, AuthError>>,
 ) {
     let auth = Arc::new(fx.service());
     let request = auth.begin_sign_in(RedirectMode::DeepLink).unwrap();

@@ -10,11 +10,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_shell_core::auth::{AuthService, Phase, RedirectTransport};
 use agent_shell_core::config::{parse_str, RedirectMode};
-use agent_shell_core::keychain::{MemoryStore, SecretStore};
 use agent_shell_core::oauth::TokenError;
+use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
 use agent_shell_core::secret::RefreshToken;
+use agent_shell_core::session::auth::{AuthService, Phase, RedirectTransport};
 use common::scripted::{ScriptedApi, TestClock};
 
 const CHECK_EVERY: Duration = Duration::from_secs(15);

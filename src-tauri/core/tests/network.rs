@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use agent_shell_core::config::{parse_str, ShellConfig};
-use agent_shell_core::doctor::{self, Status};
-use agent_shell_core::keychain::MemoryStore;
 use agent_shell_core::oauth::{TokenClient, TokenError};
+use agent_shell_core::platform::keychain::MemoryStore;
 use agent_shell_core::secret::RefreshToken;
+use agent_shell_core::support::doctor::{self, Status};
 use base64::Engine;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

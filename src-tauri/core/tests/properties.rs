@@ -8,9 +8,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use agent_shell_core::config::parse_str;
+use agent_shell_core::config::policy;
 use agent_shell_core::embed::ClientEvent;
 use agent_shell_core::oauth::{parse_redirect, Callback, LoginSlot};
-use agent_shell_core::policy;
 use base64::Engine;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};

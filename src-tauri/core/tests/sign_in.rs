@@ -5,9 +5,9 @@
 
 mod common;
 
-use agent_shell_core::auth::{Phase, RedirectTransport};
 use agent_shell_core::config::RedirectMode;
-use agent_shell_core::keychain::{KeychainError, SecretStore};
+use agent_shell_core::platform::keychain::{KeychainError, SecretStore};
+use agent_shell_core::session::auth::{Phase, RedirectTransport};
 use agent_shell_core::ErrorCode;
 use common::Fixture;
 use serde_json::json;
@@ -288,7 +288,7 @@ async fn the_configured_session_settings_reach_the_engine_uncapped() {
     ))
     .unwrap();
     let expected = config.refresh;
-    let auth = agent_shell_core::auth::AuthService::new(config, fx.store.clone()).unwrap();
+    let auth = agent_shell_core::session::auth::AuthService::new(config, fx.store.clone()).unwrap();
     let policy = auth.refresh_policy();
     assert_eq!(*policy, expected);
     assert_eq!(policy.attempt_timeout, std::time::Duration::from_secs(45));
@@ -297,7 +297,7 @@ async fn the_configured_session_settings_reach_the_engine_uncapped() {
     // The emulator's compressed lifetimes are believed from 1 s; a real environment's from 30 s.
     assert_eq!(
         policy.min_lifetime,
-        agent_shell_core::refresh::EMULATOR_MIN_LIFETIME
+        agent_shell_core::session::refresh::EMULATOR_MIN_LIFETIME
     );
     let real = agent_shell_core::config::parse_str(
         "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n",
@@ -305,6 +305,6 @@ async fn the_configured_session_settings_reach_the_engine_uncapped() {
     .unwrap();
     assert_eq!(
         real.refresh.min_lifetime,
-        agent_shell_core::refresh::MIN_LIFETIME
+        agent_shell_core::session::refresh::MIN_LIFETIME
     );
 }

@@ -2,7 +2,7 @@
 //! managed preferences. Deliberately thin: it hands over every `(name, value)` pair a store
 //! holds (known to this version or not) and the store's name; the core maps names to settings
 //! through its one table, checks kinds and ranges, ignores and reports unknown names
-//! (`agent_shell_core::policy::table_from_values`), where unit tests run on every OS.
+//! (`agent_shell_core::config::policy::table_from_values`), where unit tests run on every OS.
 //! On Linux (policy is `/etc/agent-shell/policy.toml`) every reader returns nothing.
 
 /// A value as an OS policy store holds it.

@@ -175,12 +175,12 @@ impl TokenClient {
     /// policy's attempt timeout, and lifetimes are believed from its `min_lifetime`.
     pub fn new(
         config: &ShellConfig,
-        policy: &crate::refresh::RefreshPolicy,
+        policy: &crate::session::refresh::RefreshPolicy,
     ) -> Result<Self, TokenError> {
         let attempt_timeout = policy.attempt_timeout;
-        let http = crate::net::Http::build(
+        let http = crate::platform::net::Http::build(
             &config.proxy,
-            crate::net::ClientOptions {
+            crate::platform::net::ClientOptions {
                 timeout: attempt_timeout,
                 connect_timeout: attempt_timeout.min(Duration::from_secs(10)),
                 user_agent: concat!("agent-shell/", env!("CARGO_PKG_VERSION")),
@@ -207,7 +207,7 @@ impl TokenClient {
             .bearer_auth(token.expose())
             .send()
             .await
-            .map_err(|e| UserLookupError(crate::net::error_chain(&e)))?;
+            .map_err(|e| UserLookupError(crate::platform::net::error_chain(&e)))?;
         if !response.status().is_success() {
             return Err(UserLookupError(format!(
                 "HTTP {}",
@@ -343,7 +343,7 @@ async fn send(
                 HttpFailure::Timeout
             } else {
                 // The whole chain (TLS, proxy), without the URL: no query strings in the text.
-                HttpFailure::Transport(crate::net::error_chain(&e))
+                HttpFailure::Transport(crate::platform::net::error_chain(&e))
             }
         })?;
     let status = response.status();
@@ -450,8 +450,8 @@ mod tests {
     fn expires_in_is_clamped_and_never_overflows() {
         let started = SystemTime::now();
         for (expires_in, expected) in [
-            ("0", crate::refresh::MIN_LIFETIME),
-            ("1", crate::refresh::MIN_LIFETIME),
+            ("0", crate::session::refresh::MIN_LIFETIME),
+            ("1", crate::session::refresh::MIN_LIFETIME),
             ("7200", Duration::from_secs(7200)),
             ("18446744073709551615", MAX_LIFETIME),
         ] {

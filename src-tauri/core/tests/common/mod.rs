@@ -6,10 +6,10 @@ pub mod scripted;
 
 use std::sync::Arc;
 
-use agent_shell_core::auth::{AuthError, AuthService, RedirectTransport, SessionView};
 use agent_shell_core::config::{parse_str, RedirectMode};
-use agent_shell_core::keychain::MemoryStore;
+use agent_shell_core::platform::keychain::MemoryStore;
 use agent_shell_core::secret::AccessToken;
+use agent_shell_core::session::auth::{AuthError, AuthService, RedirectTransport, SessionView};
 use genesys_emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agent_shell_core::auth::UserInfo;
 use agent_shell_core::oauth::{
     ApiFuture, Clock, GenesysApi, TokenError, TokenSet, UserLookupError,
 };
 use agent_shell_core::secret::{AccessToken, AuthCode, RefreshToken};
+use agent_shell_core::session::auth::UserInfo;
 use tokio::time::Instant;
 
 /// The wall clock as tokio's paused clock moves it, plus jumps (a sleeping machine's wall

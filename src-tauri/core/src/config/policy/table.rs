@@ -5,8 +5,8 @@
 //! ADMX/ADML templates and docs/policy-reference.md are rendered from it
 //! ([`super::documents`]), so the three never disagree.
 
+use crate::config::environment::KNOWN_ENVIRONMENTS;
 use crate::config::{DEFAULT_DEEP_LINK_SCHEME, KNOWN_SSO_PROVIDERS};
-use crate::environment::KNOWN_ENVIRONMENTS;
 
 /// The value type of a setting, as every store holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,9 +9,9 @@ use serde::Serialize;
 use url::Url;
 
 use crate::config::{origin_of, ShellConfig, AGENT_CLIENT_ORIGIN};
-use crate::desktop::{self, Resolution, XdgDirs};
-use crate::keychain::{self, SecretStore};
-use crate::net::{ClientOptions, Http, NetError};
+use crate::platform::desktop::{self, Resolution, XdgDirs};
+use crate::platform::keychain::{self, SecretStore};
+use crate::platform::net::{ClientOptions, Http, NetError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,7 +46,7 @@ pub struct Check {
 pub struct Report {
     /// The desktop the report was taken on (OS, build, webview, app version, when).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub system: Option<crate::diagnostics::SystemInfo>,
+    pub system: Option<crate::support::diagnostics::SystemInfo>,
     pub checks: Vec<Check>,
 }
 
@@ -302,7 +302,7 @@ pub fn config_check(config: &ShellConfig, source: &str) -> Check {
 /// Policy names this version ignored (a policy of a newer version, or a misspelt one), with
 /// the store each was found in: harmless, but a misspelt name leaves its setting unlocked.
 pub fn ignored_policy_names_check(
-    machine: &Result<crate::policy::MachinePolicy, crate::config::ConfigError>,
+    machine: &Result<crate::config::policy::MachinePolicy, crate::config::ConfigError>,
 ) -> Check {
     let id = "policy.ignored_names";
     match machine {
@@ -812,7 +812,7 @@ fn scopes_check(config: &ShellConfig) -> Check {
 /// environment's hosts (the same list a proxy allow-list needs).
 fn csp_check(config: &ShellConfig) -> Check {
     let id = "csp";
-    let policy = match crate::csp::for_config(Some(config)) {
+    let policy = match crate::embed::csp::for_config(Some(config)) {
         Ok(policy) => policy,
         Err(error) => {
             return Check {
@@ -826,7 +826,7 @@ fn csp_check(config: &ShellConfig) -> Check {
     // With the agent client the app page only frames it; the client's own policy connects
     // to the API and the streaming origin.
     let client_policy = if config.endpoints.frames_agent_client() {
-        match crate::csp::agent_client_policy(&config.endpoints) {
+        match crate::embed::csp::agent_client_policy(&config.endpoints) {
             Ok(policy) => Some(policy),
             Err(error) => {
                 return Check {

@@ -16,14 +16,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use url::Url;
 
-use crate::auth::{
-    AuthError, AuthErrorAction, AuthService, Notice, Phase, RedirectTransport, SessionView,
-};
 use crate::config::RedirectMode;
+use crate::embed::links::{CrmAction, CrmHook, InteractionFacts};
 use crate::embed::{ClientEvent, EmbedInit, RenewalRequest};
 use crate::error::{ErrorCode, Problem};
-use crate::links::{CrmAction, CrmHook, InteractionFacts};
-use crate::loopback::{self, Verdict};
+use crate::platform::loopback::{self, Verdict};
+use crate::session::auth::{
+    AuthError, AuthErrorAction, AuthService, Notice, Phase, RedirectTransport, SessionView,
+};
 
 /// How often the keep-alive loop re-reads the wall clock (bounds how late a refresh can be
 /// after the machine wakes from sleep).
@@ -317,12 +317,12 @@ impl SessionEngine {
             }
             Input::ClientTokenExpiring(message) => {
                 let message = renewal_message(message, RenewalRequest::TokenExpiring)?;
-                tracing::info!(client = %crate::logs::ClientText::of(&message), "embedded client says its token is expiring");
+                tracing::info!(client = %crate::support::logs::ClientText::of(&message), "embedded client says its token is expiring");
                 self.renew_if_due("token-expiring").await.map(Reply::View)
             }
             Input::ClientAuthError(message) => {
                 let message = renewal_message(message, RenewalRequest::AuthError)?;
-                tracing::info!(client = %crate::logs::ClientText::of(&message), "embedded client says its token was refused");
+                tracing::info!(client = %crate::support::logs::ClientText::of(&message), "embedded client says its token was refused");
                 let result = self.auth.on_auth_error().await;
                 self.show();
                 result
@@ -528,7 +528,7 @@ impl SessionEngine {
             tracing::warn!(%error, "embedded client message dropped");
             problem(&error)
         })?;
-        tracing::info!(client = %crate::logs::ClientText::of(&event), "embedded client event");
+        tracing::info!(client = %crate::support::logs::ClientText::of(&event), "embedded client event");
         let ended = self.track_interaction(&event);
         let (Some(facts), Some(crm)) = (ended, &self.crm) else {
             return Ok(());

@@ -1,5 +1,5 @@
 //! Log files: where they live, the writer that passes every line through the one scrubber
-//! ([`crate::scrub`]) on its way to a file or stderr, the recent lines a diagnostics bundle
+//! ([`crate::support::scrub`]) on its way to a file or stderr, the recent lines a diagnostics bundle
 //! carries (scrubbed again), and how client-supplied text is logged ([`ClientText`]).
 
 use std::io::Write;
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use crate::scrub::{scrub, REDACTED};
+pub use crate::support::scrub::{scrub, REDACTED};
 
 /// The log files' name: `agent-shell.YYYY-MM-DD.log`, one per day.
 pub const FILE_PREFIX: &str = "agent-shell";

@@ -514,9 +514,9 @@ mod tests {
             ],
         }];
         let machine = MachinePolicy::read(None, Ok(stores));
-        let check = crate::doctor::ignored_policy_names_check(&machine);
+        let check = crate::support::doctor::ignored_policy_names_check(&machine);
         assert_eq!(check.id, "policy.ignored_names");
-        assert_eq!(check.status, crate::doctor::Status::Warn);
+        assert_eq!(check.status, crate::support::doctor::Status::Warn);
         assert!(check.evidence.contains("SomePolicyOfVersion9"), "{check:?}");
         assert!(check.evidence.contains(&hklm()), "{check:?}");
         let machine = machine.unwrap();
@@ -525,8 +525,8 @@ mod tests {
         assert_eq!(layered.locked(), vec!["client_id", "environment"]);
 
         let clean = MachinePolicy::read(None, Ok(Vec::new()));
-        let check = crate::doctor::ignored_policy_names_check(&clean);
-        assert_eq!(check.status, crate::doctor::Status::Pass);
+        let check = crate::support::doctor::ignored_policy_names_check(&clean);
+        assert_eq!(check.status, crate::support::doctor::Status::Pass);
     }
 
     #[test]

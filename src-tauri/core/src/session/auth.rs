@@ -18,16 +18,16 @@ use serde::Serialize;
 
 use crate::config::{RedirectMode, ShellConfig};
 use crate::error::{Code, ErrorCode, Problem};
-use crate::keychain::{run_with_timeout, KeychainError, SecretStore};
-use crate::loopback::LoopbackError;
 use crate::oauth::login::{ApprovedLogin, DEFAULT_LOGIN_TIMEOUT};
 pub use crate::oauth::UserInfo;
 use crate::oauth::{
     parse_redirect, AuthorizationRequest, Clock, GenesysApi, LoginSlot, SignInError, SystemClock,
     TokenClient, TokenError, TokenSet, UserLookupError,
 };
-use crate::refresh::{refresh_with_retries, RefreshPolicy};
+use crate::platform::keychain::{run_with_timeout, KeychainError, SecretStore};
+use crate::platform::loopback::LoopbackError;
 use crate::secret::{AccessToken, RefreshToken};
+use crate::session::refresh::{refresh_with_retries, RefreshPolicy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -11,14 +11,14 @@
 //! desktop-file-utils) or `xdg-mime default` has recorded it, so both are run, and the result is
 //! read back with the same query xdg-open makes.
 //!
-//! Every program runs through [`crate::process::run`] with a time limit
+//! Every program runs through [`crate::platform::process::run`] with a time limit
 //! ([`process::DESKTOP_TOOL_LIMIT`]): these functions block, so async callers (the doctor) run
 //! them on the blocking pool.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::process::{self, ProcessError};
+use crate::platform::process::{self, ProcessError};
 
 /// The handler's desktop file name (what `xdg-mime query default` prints when it resolves).
 pub const HANDLER_FILE: &str = "agent-shell-handler.desktop";

@@ -909,7 +909,7 @@ mod tests {
             "accepted",
             "INFO",
             "WARN",
-            "agent_shell_core::auth:",
+            "agent_shell_core::session::auth:",
             "keychain",
             "probe",
         ];

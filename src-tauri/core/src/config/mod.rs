@@ -5,6 +5,9 @@
 //! [`validate`] turns it into a [`ShellConfig`] whose values can no longer be wrong: a known
 //! environment, https endpoints without wildcards, the required scopes present.
 
+pub mod environment;
+pub mod policy;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
@@ -14,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use toml::Table;
 use url::Url;
 
-use crate::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
+use crate::config::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
+use crate::embed::links::{CrmTemplate, HostPattern, DEFAULT_ALLOWED_HOSTS};
 use crate::error::{Code, ErrorCode};
-use crate::links::{CrmTemplate, HostPattern, DEFAULT_ALLOWED_HOSTS};
-use crate::refresh::RefreshPolicy;
+use crate::session::refresh::RefreshPolicy;
 use std::time::Duration;
 
 /// The Genesys Cloud OAuth scopes the agent client needs, each with what it is for (checked
@@ -246,7 +249,7 @@ pub fn policy_path() -> Option<PathBuf> {
             return Some(PathBuf::from(path));
         }
     }
-    cfg!(target_os = "linux").then(|| PathBuf::from(crate::policy::LINUX_POLICY_PATH))
+    cfg!(target_os = "linux").then(|| PathBuf::from(crate::config::policy::LINUX_POLICY_PATH))
 }
 
 /// The per-user config file path (`~/.config/agent-shell/config.toml` on Linux).
@@ -319,7 +322,7 @@ pub fn validate_table(table: Table) -> Result<ShellConfig, ConfigError> {
     validate(raw_from_table(table)?)
 }
 
-/// Parses and validates config text (the demo and tests; files go through [`crate::policy::load`]).
+/// Parses and validates config text (the demo and tests; files go through [`crate::config::policy::load`]).
 pub fn parse_str(text: &str) -> Result<ShellConfig, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
         path: PathBuf::from("<config>"),
@@ -375,7 +378,8 @@ impl std::fmt::Debug for RawNetwork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The proxy URL may carry a password.
         let proxy = self.proxy.as_deref().map(|p| {
-            crate::net::ProxySetting::parse(p).map_or("(invalid)".into(), |p| p.describe())
+            crate::platform::net::ProxySetting::parse(p)
+                .map_or("(invalid)".into(), |p| p.describe())
         });
         f.debug_struct("RawNetwork").field("proxy", &proxy).finish()
     }
@@ -564,7 +568,7 @@ pub struct ShellConfig {
     /// Local emulator only: WebKit's fake capture devices stand in for a microphone.
     pub mock_media_devices: bool,
     /// `[network] proxy`: the proxy every outgoing request of the core uses (system unless set).
-    pub proxy: crate::net::ProxySetting,
+    pub proxy: crate::platform::net::ProxySetting,
 }
 
 /// `[links]` and `[crm]`: what the embedded client may open in the system browser.
@@ -947,9 +951,9 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         forget_at_quit: raw.session.forget_at_quit.unwrap_or(false),
         compositing: raw.webview.compositing.unwrap_or_default(),
         proxy: match raw.network.proxy.as_deref() {
-            None => crate::net::ProxySetting::System,
+            None => crate::platform::net::ProxySetting::System,
             Some(text) => {
-                crate::net::ProxySetting::parse(text).map_err(|reason| {
+                crate::platform::net::ProxySetting::parse(text).map_err(|reason| {
                     ConfigError::InvalidValue {
                         key: "network.proxy".into(),
                         // Never the value: it may carry the proxy's password.
@@ -1071,7 +1075,7 @@ fn validate_session(raw: &RawSession, local_emulator: bool) -> Result<RefreshPol
         )?),
         max_delay: default.max_delay,
         min_lifetime: if local_emulator {
-            crate::refresh::EMULATOR_MIN_LIFETIME
+            crate::session::refresh::EMULATOR_MIN_LIFETIME
         } else {
             default.min_lifetime
         },
@@ -1712,7 +1716,7 @@ mod tests {
     fn loading_a_file_reports_missing_unreadable_and_oversize_files() {
         // Files are read through the policy layer (here without a policy).
         let load_file = |path: &Path, origin: ConfigOrigin| {
-            crate::policy::load_files(None, Some((path, origin)))
+            crate::config::policy::load_files(None, Some((path, origin)))
                 .map(|layered| layered.expect("a named file is a configuration").config)
         };
         let dir = tempfile::tempdir().unwrap();
@@ -1743,7 +1747,7 @@ mod tests {
 
     #[test]
     fn example_config_in_docs_is_valid() {
-        let text = include_str!("../../../docs/config.example.toml");
+        let text = include_str!("../../../../docs/config.example.toml");
         parse_str(text).unwrap();
     }
 

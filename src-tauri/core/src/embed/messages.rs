@@ -171,7 +171,7 @@ impl ClientEvent {
                     && attributes.as_ref().is_none_or(|map| {
                         map.len() <= MAX_ATTRIBUTES
                             && map.iter().all(|(k, v)| {
-                                crate::links::is_attribute_name(k)
+                                crate::embed::links::is_attribute_name(k)
                                     && text_ok(v, MAX_ATTRIBUTE_CHARS)
                             })
                     })
@@ -232,7 +232,7 @@ mod tests {
     use serde_json::{json, Value};
 
     /// Shared with ui/test/protocol.test.ts: the page and Rust must agree on every message.
-    const FIXTURES: &str = include_str!("../fixtures/client-messages.json");
+    const FIXTURES: &str = include_str!("../../fixtures/client-messages.json");
 
     fn fixtures(group: &str) -> Vec<Value> {
         let all: Value = serde_json::from_str(FIXTURES).unwrap_or_default();

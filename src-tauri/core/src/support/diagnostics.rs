@@ -1,13 +1,13 @@
 //! The diagnostics bundle an agent copies (or `agent-shell doctor --bundle` writes) for IT: what
 //! the doctor found, where the configuration came from, and recent log lines. Every part passes
-//! the same scrubber as the log files ([`crate::scrub`]: credentials and e-mail addresses), so
+//! the same scrubber as the log files ([`crate::support::scrub`]: credentials and e-mail addresses), so
 //! it carries no personal data beyond what the agent sees on screen.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::scrub;
+use crate::support::scrub;
 
 /// What a value is when this OS does not say (never a guess).
 pub const UNKNOWN: &str = "unknown";

@@ -10,10 +10,10 @@ use std::fmt;
 
 use url::Url;
 
+use crate::config::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
 use crate::config::{origin_of, Endpoints, ShellConfig, AGENT_CLIENT_ORIGIN, AGENT_CLIENT_ORIGINS};
-use crate::environment::{GenesysEnvironment, KNOWN_ENVIRONMENTS};
+use crate::embed::links::APP_ORIGIN;
 use crate::error::{Code, ErrorCode};
-use crate::links::APP_ORIGIN;
 
 /// IPC endpoints Tauri uses (custom protocol on Linux/macOS, http on Windows). Tauri does not
 /// add them to connect-src by itself.
