@@ -12,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use oauth_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
@@ -21,14 +22,14 @@ use crate::state::AppState;
 use crate::store::{Counters, Fault, FaultKind, Store};
 
 /// Authorize errors an `authorize_error` fault may inject (RFC 6749 4.1.2.1).
-const AUTHORIZE_ERRORS: [&str; 7] = [
-    "access_denied",
-    "invalid_scope",
-    "invalid_request",
-    "unauthorized_client",
-    "unsupported_response_type",
-    "server_error",
-    "temporarily_unavailable",
+const AUTHORIZE_ERRORS: [ErrorCode; 7] = [
+    ErrorCode::AccessDenied,
+    ErrorCode::InvalidScope,
+    ErrorCode::InvalidRequest,
+    ErrorCode::UnauthorizedClient,
+    ErrorCode::UnsupportedResponseType,
+    ErrorCode::ServerError,
+    ErrorCode::TemporarilyUnavailable,
 ];
 const MAX_FAULT_COUNT: u32 = 10_000;
 const MAX_FAULT_SECS: u64 = 3_600;
@@ -137,20 +138,24 @@ async fn add_fault(
         )));
     }
     let error = match (kind, request.error) {
-        (FaultKind::AuthorizeError, None) => "access_denied".to_owned(),
-        (FaultKind::AuthorizeError, Some(e)) if AUTHORIZE_ERRORS.contains(&e.as_str()) => e,
+        (FaultKind::AuthorizeError, None) => Some(ErrorCode::AccessDenied),
         (FaultKind::AuthorizeError, Some(e)) => {
-            return Err(ControlError::bad_request(format!(
-                "error '{e}' is not an authorization error; expected one of {}",
-                AUTHORIZE_ERRORS.join(", ")
-            )))
+            match ErrorCode::parse(&e).filter(|c| AUTHORIZE_ERRORS.contains(c)) {
+                Some(code) => Some(code),
+                None => {
+                    return Err(ControlError::bad_request(format!(
+                        "error '{e}' is not an authorization error; expected one of {}",
+                        AUTHORIZE_ERRORS.map(ErrorCode::as_str).join(", ")
+                    )))
+                }
+            }
         }
         (_, Some(_)) => {
             return Err(ControlError::bad_request(
                 "error only applies to authorize_error faults",
             ))
         }
-        (_, None) => String::new(),
+        (_, None) => None,
     };
     let mut store = app.store();
     store.push_fault(Fault {

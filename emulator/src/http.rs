@@ -1,6 +1,6 @@
-//! Small HTTP helpers shared by every handler: RFC 6749 parameters, HTML escaping, header
+//! Small HTTP helpers shared by every handler: query parameters, HTML escaping, header
 //! values, bearer tokens, Genesys dates, ids and the Platform API error body. A leaf module:
-//! it depends on nothing else in the crate.
+//! it depends on nothing else in the crate (the OAuth wire details are `oauth_wire`'s).
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,51 +10,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use oauth_wire::Params;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-
-/// Query-string or form parameters in order, with RFC 6749 3.1 semantics: an empty value counts
-/// as absent and a parameter must not appear twice.
-pub struct Params(Vec<(String, String)>);
-
-/// The parameter was sent more than once.
-#[derive(Debug)]
-pub struct Repeated;
-
-impl Params {
-    pub fn parse(input: &[u8]) -> Self {
-        Self(
-            url::form_urlencoded::parse(input)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-
-    /// The value of `name`; `Ok(None)` when absent or empty.
-    pub fn single(&self, name: &str) -> Result<Option<&str>, Repeated> {
-        let mut values = self
-            .0
-            .iter()
-            .filter(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str());
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(Repeated);
-        }
-        Ok(first)
-    }
-
-    /// The value of `name`, or `None` when it is absent, empty or repeated. For use after
-    /// [`Params::first_repeated`] has ruled repetition out.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.single(name).ok().flatten()
-    }
-
-    /// The first of `names` that is repeated, if any.
-    pub fn first_repeated<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
-        names.iter().copied().find(|n| self.single(n).is_err())
-    }
-}
 
 /// Escapes text for HTML element content and double-quoted attribute values.
 pub fn escape_html(text: &str) -> String {
@@ -270,20 +228,6 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn params_follow_rfc6749_rules() {
-        let p = Params::parse(b"a=1&b=&c=x%20y&a=2&d=+");
-        assert!(p.single("a").is_err());
-        assert_eq!(p.single("b").unwrap(), None);
-        assert_eq!(p.single("c").unwrap(), Some("x y"));
-        assert_eq!(p.single("d").unwrap(), Some(" "));
-        assert_eq!(p.single("zz").unwrap(), None);
-        assert_eq!(p.first_repeated(&["c", "a"]), Some("a"));
-        assert_eq!(p.get("a"), None);
-        assert_eq!(p.get("b"), None);
-        assert_eq!(p.get("c"), Some("x y"));
-    }
 
     #[test]
     fn escapes_html() {

@@ -12,14 +12,6 @@ pub fn is_valid_s256_challenge(challenge: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// RFC 7636 4.1: `code-verifier = 43*128unreserved`, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~".
-pub fn is_valid_verifier(verifier: &str) -> bool {
-    (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
 /// BASE64URL-NOPAD(SHA256(ASCII(verifier))), RFC 7636 4.2.
 pub fn s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
@@ -72,7 +64,6 @@ mod tests {
         assert!(is_valid_s256_challenge(
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
-        assert!(is_valid_verifier(verifier));
     }
 
     #[test]
@@ -81,10 +72,6 @@ mod tests {
         assert!(!is_valid_s256_challenge(
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"
         ));
-        assert!(!is_valid_verifier(&"a".repeat(42)));
-        assert!(!is_valid_verifier(&"a".repeat(129)));
-        assert!(is_valid_verifier(&"a.b~c_d-".repeat(16)));
-        assert!(!is_valid_verifier(&format!("{}!", "a".repeat(43))));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Faults queued by the control API, each consumed by the requests of the endpoint it targets.
 
+use oauth_wire::ErrorCode;
+
 use super::Store;
 
 /// What a queued fault does to the request that consumes it.
@@ -73,7 +75,7 @@ pub struct Fault {
     pub retry_after_secs: u64,
     pub hang_secs: u64,
     /// The OAuth error code of an `authorize_error`.
-    pub error: String,
+    pub error: Option<ErrorCode>,
 }
 
 /// Which endpoint is asking for a fault.
@@ -128,7 +130,7 @@ mod tests {
                 remaining: 2,
                 retry_after_secs: 2,
                 hang_secs: 1,
-                error: "access_denied".into(),
+                error: Some(ErrorCode::AccessDenied),
             });
         }
         assert_eq!(s.faults_pending(), 4);
@@ -151,7 +153,7 @@ mod tests {
             remaining: 1,
             retry_after_secs: 2,
             hang_secs: 1,
-            error: String::new(),
+            error: None,
         });
         assert!(s.next_fault(FaultTarget::Token).is_none());
         assert!(s.next_fault(FaultTarget::Authorize).is_some());

@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(sizes(&s), [0, 1, 0, 2]);
         // So reusing the rotated token is still detected and revokes the login.
         let err = s.refresh("c", false, &r1, None).unwrap_err();
-        assert_eq!(err.error, "invalid_grant");
+        assert_eq!(err.error, oauth_wire::ErrorCode::InvalidGrant);
         assert_eq!(s.counters.refresh_reuse_detected, 1);
         assert!(s
             .refresh("c", false, &second.refresh_token.unwrap(), None)

@@ -6,6 +6,8 @@ use std::time::{Instant, SystemTime};
 use super::{
     ceil_secs, deadline, Store, FAMILY_IDLE_LIFETIME, ISSUED_TOKENS_CAPACITY, USED_CODE_MEMORY,
 };
+use oauth_wire::{is_valid_code_verifier, ErrorCode};
+
 use crate::config::MAX_LIFETIME;
 use crate::pkce;
 use crate::users::User;
@@ -13,12 +15,12 @@ use crate::users::User;
 /// An RFC 6749 error that the token endpoint turns into a 400 JSON body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GrantError {
-    pub error: &'static str,
+    pub error: ErrorCode,
     pub description: String,
 }
 
 impl GrantError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
+    fn new(error: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             error,
             description: description.into(),
@@ -143,7 +145,7 @@ impl Store {
         }
         let Some(record) = self.codes.get(code) else {
             return Err(GrantError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "the authorization code is unknown",
             ));
         };
@@ -152,43 +154,43 @@ impl Store {
             // RFC 6749 4.1.2: a replayed code means it leaked; kill what it already produced.
             self.revoke_family(family);
             return Err(GrantError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "the authorization code has already been used; every token issued from it has been revoked",
             ));
         }
         if Instant::now() >= record.expires_at {
             return Err(GrantError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "the authorization code has expired",
             ));
         }
         if record.client_id != client_id {
             return Err(GrantError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "the authorization code was issued to another client",
             ));
         }
         if record.redirect_uri != redirect_uri {
             return Err(GrantError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "redirect_uri does not match the one used in the authorization request",
             ));
         }
         let Some(verifier) = code_verifier else {
             return Err(GrantError::new(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "code_verifier is required (PKCE)",
             ));
         };
-        if !pkce::is_valid_verifier(verifier) {
+        if !is_valid_code_verifier(verifier) {
             return Err(GrantError::new(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]",
             ));
         }
         if !pkce::verify_s256(verifier, &record.code_challenge) {
             return Err(GrantError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "code_verifier does not match the code_challenge (S256)",
             ));
         }
@@ -210,13 +212,13 @@ impl Store {
     ) -> Result<IssuedTokens, GrantError> {
         let Some(record) = self.refresh.get(refresh_token) else {
             return Err(GrantError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "the refresh token is unknown",
             ));
         };
         if record.client_id != client_id {
             return Err(GrantError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "the refresh token was issued to another client",
             ));
         }
@@ -227,7 +229,7 @@ impl Store {
             self.counters.refresh_reuse_detected += 1;
             self.revoke_family(family);
             return Err(GrantError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "the refresh token has already been used; every token of this login has been revoked",
             ));
         }
@@ -238,7 +240,7 @@ impl Store {
             Some(requested) => {
                 if let Some(extra) = requested.iter().find(|s| !granted.contains(s)) {
                     return Err(GrantError::new(
-                        "invalid_scope",
+                        ErrorCode::InvalidScope,
                         format!("scope '{extra}' was not granted to this login"),
                     ));
                 }
@@ -258,7 +260,7 @@ impl Store {
     fn live_scopes(&self, family: u64, description: &str) -> Result<Vec<String>, GrantError> {
         match self.families.get(&family) {
             Some(f) if !f.revoked && f.expires_at > Instant::now() => Ok(f.scopes.clone()),
-            _ => Err(GrantError::new("invalid_grant", description)),
+            _ => Err(GrantError::new(ErrorCode::InvalidGrant, description)),
         }
     }
 
@@ -404,7 +406,7 @@ mod tests {
         let err = s
             .refresh("c", false, &t.refresh_token.unwrap(), None)
             .unwrap_err();
-        assert_eq!(err.error, "invalid_grant");
+        assert_eq!(err.error, ErrorCode::InvalidGrant);
         assert!(err.description.contains("expired"), "{err:?}");
     }
 
@@ -444,7 +446,7 @@ mod tests {
         let second = s.refresh("c", false, &r1, None).unwrap();
         assert!(s.authenticate(&second.access_token).is_some());
         let err = s.refresh("c", false, &r1, None).unwrap_err();
-        assert_eq!(err.error, "invalid_grant");
+        assert_eq!(err.error, ErrorCode::InvalidGrant);
         assert!(s.authenticate(&second.access_token).is_none());
         assert!(s.authenticate(&first.access_token).is_none());
         assert_eq!(s.counters.refresh_reuse_detected, 1);
@@ -463,7 +465,7 @@ mod tests {
                 Some(vec!["user:write".into()]),
             )
             .unwrap_err();
-        assert_eq!(err.error, "invalid_scope");
+        assert_eq!(err.error, ErrorCode::InvalidScope);
     }
 
     #[test]
