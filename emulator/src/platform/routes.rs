@@ -1,5 +1,6 @@
 //! The Platform API routes of the contact centre (api origin): presence, routing status,
-//! queues, users, stations and calls. Genesys's methods, shapes, status codes and error bodies.
+//! queues, users, stations and calls (those handlers are in `conversations`). Genesys's methods,
+//! shapes, status codes and error bodies.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{middleware, Json, Router};
@@ -15,15 +16,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{cors, require};
+use super::conversations::{
+    create_call, digits, get_call, list_calls, patch_participant, replace, wrapup_codes,
+};
 use super::notify;
-use crate::centre::calls::{valid_digits, Call, ParticipantChange, Ref, TransferTarget};
 use crate::centre::hub::Floor;
 use crate::centre::model::{page, AVAILABLE, IDLE, OFF_QUEUE, ON_QUEUE};
 use crate::http::{paging, parse_body, query, ApiError};
 use crate::state::{AppState, Shared};
 use crate::store::AccessInfo;
 
-type ApiResult = Result<Response, ApiError>;
+pub(super) type ApiResult = Result<Response, ApiError>;
 
 /// The contact-centre routes plus `extra` (users/me, tokens/me), all behind CORS.
 pub fn router(app: AppState, extra: Router<AppState>) -> Router<AppState> {
@@ -356,292 +359,4 @@ async fn station(
         .map(|a| a.station_view())
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(view).into_response())
-}
-
-/// `GET /api/v2/conversations/calls`: the user's active calls.
-async fn list_calls(State(app): State<AppState>, headers: HeaderMap) -> ApiResult {
-    let info = require(&app, &headers, "conversations:readonly")?;
-    let floor = app.centre.floor();
-    let calls: Vec<Value> = floor
-        .calls
-        .iter()
-        .filter(|c| c.agent_user_id == info.user.id && c.is_active())
-        .map(|c| c.view(false))
-        .collect();
-    Ok(Json(json!({ "entities": calls })).into_response())
-}
-
-/// `GET /api/v2/conversations/calls/{conversationId}`.
-async fn get_call(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let info = require(&app, &headers, "conversations:readonly")?;
-    let floor = app.centre.floor();
-    let call = floor
-        .calls
-        .iter()
-        .find(|c| c.id == id && c.agent_user_id == info.user.id)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(call.view(false)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CreateCall {
-    phone_number: Option<String>,
-}
-
-/// `POST /api/v2/conversations/calls` body `{phoneNumber}` -> `{id}`.
-async fn create_call(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let info = require(&app, &headers, "conversations")?;
-    let request: CreateCall = parse_body(body)?;
-    let number = request
-        .phone_number
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("phoneNumber is required."))?;
-    let mut floor = app.centre.floor();
-    let agent = floor.agent(&info.user).user.clone();
-    let call = Call::outbound(
-        Ref {
-            id: agent.id,
-            name: agent.name,
-        },
-        number.trim(),
-        std::time::SystemTime::now(),
-    );
-    let id = floor.add_call(call);
-    drop(floor);
-    let delay = app.centre.settings.outbound_connect_delay;
-    let task_app = app.clone();
-    let task_id = id.clone();
-    tokio::spawn(async move {
-        if !delay.is_zero() {
-            task_app.sleep_unless_shutdown(delay).await;
-        }
-        let _ = task_app
-            .centre
-            .floor()
-            .with_call(&task_id, None, |call, _| {
-                Ok(call.far_end_answers(std::time::SystemTime::now()))
-            });
-    });
-    Ok(
-        Json(json!({ "id": id, "selfUri": format!("/api/v2/conversations/calls/{id}") }))
-            .into_response(),
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ParticipantPatch {
-    state: Option<String>,
-    muted: Option<bool>,
-    held: Option<bool>,
-    wrapup: Option<WrapupInput>,
-}
-
-#[derive(Deserialize)]
-struct WrapupInput {
-    code: Option<String>,
-    notes: Option<String>,
-}
-
-/// The call's wrap-up codes as (id, name).
-fn codes_of(call: &Call, floor_dir: &crate::centre::model::Directory) -> Vec<(String, String)> {
-    call.queue
-        .as_ref()
-        .and_then(|q| floor_dir.queue(&q.id))
-        .map(|q| {
-            q.wrapup_codes
-                .iter()
-                .map(|c| (c.id.clone(), c.name.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `PATCH .../calls/{conversationId}/participants/{participantId}`: answer, decline, hang up,
-/// hold, mute, wrap up. 202, no body.
-async fn patch_participant(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path((id, participant_id)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let info = require(&app, &headers, "conversations")?;
-    let request: ParticipantPatch = parse_body(body)?;
-    let change = ParticipantChange {
-        state: request.state,
-        muted: request.muted,
-        held: request.held,
-        wrapup: match request.wrapup {
-            None => None,
-            Some(w) => Some((
-                w.code
-                    .ok_or_else(|| ApiError::bad_request("wrapup.code is required."))?,
-                w.notes.unwrap_or_default(),
-            )),
-        },
-    };
-    app.centre
-        .floor()
-        .with_call(&id, Some(&info.user.id), |call, dir| {
-            if participant_id != call.agent_participant {
-                return Err(
-                    if call.participants.iter().any(|p| p.id == participant_id) {
-                        ApiError::not_authorized()
-                    } else {
-                        ApiError::not_found()
-                    },
-                );
-            }
-            let codes = codes_of(call, dir);
-            call.change_agent(&change, &codes, std::time::SystemTime::now())
-        })?;
-    Ok(StatusCode::ACCEPTED.into_response())
-}
-
-/// `GET .../participants/{participantId}/wrapupcodes`: the queue's codes.
-async fn wrapup_codes(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path((id, participant_id)): Path<(String, String)>,
-) -> ApiResult {
-    let info = require(&app, &headers, "routing:readonly")?;
-    let floor = app.centre.floor();
-    let call = floor
-        .calls
-        .iter()
-        .find(|c| {
-            c.id == id
-                && c.agent_user_id == info.user.id
-                && c.participants.iter().any(|p| p.id == participant_id)
-        })
-        .ok_or_else(ApiError::not_found)?;
-    let codes: Vec<Value> = codes_of(call, &floor.directory)
-        .into_iter()
-        .map(|(id, name)| json!({ "id": id, "name": name }))
-        .collect();
-    Ok(Json(codes).into_response())
-}
-
-#[derive(Deserialize)]
-struct DigitsBody {
-    digits: Option<String>,
-}
-
-/// `POST /api/v2/conversations/{conversationId}/participants/{participantId}/digits`.
-async fn digits(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path((id, participant_id)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let info = require(&app, &headers, "conversations")?;
-    let request: DigitsBody = parse_body(body)?;
-    let digits = request.digits.unwrap_or_default();
-    if !valid_digits(&digits) {
-        return Err(ApiError::bad_request(
-            "digits must be 1 to 64 of 0-9, * and #.",
-        ));
-    }
-    app.centre
-        .floor()
-        .with_call(&id, Some(&info.user.id), |call, _| {
-            let p = call
-                .participants
-                .iter()
-                .find(|p| p.id == participant_id)
-                .ok_or_else(ApiError::not_found)?;
-            if p.state != crate::centre::calls::PState::Connected {
-                return Err(ApiError::bad_request(
-                    "Digits can only be sent on a connected participant.",
-                ));
-            }
-            call.digits.push((participant_id.clone(), digits.clone()));
-            Ok(())
-        })?;
-    Ok(StatusCode::ACCEPTED.into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TransferBody {
-    user_id: Option<String>,
-    address: Option<String>,
-    queue_id: Option<String>,
-}
-
-/// `POST .../calls/{conversationId}/participants/{participantId}/replace`: blind transfer.
-async fn replace(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path((id, participant_id)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let info = require(&app, &headers, "conversations")?;
-    let request: TransferBody = parse_body(body)?;
-    app.centre
-        .floor()
-        .with_call(&id, Some(&info.user.id), |call, dir| {
-            if participant_id != call.agent_participant {
-                return Err(ApiError::not_found());
-            }
-            let (target, queue) = match (request.user_id, request.queue_id, request.address) {
-                (Some(user_id), None, None) => {
-                    let user = dir
-                        .user(&user_id)
-                        .ok_or_else(|| ApiError::bad_request(format!("No user '{user_id}'.")))?;
-                    (
-                        TransferTarget {
-                            user_id: Some(user_id),
-                            queue_id: None,
-                            address: None,
-                            name: user.name.clone(),
-                        },
-                        None,
-                    )
-                }
-                (None, Some(queue_id), None) => {
-                    let queue = dir
-                        .queue(&queue_id)
-                        .ok_or_else(|| ApiError::bad_request(format!("No queue '{queue_id}'.")))?;
-                    let r = Ref {
-                        id: queue.id.clone(),
-                        name: queue.name.clone(),
-                    };
-                    (
-                        TransferTarget {
-                            user_id: None,
-                            queue_id: Some(queue_id),
-                            address: None,
-                            name: queue.name.clone(),
-                        },
-                        Some(r),
-                    )
-                }
-                (None, None, Some(address)) if !address.trim().is_empty() => (
-                    TransferTarget {
-                        user_id: None,
-                        queue_id: None,
-                        address: Some(address.trim().to_owned()),
-                        name: address.trim().to_owned(),
-                    },
-                    None,
-                ),
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "Send exactly one of userId, queueId or address.",
-                    ))
-                }
-            };
-            call.blind_transfer(target, queue, std::time::SystemTime::now())
-        })?;
-    Ok(StatusCode::ACCEPTED.into_response())
 }
