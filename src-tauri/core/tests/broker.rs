@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_shell_broker::{BrokerConfig, ClientConfig, RunningBroker, SealingKey};
+use agent_shell_core::config::RefreshPolicy;
 use agent_shell_core::config::{parse_str, RedirectMode};
 use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
 use agent_shell_core::session::auth::{AuthService, Phase, RedirectTransport};
-use agent_shell_core::session::refresh::RefreshPolicy;
 use agent_shell_core::ErrorCode;
 use genesys_emulator::{ClientRegistration, EmulatorConfig, RunningEmulator, DEMO_CLIENT_ID};
 use serde_json::{json, Value};
@@ -85,7 +85,7 @@ impl Org {
                 first_delay: Duration::from_millis(100),
                 max_delay: Duration::from_millis(400),
                 attempt_timeout: Duration::from_millis(800),
-                min_lifetime: agent_shell_core::session::refresh::EMULATOR_MIN_LIFETIME,
+                min_lifetime: agent_shell_core::config::EMULATOR_MIN_LIFETIME,
                 ..RefreshPolicy::default()
             })
             .unwrap()

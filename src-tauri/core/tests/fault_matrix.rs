@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use agent_shell_core::config::{RefreshPolicy, EMULATOR_MIN_LIFETIME};
 use agent_shell_core::oauth::Clock;
 use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::session::auth::{AuthService, Phase, SessionView};
-use agent_shell_core::session::refresh::{RefreshPolicy, EMULATOR_MIN_LIFETIME};
 use common::Fixture;
 use serde_json::json;
 

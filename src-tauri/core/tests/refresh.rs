@@ -7,9 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant, SystemTime};
 
+use agent_shell_core::config::RefreshPolicy;
 use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::session::auth::{AuthService, Phase};
-use agent_shell_core::session::refresh::RefreshPolicy;
 use agent_shell_core::ErrorCode;
 use common::Fixture;
 use serde_json::{json, Value};
@@ -21,7 +21,7 @@ fn fast_policy() -> RefreshPolicy {
         max_delay: Duration::from_millis(400),
         attempt_timeout: Duration::from_millis(500),
         // The emulator's 3-second tokens are believed, as the app believes them in emulator mode.
-        min_lifetime: agent_shell_core::session::refresh::EMULATOR_MIN_LIFETIME,
+        min_lifetime: agent_shell_core::config::EMULATOR_MIN_LIFETIME,
         ..RefreshPolicy::default()
     }
 }

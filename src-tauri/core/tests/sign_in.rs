@@ -297,7 +297,7 @@ async fn the_configured_session_settings_reach_the_engine_uncapped() {
     // The emulator's compressed lifetimes are believed from 1 s; a real environment's from 30 s.
     assert_eq!(
         policy.min_lifetime,
-        agent_shell_core::session::refresh::EMULATOR_MIN_LIFETIME
+        agent_shell_core::config::EMULATOR_MIN_LIFETIME
     );
     let real = agent_shell_core::config::parse_str(
         "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n",
@@ -305,6 +305,6 @@ async fn the_configured_session_settings_reach_the_engine_uncapped() {
     .unwrap();
     assert_eq!(
         real.refresh.min_lifetime,
-        agent_shell_core::session::refresh::MIN_LIFETIME
+        agent_shell_core::config::MIN_LIFETIME
     );
 }

@@ -7,18 +7,13 @@
 //! from a template the admin configured, once per interaction.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use url::{Host, Url};
+use url::Url;
 
-use crate::config::{origin_of, ShellConfig, AGENT_CLIENT_SCHEME};
+use crate::config::{origin_of, CrmTemplate, HostPattern, ShellConfig, AGENT_CLIENT_SCHEME};
 use crate::error::{Code, ErrorCode};
-
-/// Hosts the embedded client may open in the system browser when the config names none: the
-/// Genesys Cloud Resource Center (old and new host), which the client links to from its help menu.
-pub const DEFAULT_ALLOWED_HOSTS: [&str; 2] = ["help.mypurecloud.com", "help.genesys.cloud"];
 
 /// Where the app's own page is served from on this platform: the custom protocol is
 /// `tauri://localhost` on Linux and macOS and `http://tauri.localhost` on Windows (Tauri's
@@ -28,9 +23,6 @@ pub const DEFAULT_ALLOWED_HOSTS: [&str; 2] = ["help.mypurecloud.com", "help.gene
 pub const APP_ORIGIN: &str = "tauri://localhost";
 #[cfg(windows)]
 pub const APP_ORIGIN: &str = "http://tauri.localhost";
-
-/// The placeholder a CRM URL template must contain.
-pub const INTERACTION_ID_PLACEHOLDER: &str = "{interactionId}";
 
 /// At most this many CRM pages per [`CRM_WINDOW`]: a client that floods interaction-end
 /// messages cannot flood the agent's browser.
@@ -62,72 +54,6 @@ impl ErrorCode for LinkError {
     }
 }
 
-/// One entry of `links.allowed_hosts`: `help.example.com`, or `*.example.com` for any
-/// subdomain (not example.com itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostPattern {
-    Exact(String),
-    Subdomains(String),
-}
-
-impl HostPattern {
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let value = value.trim();
-        let (wildcard, host) = match value.strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, value),
-        };
-        if host.contains('*') {
-            return Err("a wildcard is allowed only as a leading \"*.\"".into());
-        }
-        let not_a_host =
-            || "give only a host name such as help.example.com, without scheme, port or path";
-        let host = match Host::parse(host) {
-            Ok(Host::Domain(domain)) if !domain.is_empty() => domain,
-            Ok(ip @ (Host::Ipv4(_) | Host::Ipv6(_))) if !wildcard => ip.to_string(),
-            _ => return Err(not_a_host().into()),
-        };
-        if wildcard && host.split('.').filter(|l| !l.is_empty()).count() < 2 {
-            return Err(
-                "\"*.\" must be followed by a domain of at least two labels, e.g. *.example.com"
-                    .into(),
-            );
-        }
-        Ok(if wildcard {
-            Self::Subdomains(host)
-        } else {
-            Self::Exact(host)
-        })
-    }
-
-    pub fn matches(&self, host: &str) -> bool {
-        match self {
-            Self::Exact(exact) => host == exact,
-            Self::Subdomains(domain) => host
-                .strip_suffix(domain.as_str())
-                .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
-        }
-    }
-}
-
-impl fmt::Display for HostPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Exact(host) => f.write_str(host),
-            Self::Subdomains(domain) => write!(f, "*.{domain}"),
-        }
-    }
-}
-
-/// `crm.interaction_url`: an https URL with `{interactionId}` in its path, query or fragment,
-/// and optionally `{ani}` (the caller's number), `{queueName}` and `{attribute.NAME}` (a
-/// participant attribute of the call) there too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CrmTemplate {
-    template: String,
-    host: String,
-}
-
 /// What one interaction offers the CRM template: its id (the Genesys conversation id) and
 /// what the client reported when it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -147,105 +73,7 @@ impl InteractionFacts {
     }
 }
 
-/// The placeholders of a template, in order; an unknown or malformed one is an error.
-fn placeholders(template: &str) -> Result<Vec<&str>, String> {
-    let mut found = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let close = after
-            .find('}')
-            .ok_or_else(|| "a `{` without its `}`".to_string())?;
-        let name = &after[..close];
-        let known = name == "interactionId"
-            || name == "ani"
-            || name == "queueName"
-            || name
-                .strip_prefix("attribute.")
-                .is_some_and(is_attribute_name);
-        if !known {
-            return Err(format!(
-                "unknown placeholder {{{name}}}: use {INTERACTION_ID_PLACEHOLDER}, {{ani}}, {{queueName}} or {{attribute.NAME}}"
-            ));
-        }
-        found.push(name);
-        rest = &after[close + 1..];
-    }
-    if rest.contains('}') {
-        return Err("a `}` without its `{`".into());
-    }
-    Ok(found)
-}
-
-/// A participant attribute's name as a template may use it.
-pub fn is_attribute_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-}
-
 impl CrmTemplate {
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let template = value.trim().to_string();
-        let names = placeholders(&template)?;
-        if !names.contains(&"interactionId") {
-            return Err(format!("must contain {INTERACTION_ID_PLACEHOLDER}"));
-        }
-        let sample_id = "00000000-0000-4000-8000-000000000000";
-        let sample_text = Self::fill(&template, |name| match name {
-            "interactionId" => sample_id.to_string(),
-            _ => "sample".to_string(),
-        });
-        let sample = Url::parse(&sample_text).map_err(|e| format!("not a URL: {e}"))?;
-        if sample.scheme() != "https" {
-            return Err("must be an https URL".into());
-        }
-        if !sample.username().is_empty() || sample.password().is_some() {
-            return Err("credentials in a URL are not allowed".into());
-        }
-        let host = match sample.host() {
-            Some(Host::Domain(domain)) => domain.to_string(),
-            _ => return Err("must name the CRM by its host name".into()),
-        };
-        let authority_end = template
-            .find("://")
-            .map(|i| i + 3)
-            .and_then(|start| {
-                template[start..]
-                    .find(['/', '?', '#'])
-                    .map(|end| start + end)
-            })
-            .unwrap_or(template.len());
-        if template[..authority_end].contains('{') {
-            return Err("placeholders may appear only in the path, query or fragment".into());
-        }
-        Ok(Self { template, host })
-    }
-
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
-    /// Replaces every placeholder with `value(name)`.
-    fn fill(template: &str, value: impl Fn(&str) -> String) -> String {
-        let mut out = String::with_capacity(template.len());
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let Some(close) = after.find('}') else {
-                out.push_str(&rest[open..]);
-                return out;
-            };
-            out.push_str(&value(&after[..close]));
-            rest = &after[close + 1..];
-        }
-        out.push_str(rest);
-        out
-    }
-
     /// The URL for one interaction, every value percent-encoded (an absent one is empty).
     pub fn render(&self, facts: &InteractionFacts) -> Result<Url, LinkError> {
         let encode = |text: &str| -> String {
@@ -262,12 +90,6 @@ impl CrmTemplate {
                 .unwrap_or_default(),
         });
         Url::parse(&text).map_err(|_| LinkError::Invalid)
-    }
-}
-
-impl fmt::Display for CrmTemplate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.template)
     }
 }
 

@@ -171,7 +171,7 @@ impl ClientEvent {
                     && attributes.as_ref().is_none_or(|map| {
                         map.len() <= MAX_ATTRIBUTES
                             && map.iter().all(|(k, v)| {
-                                crate::embed::links::is_attribute_name(k)
+                                crate::config::values::is_attribute_name(k)
                                     && text_ok(v, MAX_ATTRIBUTE_CHARS)
                             })
                     })

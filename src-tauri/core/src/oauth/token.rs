@@ -175,7 +175,7 @@ impl TokenClient {
     /// policy's attempt timeout, and lifetimes are believed from its `min_lifetime`.
     pub fn new(
         config: &ShellConfig,
-        policy: &crate::session::refresh::RefreshPolicy,
+        policy: &crate::config::RefreshPolicy,
     ) -> Result<Self, TokenError> {
         let attempt_timeout = policy.attempt_timeout;
         let http = crate::platform::net::Http::build(
@@ -450,8 +450,8 @@ mod tests {
     fn expires_in_is_clamped_and_never_overflows() {
         let started = SystemTime::now();
         for (expires_in, expected) in [
-            ("0", crate::session::refresh::MIN_LIFETIME),
-            ("1", crate::session::refresh::MIN_LIFETIME),
+            ("0", crate::config::MIN_LIFETIME),
+            ("1", crate::config::MIN_LIFETIME),
             ("7200", Duration::from_secs(7200)),
             ("18446744073709551615", MAX_LIFETIME),
         ] {

@@ -10,7 +10,6 @@
 //!   says `direct`. A proxy's credentials are never shown: [`ProxyUrl`] prints redacted.
 //!   There is no PAC/WPAD evaluation here (docs/deployment.md#proxies-and-tls-inspection).
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,94 +20,9 @@ mod tls;
 
 pub use failure::{error_chain, Failure, FailureKind};
 pub use tls::SeenChain;
+
+pub use crate::config::{ProxySetting, ProxyUrl};
 use tls::{RecordingVerifier, RejectedChains};
-
-/// `[network] proxy`: which proxy outgoing requests use.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub enum ProxySetting {
-    /// The OS's proxy settings (the default).
-    #[default]
-    System,
-    /// No proxy, whatever the system says.
-    Direct,
-    /// This proxy for every request.
-    Explicit(ProxyUrl),
-}
-
-impl ProxySetting {
-    /// Parses `system`, `direct` or an `http://[user:password@]host:port` URL. The error is
-    /// the reason only: it never repeats the value, which may carry a password.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text.trim() {
-            "" | "system" => Ok(Self::System),
-            "direct" => Ok(Self::Direct),
-            other => ProxyUrl::parse(other).map(Self::Explicit),
-        }
-    }
-
-    /// The setting in words, credentials redacted.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::System => "system".into(),
-            Self::Direct => "direct".into(),
-            Self::Explicit(url) => url.to_string(),
-        }
-    }
-}
-
-impl fmt::Debug for ProxySetting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe())
-    }
-}
-
-/// A proxy URL that may carry `user:password`: it prints as `http://***@host:port`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ProxyUrl(Url);
-
-impl ProxyUrl {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let url = Url::parse(text).map_err(|_| {
-            "must be system, direct, or a proxy URL like http://proxy.example.com:8080".to_string()
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err("the proxy URL must start with http:// or https://".into());
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err("the proxy URL needs a host".into());
-        }
-        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
-            return Err(
-                "the proxy URL is scheme://[user:password@]host:port, nothing after".into(),
-            );
-        }
-        Ok(Self(url))
-    }
-
-    /// The URL with its credentials, for the HTTP client only.
-    fn expose(&self) -> &str {
-        self.0.as_str()
-    }
-
-    pub fn has_credentials(&self) -> bool {
-        !self.0.username().is_empty() || self.0.password().is_some()
-    }
-}
-
-impl fmt::Display for ProxyUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = self.0.host_str().unwrap_or_default();
-        let port = self.0.port_or_known_default().unwrap_or(80);
-        let auth = if self.has_credentials() { "***@" } else { "" };
-        write!(f, "{}://{auth}{host}:{port}", self.0.scheme())
-    }
-}
-
-impl fmt::Debug for ProxyUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetError {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::config::RefreshPolicy;
 use crate::config::{RedirectMode, ShellConfig};
 use crate::error::{Code, ErrorCode, Problem};
 use crate::oauth::login::{ApprovedLogin, DEFAULT_LOGIN_TIMEOUT};
@@ -27,7 +28,7 @@ use crate::oauth::{
 use crate::platform::keychain::{run_with_timeout, KeychainError, SecretStore};
 use crate::platform::loopback::LoopbackError;
 use crate::secret::{AccessToken, RefreshToken};
-use crate::session::refresh::{refresh_with_retries, RefreshPolicy};
+use crate::session::refresh::refresh_with_retries;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -6,63 +6,9 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 
+use crate::config::RefreshPolicy;
 use crate::oauth::{GenesysApi, TokenError, TokenSet};
 use crate::secret::RefreshToken;
-
-/// How the session engine refreshes. All of it is configuration, none of it is hidden.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RefreshPolicy {
-    /// Attempts per refresh episode, the first included (the guide: three at most).
-    pub max_attempts: usize,
-    /// Delay before the second attempt; doubles after that, with jitter up to the same again.
-    pub first_delay: Duration,
-    /// Ceiling of any single delay.
-    pub max_delay: Duration,
-    /// A hung token endpoint is abandoned after this long.
-    pub attempt_timeout: Duration,
-    /// The longest Retry-After that is honoured.
-    pub max_retry_after: Duration,
-    /// Refresh this long before the access token expires.
-    pub margin: Duration,
-    /// The shortest token lifetime believed (`expires_in` below it is raised to it), so an
-    /// `expires_in` of 0 cannot make the keep-alive loop renew without pause.
-    pub min_lifetime: Duration,
-}
-
-/// The floor of believed lifetimes for real environments (Genesys issues 300 s at least).
-pub const MIN_LIFETIME: Duration = Duration::from_secs(30);
-/// The floor against the local emulator, whose tests compress a shift into seconds.
-pub const EMULATOR_MIN_LIFETIME: Duration = Duration::from_secs(1);
-
-impl Default for RefreshPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            first_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(4),
-            attempt_timeout: Duration::from_secs(10),
-            max_retry_after: Duration::from_secs(10),
-            // Three timed-out attempts plus backoff take about 40 s; leave room to spare.
-            margin: Duration::from_secs(120),
-            min_lifetime: MIN_LIFETIME,
-        }
-    }
-}
-
-impl RefreshPolicy {
-    /// The margin actually used for a token of `lifetime`: never more than a third of it, so
-    /// very short-lived tokens (tests, aggressive org settings) do not refresh constantly.
-    pub fn margin_for(&self, lifetime: Duration) -> Duration {
-        self.margin.min(lifetime / 3)
-    }
-
-    /// Upper bound of one whole episode: what the margin must leave room for.
-    pub fn worst_case(&self) -> Duration {
-        let attempts = u32::try_from(self.max_attempts).unwrap_or(u32::MAX);
-        let waits = attempts.saturating_sub(1);
-        self.attempt_timeout * attempts + self.max_delay.max(self.max_retry_after) * waits
-    }
-}
 
 /// One refresh episode. `on_retry` hears about every failed attempt that will be retried
 /// (for logs and the UI), with the delay before the next one.
