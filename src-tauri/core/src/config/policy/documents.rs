@@ -19,7 +19,7 @@ pub fn documents() -> Vec<(&'static str, String)> {
     ]
 }
 
-const GENERATED: &str = "Generated from src-tauri/core/src/policy/table.rs; do not edit. Regenerate with: AGENT_SHELL_REGENERATE=1 cargo test -p agent-shell-core policy_documents";
+const GENERATED: &str = "Generated from src-tauri/core/src/config/policy/table.rs; do not edit. Regenerate with: AGENT_SHELL_REGENERATE=1 cargo test -p agent-shell-core policy_documents";
 
 fn xml(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -303,7 +303,7 @@ mod tests {
             let committed = std::fs::read_to_string(&file).unwrap_or_default();
             assert!(
                 committed == rendered,
-                "{path} differs from what src-tauri/core/src/policy/table.rs renders; regenerate it with\n  AGENT_SHELL_REGENERATE=1 cargo test -p agent-shell-core policy_documents"
+                "{path} differs from what src-tauri/core/src/config/policy/table.rs renders; regenerate it with\n  AGENT_SHELL_REGENERATE=1 cargo test -p agent-shell-core policy_documents"
             );
         }
     }
