@@ -1,13 +1,14 @@
 //! Raw -> model: every value checked once, with an error that names the key and the reason.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Table;
 use url::Url;
+
+use oauth_wire::is_loopback_host;
 
 use super::environment::GenesysEnvironment;
 use super::error::ConfigError;
@@ -41,9 +42,6 @@ pub fn parse_str(text: &str) -> Result<ShellConfig, ConfigError> {
     })?;
     validate(raw)
 }
-
-// ---------------------------------------------------------------------------------------------
-// Raw file shape
 
 /// The notification websocket's base: `wss://host`, or `ws://` on loopback for the local
 /// emulator; no path.
@@ -615,13 +613,4 @@ fn endpoint_url(key: &str, value: &str, local: bool) -> Result<Url, ConfigError>
         }),
         other => Err(invalid(&format!("scheme \"{other}\" is not http(s)"))),
     }
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }

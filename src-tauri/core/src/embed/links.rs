@@ -76,9 +76,7 @@ impl InteractionFacts {
 impl CrmTemplate {
     /// The URL for one interaction, every value percent-encoded (an absent one is empty).
     pub fn render(&self, facts: &InteractionFacts) -> Result<Url, LinkError> {
-        let encode = |text: &str| -> String {
-            url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-        };
+        let encode = oauth_wire::form_encode;
         let text = Self::fill(&self.template, |name| match name {
             "interactionId" => encode(&facts.interaction_id),
             "ani" => facts.ani.as_deref().map(encode).unwrap_or_default(),

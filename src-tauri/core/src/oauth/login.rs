@@ -56,13 +56,17 @@ impl ErrorCode for SignInError {
 
 /// RFC 6749 4.1.2.1 error codes in words an agent understands.
 fn describe_idp_error(error: &str, description: Option<&str>) -> String {
-    let words = match error {
-        "access_denied" => "access was denied (you, or a policy, declined the sign-in)",
-        "invalid_scope" => "the app asked for permissions this org does not grant (ask IT to check the OAuth client's scopes)",
-        "unauthorized_client" => "this app is not allowed to sign in with this method (ask IT to check the OAuth client)",
-        "invalid_request" | "unsupported_response_type" => "the sign-in request was not accepted (ask IT to check the OAuth client)",
-        "server_error" | "temporarily_unavailable" => "the sign-in service had a problem; try again in a minute",
-        _ => "the sign-in was not completed",
+    use oauth_wire::ErrorCode::*;
+    let words = match oauth_wire::ErrorCode::parse(error) {
+        Some(AccessDenied) => "access was denied (you, or a policy, declined the sign-in)",
+        Some(InvalidScope) => "the app asked for permissions this org does not grant (ask IT to check the OAuth client's scopes)",
+        Some(UnauthorizedClient) => "this app is not allowed to sign in with this method (ask IT to check the OAuth client)",
+        Some(InvalidRequest | UnsupportedResponseType) => "the sign-in request was not accepted (ask IT to check the OAuth client)",
+        Some(ServerError | TemporarilyUnavailable) => "the sign-in service had a problem; try again in a minute",
+        // Token-endpoint codes never come back from authorize; unknown codes say so.
+        Some(InvalidClient | InvalidGrant | UnsupportedGrantType) | None => {
+            "the sign-in was not completed"
+        }
     };
     match description {
         Some(detail) => format!(

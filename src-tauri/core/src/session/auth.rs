@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-
 use crate::config::RefreshPolicy;
 use crate::config::{RedirectMode, ShellConfig};
 use crate::error::{Code, ErrorCode};

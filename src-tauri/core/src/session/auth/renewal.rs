@@ -4,7 +4,6 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-
 use crate::error::{Code, ErrorCode};
 use crate::oauth::TokenError;
 use crate::platform::keychain::run_with_timeout;
