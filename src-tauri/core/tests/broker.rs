@@ -13,13 +13,14 @@ use agent_shell_core::config::{parse_str, RedirectMode};
 use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
 use agent_shell_core::session::auth::{AuthService, Phase, RedirectTransport};
 use agent_shell_core::ErrorCode;
+use agent_shell_test_kit::{Control, FaultKind};
 use genesys_emulator::{ClientRegistration, EmulatorConfig, RunningEmulator, DEMO_CLIENT_ID};
-use serde_json::{json, Value};
 
 const SECRET: &str = "broker-only-client-secret";
 
 struct Org {
     emulator: RunningEmulator,
+    control: Control,
     broker: RunningBroker,
     key: SealingKey,
     store: Arc<MemoryStore>,
@@ -60,6 +61,7 @@ impl Org {
             .build()
             .unwrap();
         Org {
+            control: Control::new(&emulator),
             emulator,
             broker,
             key,
@@ -100,31 +102,6 @@ impl Org {
             .unwrap();
     }
 
-    async fn emulator(&self, path: &str) -> Value {
-        let url = format!("{}/_emulator/{path}", self.emulator.urls().login);
-        self.http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn fault(&self, body: Value) {
-        let url = format!("{}/_emulator/faults", self.emulator.urls().login);
-        let status = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success());
-    }
-
     fn stored(&self) -> Option<String> {
         self.store.load().unwrap().map(|t| t.expose().to_string())
     }
@@ -143,7 +120,7 @@ async fn sign_in_through_the_broker_stores_a_sealed_token_and_a_restart_is_silen
         stored.starts_with("asb1."),
         "the keychain holds the broker's envelope"
     );
-    let issued: Vec<String> = serde_json::from_value(org.emulator("issued-tokens").await).unwrap();
+    let issued: Vec<String> = org.control.issued_tokens().await;
     assert!(
         !issued.contains(&stored),
         "Genesys's own refresh token never reaches the desktop"
@@ -153,7 +130,7 @@ async fn sign_in_through_the_broker_stores_a_sealed_token_and_a_restart_is_silen
     let restarted = org.shell();
     let view = restarted.silent_start().await;
     assert_eq!(view.phase, Phase::SignedIn, "{view:?}");
-    let state = org.emulator("state").await;
+    let state = org.control.state().await;
     assert_eq!(state["refreshes_served"], 1);
     assert_ne!(
         org.stored().unwrap(),
@@ -175,7 +152,7 @@ async fn twenty_renewals_through_the_broker_never_reuse_a_token() {
         assert!(!seen.contains(&now), "envelope reused at renewal {i}");
         seen.push(now);
     }
-    let state = org.emulator("state").await;
+    let state = org.control.state().await;
     assert_eq!(state["refreshes_served"], 20);
     assert_eq!(state["refresh_reuse_detected"], 0);
 }
@@ -187,14 +164,14 @@ async fn upstream_errors_and_timeouts_are_retried_by_the_shell() {
     org.sign_in(&auth).await;
 
     // Two 500s from Genesys, passed through the broker: the third attempt succeeds.
-    org.fault(json!({"kind": "server_error", "count": 2})).await;
+    org.control.fault(FaultKind::ServerError.times(2)).await;
     assert_eq!(auth.refresh().await.unwrap().phase, Phase::SignedIn);
 
     // Genesys hangs once: the shell's attempt times out (before the broker's own upstream
     // timeout would answer 503 + Retry-After), and its next attempt gets through.
-    org.fault(json!({"kind": "hang", "count": 1})).await;
+    org.control.fault(FaultKind::Hang.times(1)).await;
     assert_eq!(auth.refresh().await.unwrap().phase, Phase::SignedIn);
-    let state = org.emulator("state").await;
+    let state = org.control.state().await;
     assert_eq!(state["refreshes_served"], 2, "{state}");
 }
 
@@ -203,8 +180,7 @@ async fn invalid_grant_through_the_broker_asks_for_a_new_sign_in() {
     let org = Org::start().await;
     let auth = org.shell();
     org.sign_in(&auth).await;
-    org.fault(json!({"kind": "invalid_grant", "count": 1}))
-        .await;
+    org.control.fault(FaultKind::InvalidGrant.times(1)).await;
     let error = auth.refresh().await.unwrap_err();
     assert_eq!(error.code(), "token_invalid_grant", "{error:?}");
     assert_eq!(auth.view().phase, Phase::ReloginRequired);

@@ -4,8 +4,6 @@
 //! message may cause), tested without a window; tests/e2e_*.rs run the same engine in the app.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +15,7 @@ use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
 use agent_shell_core::secret::RefreshToken;
 use agent_shell_core::session::auth::{AuthService, Phase};
 use agent_shell_core::session::engine::{Edge, Effect, Input, SessionEngine, ATTENTION_TITLE};
-use common::scripted::{ScriptedApi, TestClock};
+use agent_shell_test_kit::{FakeApi, TestClock};
 use serde_json::json;
 
 #[derive(Default)]
@@ -62,14 +60,14 @@ impl RecordingEdge {
 struct Desk {
     engine: Arc<SessionEngine>,
     edge: Arc<RecordingEdge>,
-    api: Arc<ScriptedApi>,
+    api: Arc<FakeApi>,
     store: Arc<MemoryStore>,
 }
 
 /// An engine with `extra` configuration; `stored`: a refresh token in the keychain.
 fn desk(extra: &str, stored: bool) -> Desk {
     let clock = TestClock::new();
-    let api = ScriptedApi::new(clock.clone(), Duration::from_secs(600), true);
+    let api = FakeApi::new(clock.clone(), Duration::from_secs(600), true);
     let store = Arc::new(MemoryStore::default());
     if stored {
         store.save(&RefreshToken::new("stored")).unwrap();

@@ -13,13 +13,13 @@ use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::secret::AccessToken;
 use agent_shell_core::session::auth::{AuthError, AuthService, Phase, RedirectTransport};
 use agent_shell_core::ErrorCode;
+use agent_shell_test_kit::FaultKind;
 use common::Fixture;
-use serde_json::json;
 
 /// Waits until the emulator has received `count` token requests (the slow one is in flight).
 async fn until_token_requests(fx: &Fixture, count: u64) {
     for _ in 0..200 {
-        if fx.state().await["token_requests"].as_u64() >= Some(count) {
+        if fx.control.state().await["token_requests"].as_u64() >= Some(count) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -30,8 +30,7 @@ async fn until_token_requests(fx: &Fixture, count: u64) {
 /// Every access token the emulator ever issued is refused by users/me: nothing it handed out
 /// is still usable.
 async fn every_issued_access_token_is_dead(fx: &Fixture) {
-    let url = format!("{}/_emulator/issued-tokens", fx.emulator.urls().login);
-    let issued: Vec<String> = fx.http.get(url).send().await.unwrap().json().await.unwrap();
+    let issued = fx.control.issued_tokens().await;
     assert!(!issued.is_empty());
     let mut checked = 0;
     for token in issued {
@@ -48,9 +47,8 @@ async fn sign_out_during_a_slow_renewal_leaves_nothing_behind() {
     let fx = Fixture::new().await;
     let auth = Arc::new(fx.service());
     fx.sign_in(&auth).await;
-    let requests_so_far = fx.state().await["token_requests"].as_u64().unwrap();
-    fx.control("faults", json!({"kind": "slow", "hang_secs": 2}))
-        .await;
+    let requests_so_far = fx.control.state().await["token_requests"].as_u64().unwrap();
+    fx.control.fault(FaultKind::Slow.secs(2)).await;
 
     let renewal = tokio::spawn({
         let auth = auth.clone();
@@ -86,8 +84,7 @@ async fn slow_exchange_in_flight(
     let auth = Arc::new(fx.service());
     let request = auth.begin_sign_in(RedirectMode::DeepLink).unwrap();
     let location = fx.browse(&request.url).await;
-    fx.control("faults", json!({"kind": "slow", "hang_secs": 2}))
-        .await;
+    fx.control.fault(FaultKind::Slow.secs(2)).await;
     let exchange = tokio::spawn({
         let auth = auth.clone();
         async move {
@@ -110,7 +107,7 @@ async fn cancel_during_a_slow_code_exchange_discards_and_revokes_the_tokens() {
     assert_eq!(auth.view().phase, Phase::SignedOut);
     assert!(auth.access_token().is_none());
     assert!(fx.store.load().unwrap().is_none(), "nothing stored");
-    let state = fx.state().await;
+    let state = fx.control.state().await;
     assert_eq!(state["codes_exchanged"], 1, "Genesys did issue tokens");
     assert!(
         state["families_revoked"].as_u64().unwrap() >= 1,

@@ -17,8 +17,8 @@ use agent_shell_core::config::{RefreshPolicy, EMULATOR_MIN_LIFETIME};
 use agent_shell_core::oauth::Clock;
 use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::session::auth::{AuthService, Phase, SessionView};
+use agent_shell_test_kit::{FaultKind, Settings};
 use common::Fixture;
-use serde_json::json;
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {
@@ -42,21 +42,17 @@ enum Trigger {
 
 impl Fault {
     /// The emulator fault, lasting past three attempts.
-    fn queued(self) -> Option<serde_json::Value> {
-        let (kind, extra) = match self {
-            Fault::ServerError => ("server_error", json!({})),
-            Fault::Unavailable => ("service_unavailable", json!({"retry_after_secs": 1})),
-            Fault::RateLimited => ("rate_limited", json!({"retry_after_secs": 1})),
-            Fault::Hang => ("hang", json!({"hang_secs": 2})),
-            Fault::Garbage => ("malformed", json!({})),
-            Fault::InvalidGrant => ("invalid_grant", json!({})),
+    fn queued(self) -> Option<agent_shell_test_kit::Fault> {
+        let fault = match self {
+            Fault::ServerError => FaultKind::ServerError.times(5),
+            Fault::Unavailable => FaultKind::ServiceUnavailable.times(5).retry_after(1),
+            Fault::RateLimited => FaultKind::RateLimited.times(5).retry_after(1),
+            Fault::Hang => FaultKind::Hang.times(5).secs(2),
+            Fault::Garbage => FaultKind::Malformed.times(5),
+            Fault::InvalidGrant => FaultKind::InvalidGrant.times(5),
             Fault::Refused => return None,
         };
-        let mut body = json!({"kind": kind, "count": 5});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        Some(body)
+        Some(fault)
     }
 
     /// The code the agent sees.
@@ -133,8 +129,7 @@ async fn cell(fault: Fault, trigger: Trigger) {
     if matches!(trigger, Trigger::Timer | Trigger::TokenExpiring) {
         // 9-second tokens: due 3 s before they end, more than a whole episode takes (2.1 s at
         // worst with this policy), so a failed episode always ends with the token still valid.
-        fx.control("settings", json!({"token_lifetime_secs": 9}))
-            .await;
+        fx.control.settings(Settings::token_lifetime(9.0)).await;
     }
     let clock = Arc::new(JumpClock::default());
     let auth = Arc::new(
@@ -144,7 +139,7 @@ async fn cell(fault: Fault, trigger: Trigger) {
             .with_clock(clock.clone()),
     );
     fx.sign_in(&auth).await;
-    let requests_before = fx.state().await["token_requests"].as_u64().unwrap();
+    let requests_before = fx.control.state().await["token_requests"].as_u64().unwrap();
     let stored_before = fx.store.load().unwrap().expect("signed in and stored");
     let expires_before = auth.view().expires_at_ms;
 
@@ -152,7 +147,7 @@ async fn cell(fault: Fault, trigger: Trigger) {
     let store = fx.store.clone();
     let counting = match fault.queued() {
         Some(body) => {
-            fx.control("faults", body).await;
+            fx.control.fault(body).await;
             Some(fx)
         }
         None => {
@@ -228,7 +223,7 @@ async fn cell(fault: Fault, trigger: Trigger) {
             );
             if let Some(fx) = counting {
                 let requests =
-                    fx.state().await["token_requests"].as_u64().unwrap() - requests_before;
+                    fx.control.state().await["token_requests"].as_u64().unwrap() - requests_before;
                 // Three failed tries, then two failed and one that got through.
                 assert_eq!(requests, 6, "{fault:?} x {trigger:?}: token requests");
             }
@@ -291,7 +286,8 @@ async fn cell(fault: Fault, trigger: Trigger) {
         ),
     }
     if let Some(fx) = counting {
-        let requests = fx.state().await["token_requests"].as_u64().unwrap() - requests_before;
+        let requests =
+            fx.control.state().await["token_requests"].as_u64().unwrap() - requests_before;
         assert_eq!(
             requests,
             fault.attempts(),
@@ -299,7 +295,7 @@ async fn cell(fault: Fault, trigger: Trigger) {
         );
         // Nothing retries by itself afterwards (a deferred renewal waits for its gap).
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let later = fx.state().await["token_requests"].as_u64().unwrap() - requests_before;
+        let later = fx.control.state().await["token_requests"].as_u64().unwrap() - requests_before;
         assert_eq!(later, requests, "no retries after giving up");
     }
 }

@@ -5,8 +5,6 @@
 //! session warned then ended. The emulator-backed tests (refresh.rs) cover the real HTTP path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +13,7 @@ use agent_shell_core::oauth::TokenError;
 use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
 use agent_shell_core::secret::RefreshToken;
 use agent_shell_core::session::auth::{AuthService, Phase, RedirectTransport};
-use common::scripted::{ScriptedApi, TestClock};
+use agent_shell_test_kit::{FakeApi, TestClock};
 
 const CHECK_EVERY: Duration = Duration::from_secs(15);
 
@@ -23,9 +21,9 @@ const CHECK_EVERY: Duration = Duration::from_secs(15);
 async fn running(
     lifetime: Duration,
     margin_secs: u64,
-) -> (Arc<AuthService>, Arc<ScriptedApi>, Arc<TestClock>) {
+) -> (Arc<AuthService>, Arc<FakeApi>, Arc<TestClock>) {
     let clock = TestClock::new();
-    let api = ScriptedApi::new(clock.clone(), lifetime, true);
+    let api = FakeApi::new(clock.clone(), lifetime, true);
     let store = Arc::new(MemoryStore::default());
     store.save(&RefreshToken::new("stored")).unwrap();
     let config = parse_str(&format!(
@@ -94,7 +92,7 @@ async fn waking_long_after_expiry_renews_once_not_in_a_storm() {
 #[tokio::test(start_paused = true)]
 async fn an_unrenewable_session_is_warned_inside_the_margin_then_ended() {
     let clock = TestClock::new();
-    let api = ScriptedApi::new(clock.clone(), Duration::from_secs(600), false);
+    let api = FakeApi::new(clock.clone(), Duration::from_secs(600), false);
     let config = parse_str("environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n").unwrap();
     let auth = Arc::new(
         AuthService::new(config, Arc::new(MemoryStore::default()))
@@ -146,7 +144,7 @@ async fn an_unrenewable_session_is_warned_inside_the_margin_then_ended() {
 async fn a_renewal_started_while_sign_out_revokes_commits_nothing() {
     for refuse in [false, true] {
         let clock = TestClock::new();
-        let api = ScriptedApi::new(clock.clone(), Duration::from_secs(3600), true);
+        let api = FakeApi::new(clock.clone(), Duration::from_secs(3600), true);
         let store = Arc::new(MemoryStore::default());
         store.save(&RefreshToken::new("stored")).unwrap();
         let config = parse_str("environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n").unwrap();

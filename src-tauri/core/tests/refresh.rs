@@ -11,8 +11,9 @@ use agent_shell_core::config::RefreshPolicy;
 use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::session::auth::{AuthService, Phase};
 use agent_shell_core::ErrorCode;
+use agent_shell_test_kit::{FaultKind, Settings};
 use common::Fixture;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Fast but real: 100 ms then 200 ms between attempts (jitter adds up to as much again).
 fn fast_policy() -> RefreshPolicy {
@@ -43,12 +44,11 @@ async fn two_server_errors_then_success_recovers_on_the_third_attempt() {
     let fx = Fixture::new().await;
     let auth = signed_in(&fx).await;
     let before = fx.store.load().unwrap().unwrap().expose().to_string();
-    fx.control("faults", json!({"kind": "server_error", "count": 2}))
-        .await;
+    fx.control.fault(FaultKind::ServerError.times(2)).await;
 
     let view = auth.refresh().await.unwrap();
     assert_eq!(view.phase, Phase::SignedIn);
-    let state = fx.state().await;
+    let state = fx.control.state().await;
     assert_eq!(
         count(&state, "token_requests"),
         1 + 3,
@@ -72,14 +72,13 @@ impl agent_shell_core::oauth::Clock for LateClock {
 async fn three_failures_with_the_token_still_valid_keep_the_session_after_three_requests() {
     let fx = Fixture::new().await;
     let auth = signed_in(&fx).await;
-    fx.control("faults", json!({"kind": "server_error", "count": 5}))
-        .await;
+    fx.control.fault(FaultKind::ServerError.times(5)).await;
 
     let started = Instant::now();
     let error = auth.refresh().await.unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(error.code(), "token_server_unavailable");
-    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 3);
+    assert_eq!(count(&fx.control.state().await, "token_requests"), 1 + 3);
     // delays: [100, 200) ms then [200, 400) ms
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
     assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
@@ -90,7 +89,7 @@ async fn three_failures_with_the_token_still_valid_keep_the_session_after_three_
     assert!(fx.store.load().unwrap().is_some());
     // The next episode waits for its gap (15 s): nothing on its own meanwhile.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(count(&fx.state().await, "token_requests"), 4);
+    assert_eq!(count(&fx.control.state().await, "token_requests"), 4);
 }
 
 #[tokio::test]
@@ -102,12 +101,11 @@ async fn three_failures_after_the_token_ended_require_relogin_after_exactly_thre
         .unwrap()
         .with_clock(std::sync::Arc::new(LateClock));
     fx.sign_in(&auth).await;
-    fx.control("faults", json!({"kind": "server_error", "count": 5}))
-        .await;
+    fx.control.fault(FaultKind::ServerError.times(5)).await;
 
     let error = auth.refresh().await.unwrap_err();
     assert_eq!(error.code(), "token_server_unavailable");
-    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 3);
+    assert_eq!(count(&fx.control.state().await, "token_requests"), 1 + 3);
     let view = auth.view();
     assert_eq!(view.phase, Phase::ReloginRequired);
     let notice = view.notice.unwrap();
@@ -127,24 +125,22 @@ async fn three_failures_after_the_token_ended_require_relogin_after_exactly_thre
     );
     // and no further attempts happen on their own
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(count(&fx.state().await, "token_requests"), 4);
+    assert_eq!(count(&fx.control.state().await, "token_requests"), 4);
 }
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let fx = Fixture::new().await;
     let auth = signed_in(&fx).await;
-    fx.control(
-        "faults",
-        json!({"kind": "rate_limited", "retry_after_secs": 2}),
-    )
-    .await;
+    fx.control
+        .fault(FaultKind::RateLimited.retry_after(2))
+        .await;
     let started = Instant::now();
     auth.refresh().await.unwrap();
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
-    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 2);
+    assert_eq!(count(&fx.control.state().await, "token_requests"), 1 + 2);
 }
 
 #[tokio::test]
@@ -158,11 +154,9 @@ async fn retry_after_is_capped() {
         })
         .unwrap();
     fx.sign_in(&auth).await;
-    fx.control(
-        "faults",
-        json!({"kind": "service_unavailable", "retry_after_secs": 60}),
-    )
-    .await;
+    fx.control
+        .fault(FaultKind::ServiceUnavailable.retry_after(60))
+        .await;
     let started = Instant::now();
     auth.refresh().await.unwrap();
     assert!(
@@ -176,10 +170,10 @@ async fn retry_after_is_capped() {
 async fn invalid_grant_is_one_request_deletes_the_token_and_requires_relogin() {
     let fx = Fixture::new().await;
     let auth = signed_in(&fx).await;
-    fx.control("faults", json!({"kind": "invalid_grant"})).await;
+    fx.control.fault(FaultKind::InvalidGrant).await;
     let error = auth.refresh().await.unwrap_err();
     assert_eq!(error.code(), "token_invalid_grant");
-    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 1);
+    assert_eq!(count(&fx.control.state().await, "token_requests"), 1 + 1);
     assert!(fx.store.load().unwrap().is_none());
     assert_eq!(auth.view().phase, Phase::ReloginRequired);
 }
@@ -188,11 +182,7 @@ async fn invalid_grant_is_one_request_deletes_the_token_and_requires_relogin() {
 async fn a_hung_endpoint_hits_the_per_attempt_timeout() {
     let fx = Fixture::new().await;
     let auth = signed_in(&fx).await;
-    fx.control(
-        "faults",
-        json!({"kind": "hang", "count": 3, "hang_secs": 5}),
-    )
-    .await;
+    fx.control.fault(FaultKind::Hang.times(3).secs(5)).await;
     let started = Instant::now();
     let error = auth.refresh().await.unwrap_err();
     assert_eq!(error.code(), "token_timeout");
@@ -211,10 +201,10 @@ async fn a_hung_endpoint_hits_the_per_attempt_timeout() {
 async fn a_malformed_body_is_classified_without_panic_or_retry() {
     let fx = Fixture::new().await;
     let auth = signed_in(&fx).await;
-    fx.control("faults", json!({"kind": "malformed"})).await;
+    fx.control.fault(FaultKind::Malformed).await;
     let error = auth.refresh().await.unwrap_err();
     assert_eq!(error.code(), "token_malformed_response");
-    assert_eq!(count(&fx.state().await, "token_requests"), 1 + 1);
+    assert_eq!(count(&fx.control.state().await, "token_requests"), 1 + 1);
     assert_eq!(auth.view().phase, Phase::ReloginRequired);
 }
 
@@ -230,7 +220,7 @@ async fn fifty_concurrent_refreshes_make_one_token_request() {
     let results = callers.join_all().await;
     assert_eq!(results.len(), 50);
     assert!(results.iter().all(Result::is_ok));
-    let state = fx.state().await;
+    let state = fx.control.state().await;
     assert_eq!(count(&state, "token_requests"), 1 + 1);
     assert_eq!(count(&state, "refresh_reuse_detected"), 0);
 }
@@ -242,7 +232,7 @@ async fn the_shell_never_reuses_a_rotated_refresh_token() {
     for _ in 0..20 {
         auth.refresh().await.unwrap();
     }
-    let state = fx.state().await;
+    let state = fx.control.state().await;
     assert_eq!(count(&state, "refreshes_served"), 20);
     assert_eq!(count(&state, "refresh_reuse_detected"), 0);
     assert_eq!(count(&state, "families_revoked"), 0);
@@ -253,8 +243,7 @@ async fn the_shell_never_reuses_a_rotated_refresh_token() {
 #[tokio::test]
 async fn a_shift_in_miniature_keeps_every_token_valid() {
     let fx = Fixture::new().await;
-    fx.control("settings", json!({"token_lifetime_secs": 3}))
-        .await;
+    fx.control.settings(Settings::token_lifetime(3.0)).await;
     let auth = std::sync::Arc::new(signed_in(&fx).await);
     let keeper = {
         let auth = auth.clone();
@@ -271,7 +260,7 @@ async fn a_shift_in_miniature_keeps_every_token_valid() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     keeper.abort();
-    let state = fx.state().await;
+    let state = fx.control.state().await;
     // 3 s tokens renewed a second before expiry: about every 2 s over 9 s
     let refreshes = count(&state, "refreshes_served");
     assert!((3..=6).contains(&refreshes), "{refreshes} refreshes");
@@ -282,8 +271,7 @@ async fn a_shift_in_miniature_keeps_every_token_valid() {
 #[tokio::test]
 async fn waking_after_expiry_refreshes_once_not_in_a_storm() {
     let fx = Fixture::new().await;
-    fx.control("settings", json!({"token_lifetime_secs": 2}))
-        .await;
+    fx.control.settings(Settings::token_lifetime(2.0)).await;
     let auth = std::sync::Arc::new(signed_in(&fx).await);
     // the machine "sleeps" past the access token's expiry with no timer running
     tokio::time::sleep(Duration::from_millis(2300)).await;
@@ -294,18 +282,20 @@ async fn waking_after_expiry_refreshes_once_not_in_a_storm() {
     };
     tokio::time::sleep(Duration::from_millis(600)).await;
     keeper.abort();
-    assert_eq!(count(&fx.state().await, "refreshes_served"), 1);
+    assert_eq!(count(&fx.control.state().await, "refreshes_served"), 1);
     assert_eq!(auth.view().phase, Phase::SignedIn);
 }
 
 #[tokio::test]
 async fn a_session_without_refresh_token_is_warned_about_then_ended() {
     let fx = Fixture::new().await;
-    fx.control(
-        "settings",
-        json!({"public_refresh_tokens": false, "token_lifetime_secs": 600}),
-    )
-    .await;
+    fx.control
+        .settings(Settings {
+            public_refresh_tokens: Some(false),
+            token_lifetime_secs: Some(600.0),
+            ..Settings::default()
+        })
+        .await;
     let auth = signed_in(&fx).await;
     assert_eq!(auth.refresh().await.unwrap_err().code(), "no_refresh_token");
     let now = SystemTime::now();
@@ -333,7 +323,7 @@ async fn a_session_without_refresh_token_is_warned_about_then_ended() {
 async fn relogin_after_failure_restores_the_session() {
     let fx = Fixture::new().await;
     let auth = signed_in(&fx).await;
-    fx.control("faults", json!({"kind": "invalid_grant"})).await;
+    fx.control.fault(FaultKind::InvalidGrant).await;
     auth.refresh().await.unwrap_err();
     assert_eq!(auth.view().phase, Phase::ReloginRequired);
     fx.sign_in(&auth).await;

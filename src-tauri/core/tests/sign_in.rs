@@ -9,6 +9,7 @@ use agent_shell_core::config::RedirectMode;
 use agent_shell_core::platform::keychain::{KeychainError, SecretStore};
 use agent_shell_core::session::auth::{Phase, RedirectTransport};
 use agent_shell_core::ErrorCode;
+use agent_shell_test_kit::{FaultKind, Settings};
 use common::Fixture;
 use serde_json::json;
 
@@ -47,7 +48,7 @@ async fn deep_link_sign_in_stores_the_refresh_token_and_exchanges_the_code_once(
         fx.store.load().unwrap().is_some(),
         "refresh token in the keychain"
     );
-    assert_eq!(fx.state().await["codes_exchanged"], json!(1));
+    assert_eq!(fx.control.state().await["codes_exchanged"], json!(1));
 
     // Replaying the same redirect changes nothing and exchanges nothing.
     let replay = auth
@@ -56,7 +57,7 @@ async fn deep_link_sign_in_stores_the_refresh_token_and_exchanges_the_code_once(
         .unwrap_err();
     assert_eq!(replay.code(), "sign_in_not_pending");
     assert_eq!(auth.view().phase, Phase::SignedIn);
-    assert_eq!(fx.state().await["codes_exchanged"], json!(1));
+    assert_eq!(fx.control.state().await["codes_exchanged"], json!(1));
 }
 
 #[tokio::test]
@@ -107,7 +108,7 @@ async fn spoofed_and_malformed_redirects_change_nothing() {
         assert_eq!(error.code(), code, "{raw}");
     }
     assert!(fx.store.load().unwrap().is_none());
-    assert_eq!(fx.state().await["codes_exchanged"], json!(0));
+    assert_eq!(fx.control.state().await["codes_exchanged"], json!(0));
     // the real sign-in is still pending and completes
     let location = fx.browse(&request.url).await;
     auth.complete_sign_in(&location, RedirectTransport::DeepLink)
@@ -124,11 +125,16 @@ async fn spoofed_and_malformed_redirects_change_nothing() {
 #[tokio::test]
 async fn missing_scopes_are_named_and_nothing_is_stored() {
     let fx = Fixture::new().await;
-    fx.control(
-        "settings",
-        json!({"grant_scopes": ["users:readonly", "presence", "routing", "notifications", "stations:readonly", "organization:readonly"]}),
-    )
-    .await;
+    fx.control
+        .settings(Settings::grant_scopes(Some(&[
+            "users:readonly",
+            "presence",
+            "routing",
+            "notifications",
+            "stations:readonly",
+            "organization:readonly",
+        ])))
+        .await;
     let auth = fx.service();
     let error = fx.try_sign_in(&auth).await.unwrap_err();
     assert_eq!(error.code(), "token_missing_scopes");
@@ -137,8 +143,7 @@ async fn missing_scopes_are_named_and_nothing_is_stored() {
     assert!(message.contains("answer, hold"), "{message}");
     assert!(fx.store.load().unwrap().is_none());
     // The refused tokens were revoked before they were dropped: none of them still works.
-    let url = format!("{}/_emulator/issued-tokens", fx.emulator.urls().login);
-    let issued: Vec<String> = fx.http.get(url).send().await.unwrap().json().await.unwrap();
+    let issued = fx.control.issued_tokens().await;
     assert!(!issued.is_empty());
     for token in issued {
         let token = agent_shell_core::secret::AccessToken::new(token);
@@ -156,11 +161,9 @@ async fn missing_scopes_are_named_and_nothing_is_stored() {
 #[tokio::test]
 async fn idp_error_redirect_is_shown_in_words() {
     let fx = Fixture::new().await;
-    fx.control(
-        "faults",
-        json!({"kind": "authorize_error", "error": "access_denied"}),
-    )
-    .await;
+    fx.control
+        .fault(FaultKind::AuthorizeError.error("access_denied"))
+        .await;
     let auth = fx.service();
     let error = fx.try_sign_in(&auth).await.unwrap_err();
     assert_eq!(error.code(), "sign_in_refused");
@@ -180,7 +183,7 @@ async fn next_launch_signs_in_silently_and_rotates_the_stored_token() {
     assert!(view.persisted);
     let rotated = fx.store.load().unwrap().unwrap().expose().to_string();
     assert_ne!(first, rotated, "rotation stored");
-    let state = fx.state().await;
+    let state = fx.control.state().await;
     assert_eq!(state["refreshes_served"], json!(1));
     assert_eq!(state["refresh_reuse_detected"], json!(0));
 }
@@ -189,13 +192,13 @@ async fn next_launch_signs_in_silently_and_rotates_the_stored_token() {
 async fn invalid_grant_at_silent_start_deletes_the_token_without_a_loop() {
     let fx = Fixture::new().await;
     fx.sign_in(&fx.service()).await;
-    fx.control("faults", json!({"kind": "invalid_grant"})).await;
+    fx.control.fault(FaultKind::InvalidGrant).await;
     let view = fx.service().silent_start().await;
     assert_eq!(view.phase, Phase::SignedOut);
     assert_eq!(view.notice.unwrap().code, "session_expired");
     assert!(fx.store.load().unwrap().is_none());
     assert_eq!(
-        fx.state().await["token_requests"],
+        fx.control.state().await["token_requests"],
         json!(2),
         "one exchange + one refresh, no retry"
     );
@@ -228,7 +231,11 @@ async fn locked_keychain_keeps_the_session_in_memory_and_says_so() {
 #[tokio::test]
 async fn no_refresh_token_means_nothing_stored_and_a_notice() {
     let fx = Fixture::new().await;
-    fx.control("settings", json!({"public_refresh_tokens": false}))
+    fx.control
+        .settings(Settings {
+            public_refresh_tokens: Some(false),
+            ..Settings::default()
+        })
         .await;
     let auth = fx.service();
     fx.sign_in(&auth).await;

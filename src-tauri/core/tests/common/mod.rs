@@ -1,8 +1,6 @@
-//! Shared fixture of the core integration tests: an auto-approving emulator, an in-memory
-//! keychain, and a client that plays the browser.
+//! Shared fixture of the core integration tests: an auto-approving emulator (and the test
+//! kit's client of its control API), an in-memory keychain, and a client that plays the browser.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
-pub mod scripted;
 
 use std::sync::Arc;
 
@@ -10,11 +8,13 @@ use agent_shell_core::config::{parse_str, RedirectMode};
 use agent_shell_core::platform::keychain::MemoryStore;
 use agent_shell_core::secret::AccessToken;
 use agent_shell_core::session::auth::{AuthError, AuthService, RedirectTransport, SessionView};
+use agent_shell_test_kit::Control;
 use genesys_emulator::{EmulatorConfig, RunningEmulator};
-use serde_json::Value;
 
 pub struct Fixture {
     pub emulator: RunningEmulator,
+    /// The emulator's control API (faults, settings, counters).
+    pub control: Control,
     pub store: Arc<MemoryStore>,
     pub http: reqwest::Client,
 }
@@ -32,6 +32,7 @@ impl Fixture {
             .build()
             .unwrap();
         Fixture {
+            control: Control::new(&emulator),
             emulator,
             store: Arc::new(MemoryStore::default()),
             http,
@@ -58,31 +59,6 @@ impl Fixture {
             "authorize did not redirect"
         );
         response.headers()["location"].to_str().unwrap().to_string()
-    }
-
-    pub async fn control(&self, path: &str, body: Value) {
-        let url = format!("{}/_emulator/{path}", self.emulator.urls().login);
-        let status = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success(), "{path}: {status}");
-    }
-
-    pub async fn state(&self) -> Value {
-        let url = format!("{}/_emulator/state", self.emulator.urls().login);
-        self.http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 
     /// A whole deep-link sign-in: begin, play the browser, hand the redirect back.

@@ -1,16 +1,15 @@
-//! A scripted Genesys API and a wall clock that follows tokio's paused clock (and can jump),
-//! for tests of the engine in virtual time.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! The one fake Genesys API (the core's `GenesysApi`) and a wall clock for tokio's paused
+//! clock: what the core's engine and keep-alive tests script, and what the bench harness runs
+//! the refresh engine against to time the shell's own work.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agent_shell_core::oauth::{
-    ApiFuture, Clock, GenesysApi, TokenError, TokenSet, UserLookupError,
+    ApiFuture, Clock, GenesysApi, SystemClock, TokenError, TokenSet, UserInfo, UserLookupError,
 };
 use agent_shell_core::secret::{AccessToken, AuthCode, RefreshToken};
-use agent_shell_core::session::auth::UserInfo;
 use tokio::time::Instant;
 
 /// The wall clock as tokio's paused clock moves it, plus jumps (a sleeping machine's wall
@@ -35,6 +34,7 @@ impl TestClock {
             .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Wall-clock time since the clock was made (jumps included).
     pub fn elapsed(&self) -> Duration {
         self.now().duration_since(self.start_wall).unwrap()
     }
@@ -48,33 +48,87 @@ impl Clock for TestClock {
     }
 }
 
-/// A token endpoint that issues tokens of `lifetime`, rotating the refresh token (or issuing
-/// none), and records when each was issued and until when it is valid.
-pub struct ScriptedApi {
-    clock: Arc<TestClock>,
+/// A token endpoint that issues tokens of `lifetime` (`access-N`, `refresh-N`), rotating the
+/// refresh token or issuing none, and signs in "Alex Agent" (`u-1`). It can be told to refuse
+/// refreshes or to revoke slowly, and (when scripted) records when each token set was issued
+/// and each refresh asked for.
+pub struct FakeApi {
+    clock: Arc<dyn Clock>,
+    /// Where [`issued`](Self::issued) and [`refresh_calls`](Self::refresh_calls) count from.
+    origin: SystemTime,
     lifetime: Duration,
     issue_refresh_tokens: bool,
-    /// (issued at, expires at) on the test's wall clock, per token set.
+    /// How long a refresh request takes (on tokio's clock).
+    request_time: Duration,
+    /// Whether to keep the records below (the bench's memory figure must not grow with them).
+    record: bool,
+    count: AtomicU64,
+    /// (issued at, expires at) since `origin`, per token set.
     issued: Mutex<Vec<(Duration, Duration)>>,
     /// When set, every refresh fails with it.
     refusal: Mutex<Option<TokenError>>,
     /// How long a revocation takes (a slow Genesys during sign-out).
     revoke_delay: Mutex<Duration>,
-    /// Every refresh request, failed or not, at the test's wall-clock time.
+    /// Every refresh request, failed or not, since `origin`.
     refresh_calls: Mutex<Vec<Duration>>,
 }
 
-impl ScriptedApi {
+impl FakeApi {
+    /// Scripted on `clock` (tokio's paused clock): a refresh takes 50 ms of virtual time, as a
+    /// real one takes a little; every token set and refresh request is recorded.
     pub fn new(clock: Arc<TestClock>, lifetime: Duration, issue_refresh_tokens: bool) -> Arc<Self> {
-        Arc::new(ScriptedApi {
+        let origin = clock.start_wall;
+        Arc::new(FakeApi::with(
             clock,
+            origin,
             lifetime,
             issue_refresh_tokens,
+            Duration::from_millis(50),
+            true,
+        ))
+    }
+
+    /// Genesys as fast as it can be, on the real clock: hour-long tokens, rotated refresh
+    /// tokens, no wait and nothing recorded. What is left of a renewal is the shell's own work.
+    pub fn instant() -> Arc<Self> {
+        Arc::new(FakeApi::with(
+            Arc::new(SystemClock),
+            SystemTime::now(),
+            Duration::from_secs(3600),
+            true,
+            Duration::ZERO,
+            false,
+        ))
+    }
+
+    fn with(
+        clock: Arc<dyn Clock>,
+        origin: SystemTime,
+        lifetime: Duration,
+        issue_refresh_tokens: bool,
+        request_time: Duration,
+        record: bool,
+    ) -> FakeApi {
+        FakeApi {
+            clock,
+            origin,
+            lifetime,
+            issue_refresh_tokens,
+            request_time,
+            record,
+            count: AtomicU64::new(0),
             issued: Mutex::new(Vec::new()),
             refusal: Mutex::new(None),
             revoke_delay: Mutex::new(Duration::ZERO),
             refresh_calls: Mutex::new(Vec::new()),
-        })
+        }
+    }
+
+    fn since_origin(&self) -> Duration {
+        self.clock
+            .now()
+            .duration_since(self.origin)
+            .unwrap_or_default()
     }
 
     /// From now on refreshes succeed again.
@@ -82,9 +136,9 @@ impl ScriptedApi {
         *self.refusal.lock().unwrap() = None;
     }
 
-    /// When each refresh request was made (failed ones included).
-    pub fn refresh_calls(&self) -> Vec<Duration> {
-        self.refresh_calls.lock().unwrap().clone()
+    /// From now on every refresh fails with `error`.
+    pub fn refuse_refreshes(&self, error: TokenError) {
+        *self.refusal.lock().unwrap() = Some(error);
     }
 
     /// From now on every revocation takes `delay`.
@@ -92,16 +146,22 @@ impl ScriptedApi {
         *self.revoke_delay.lock().unwrap() = delay;
     }
 
-    /// From now on every refresh fails with `error`.
-    pub fn refuse_refreshes(&self, error: TokenError) {
-        *self.refusal.lock().unwrap() = Some(error);
+    /// When each refresh request was made (failed ones included).
+    pub fn refresh_calls(&self) -> Vec<Duration> {
+        self.refresh_calls.lock().unwrap().clone()
+    }
+
+    /// (issued at, expires at) of every token set.
+    pub fn issued(&self) -> Vec<(Duration, Duration)> {
+        self.issued.lock().unwrap().clone()
     }
 
     fn tokens(&self) -> TokenSet {
-        let mut issued = self.issued.lock().unwrap();
-        let now = self.clock.elapsed();
-        issued.push((now, now + self.lifetime));
-        let n = issued.len();
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.record {
+            let now = self.since_origin();
+            self.issued.lock().unwrap().push((now, now + self.lifetime));
+        }
         TokenSet {
             access_token: AccessToken::new(format!("access-{n}")),
             refresh_token: self
@@ -112,13 +172,9 @@ impl ScriptedApi {
             granted_scopes: Vec::new(),
         }
     }
-
-    pub fn issued(&self) -> Vec<(Duration, Duration)> {
-        self.issued.lock().unwrap().clone()
-    }
 }
 
-impl GenesysApi for ScriptedApi {
+impl GenesysApi for FakeApi {
     fn exchange_code<'a>(
         &'a self,
         _code: AuthCode,
@@ -133,12 +189,13 @@ impl GenesysApi for ScriptedApi {
         _token: &'a RefreshToken,
     ) -> ApiFuture<'a, Result<TokenSet, TokenError>> {
         Box::pin(async move {
-            self.refresh_calls
-                .lock()
-                .unwrap()
-                .push(self.clock.elapsed());
-            // A request takes a little virtual time, as a real one does.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if self.record {
+                let now = self.since_origin();
+                self.refresh_calls.lock().unwrap().push(now);
+            }
+            if !self.request_time.is_zero() {
+                tokio::time::sleep(self.request_time).await;
+            }
             if let Some(error) = self.refusal.lock().unwrap().clone() {
                 return Err(error);
             }
