@@ -84,7 +84,7 @@ pub fn hold_exit_to_forget<R: Runtime>(app: &AppHandle<R>, code: Option<i32>) ->
     true
 }
 
-/// Deletes the keychain entry directly (the demo keeps none), bounded like the sign-out.
+/// Deletes every saved sign-in directly (the demo keeps none), bounded like the sign-out.
 async fn delete_saved_sign_in<R: Runtime>(app: &AppHandle<R>) {
     use agent_shell_core::platform::keychain::{KeyringStore, SecretStore};
     let state = app.state::<ShellState>();
@@ -94,7 +94,7 @@ async fn delete_saved_sign_in<R: Runtime>(app: &AppHandle<R>) {
     let store = KeyringStore::for_config(config);
     let deleted = tokio::time::timeout(
         FORGET_AT_QUIT_LIMIT,
-        tauri::async_runtime::spawn_blocking(move || store.delete()),
+        tauri::async_runtime::spawn_blocking(move || store.delete_all()),
     )
     .await;
     match deleted {

@@ -47,6 +47,16 @@ pub trait SecretStore: Send + Sync + 'static {
     fn save(&self, token: &RefreshToken) -> Result<(), KeychainError>;
     /// Idempotent: deleting nothing is success.
     fn delete(&self) -> Result<(), KeychainError>;
+    /// Sign-out: this account's saved sign-in and every other one the app saved under its
+    /// service (an earlier environment, client id or broker). Idempotent.
+    fn delete_all(&self) -> Result<(), KeychainError> {
+        self.delete()
+    }
+    /// Start-up: removes sign-ins saved under other accounts of the service, which the current
+    /// configuration can no longer use; returns how many were removed.
+    fn delete_stale(&self) -> Result<usize, KeychainError> {
+        Ok(0)
+    }
 }
 
 /// Runs a blocking keychain call on the blocking pool with [`KEYCHAIN_TIMEOUT`].
@@ -146,6 +156,19 @@ pub trait RecordStore: Send + Sync + 'static {
     fn get(&self, index: usize) -> Result<Option<String>, KeychainError>;
     fn set(&self, index: usize, value: &str) -> Result<(), KeychainError>;
     fn remove(&self, index: usize) -> Result<(), KeychainError>;
+    /// Other accounts of the service that hold a saved sign-in. A store that knows only its
+    /// own account has none.
+    fn other_accounts(&self) -> Result<Vec<String>, KeychainError> {
+        Ok(Vec::new())
+    }
+    /// Removes every record of another account of the service (idempotent).
+    fn remove_account(&self, _account: &str) -> Result<(), KeychainError> {
+        Ok(())
+    }
+    /// Notes whether this store's own account now holds a saved sign-in.
+    fn note_own_account(&self, _holds: bool) -> Result<(), KeychainError> {
+        Ok(())
+    }
 }
 
 impl<T: RecordStore> SecretStore for T {
@@ -153,10 +176,33 @@ impl<T: RecordStore> SecretStore for T {
         load_records(self)
     }
     fn save(&self, token: &RefreshToken) -> Result<(), KeychainError> {
-        save_records(self, token)
+        save_records(self, token)?;
+        // The token is saved; a list that cannot be updated only weakens a later clean-up.
+        if let Err(error) = self.note_own_account(true) {
+            tracing::warn!(code = error.code(), %error, "could not note the keychain account");
+        }
+        Ok(())
     }
     fn delete(&self) -> Result<(), KeychainError> {
-        delete_records(self)
+        delete_records(self)?;
+        self.note_own_account(false)
+    }
+    fn delete_all(&self) -> Result<(), KeychainError> {
+        let mut first_error = None;
+        for account in self.other_accounts()? {
+            if let Err(error) = self.remove_account(&account) {
+                first_error.get_or_insert(error);
+            }
+        }
+        self.delete()?;
+        first_error.map_or(Ok(()), Err)
+    }
+    fn delete_stale(&self) -> Result<usize, KeychainError> {
+        let others = self.other_accounts()?;
+        for account in &others {
+            self.remove_account(account)?;
+        }
+        Ok(others.len())
     }
 }
 
@@ -202,15 +248,30 @@ fn delete_records(records: &dyn RecordStore) -> Result<(), KeychainError> {
     Ok(())
 }
 
+/// The account of the entry that lists the accounts holding a saved sign-in. keyring cannot
+/// enumerate a service's entries, so the app keeps the list itself (names only, no secret) to
+/// find what an earlier configuration saved. Accounts are `environment/client`, never this.
+pub const ACCOUNTS_INDEX: &str = "agent-shell/accounts";
+/// The list never grows past this many names (the oldest is dropped).
+const MAX_INDEXED_ACCOUNTS: usize = 32;
+
 /// The real OS keychain.
 pub struct KeyringStore {
     account: String,
+    /// Whether this store takes part in the accounts list (the doctor's probe does not).
+    indexed: bool,
 }
 
 impl KeyringStore {
     pub fn for_config(config: &ShellConfig) -> Self {
+        Self::for_account(&account_for(config))
+    }
+
+    /// The store of one account, as [`account_for`] names it.
+    pub fn for_account(account: &str) -> Self {
         Self {
-            account: account_for(config),
+            account: account.to_string(),
+            indexed: true,
         }
     }
 
@@ -219,7 +280,51 @@ impl KeyringStore {
     pub fn doctor_probe() -> Self {
         Self {
             account: "agent-shell-doctor-probe".into(),
+            indexed: false,
         }
+    }
+
+    fn index_entry() -> Result<keyring::Entry, KeychainError> {
+        keyring::Entry::new(KEYCHAIN_SERVICE, ACCOUNTS_INDEX).map_err(map_keyring)
+    }
+
+    /// The accounts listed as holding a saved sign-in, in the order they were added.
+    pub fn indexed_accounts() -> Result<Vec<String>, KeychainError> {
+        match Self::index_entry()?.get_password() {
+            Ok(text) => Ok(text
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(String::from)
+                .collect()),
+            Err(keyring::Error::NoEntry) => Ok(Vec::new()),
+            Err(e) => Err(map_keyring(e)),
+        }
+    }
+
+    fn write_index(accounts: &[String]) -> Result<(), KeychainError> {
+        let entry = Self::index_entry()?;
+        if accounts.is_empty() {
+            return match entry.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(map_keyring(e)),
+            };
+        }
+        let keep = accounts.len().saturating_sub(MAX_INDEXED_ACCOUNTS);
+        entry
+            .set_password(&accounts[keep..].join("\n"))
+            .map_err(map_keyring)
+    }
+
+    fn update_index(account: &str, holds: bool) -> Result<(), KeychainError> {
+        let mut accounts = Self::indexed_accounts()?;
+        let listed = accounts.iter().any(|a| a == account);
+        match (holds, listed) {
+            (true, false) => accounts.push(account.to_string()),
+            (false, true) => accounts.retain(|a| a != account),
+            _ => return Ok(()),
+        }
+        Self::write_index(&accounts)
     }
 
     fn entry(&self, index: usize) -> Result<keyring::Entry, KeychainError> {
@@ -262,6 +367,32 @@ impl RecordStore for KeyringStore {
             Err(e) => Err(map_keyring(e)),
         }
     }
+
+    fn other_accounts(&self) -> Result<Vec<String>, KeychainError> {
+        if !self.indexed {
+            return Ok(Vec::new());
+        }
+        let mut accounts = Self::indexed_accounts()?;
+        accounts.retain(|a| a != &self.account);
+        Ok(accounts)
+    }
+
+    fn remove_account(&self, account: &str) -> Result<(), KeychainError> {
+        let other = Self {
+            account: account.to_string(),
+            indexed: false,
+        };
+        delete_records(&other)?;
+        Self::update_index(account, false)
+    }
+
+    fn note_own_account(&self, holds: bool) -> Result<(), KeychainError> {
+        if self.indexed {
+            Self::update_index(&self.account, holds)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// In-memory store with injectable failures. For tests of the Windows and macOS paths'
@@ -270,9 +401,26 @@ impl RecordStore for KeyringStore {
 pub struct MemoryStore {
     records: Mutex<std::collections::BTreeMap<usize, String>>,
     failure: Mutex<Option<KeychainError>>,
+    /// Accounts of the same service holding a sign-in, as an earlier configuration left them.
+    others: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl MemoryStore {
+    /// Pretends an earlier configuration saved a sign-in under `account`.
+    pub fn add_other_account(&self, account: &str) {
+        if let Ok(mut others) = self.others.lock() {
+            others.insert(account.to_string());
+        }
+    }
+
+    /// The other accounts still holding a sign-in.
+    pub fn other_account_names(&self) -> Vec<String> {
+        self.others
+            .lock()
+            .map(|o| o.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn fail_with(&self, failure: Option<KeychainError>) {
         if let Ok(mut slot) = self.failure.lock() {
             *slot = failure;
@@ -320,6 +468,18 @@ impl RecordStore for MemoryStore {
             .lock()
             .map_err(|_| KeychainError::Corrupt)?
             .remove(&index);
+        Ok(())
+    }
+    fn other_accounts(&self) -> Result<Vec<String>, KeychainError> {
+        self.check()?;
+        Ok(self.other_account_names())
+    }
+    fn remove_account(&self, account: &str) -> Result<(), KeychainError> {
+        self.check()?;
+        self.others
+            .lock()
+            .map_err(|_| KeychainError::Corrupt)?
+            .remove(account);
         Ok(())
     }
 }

@@ -408,6 +408,18 @@ impl AuthService {
     pub async fn silent_start(&self) -> SessionView {
         self.mark_restoring();
         let ticket = self.session_ticket();
+        // A sign-in saved under another environment, client id or broker can never be used
+        // by this configuration: it goes before anything else is read.
+        match run_with_timeout(self.store.clone(), |s| s.delete_stale()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(
+                removed,
+                "removed saved sign-ins of an earlier configuration"
+            ),
+            Err(error) => {
+                tracing::warn!(code = error.code(), %error, "could not check the keychain for earlier sign-ins")
+            }
+        }
         let stored = match run_with_timeout(self.store.clone(), |s| s.load()).await {
             Ok(stored) => stored,
             Err(error) => {

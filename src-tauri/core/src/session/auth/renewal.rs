@@ -276,7 +276,8 @@ impl AuthService {
             Some(token) => self.client.revoke(token).await,
             None => true,
         };
-        let deleted = run_with_timeout(self.store.clone(), |s| s.delete()).await;
+        // Every saved sign-in of the app goes, an earlier configuration's included.
+        let deleted = run_with_timeout(self.store.clone(), |s| s.delete_all()).await;
         let notice = match (revoked, deleted) {
             (_, Err(error)) => Some(Notice::new(
                 error.error_code(),
