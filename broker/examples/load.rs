@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_shell_broker::{BrokerConfig, ClientConfig, RateLimit, SealingKey, UpstreamBudget};
+use agent_shell_test_kit::Control;
 use axum::http::HeaderName;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -409,7 +410,7 @@ async fn abuse(http: &reqwest::Client, login: &str, upstream: &str, junk: usize)
     config.upstream_budget = Some(UpstreamBudget::default());
     let broker = agent_shell_broker::start(config).await.unwrap();
     let url = broker.token_url();
-    let upstream_before = emulator_token_requests(http, login).await;
+    let upstream_before = Control::at(login).count("token_requests").await;
     eprintln!("abuse: {junk} junk code grants from each abuser beside {HONEST_DESKTOPS} honest desktops...");
 
     let one_64 = tokio::spawn(abuser(http.clone(), url.clone(), junk, |_| {
@@ -432,7 +433,7 @@ async fn abuse(http: &reqwest::Client, login: &str, upstream: &str, junk: usize)
     }
     let one_64 = one_64.await.unwrap();
     let spread = spread.await.unwrap();
-    let upstream_calls = emulator_token_requests(http, login).await - upstream_before;
+    let upstream_calls = Control::at(login).count("token_requests").await - upstream_before;
     broker.shutdown().await;
 
     println!();
@@ -571,16 +572,4 @@ async fn send(
         }
         Err(_) => (0, serde_json::Value::Null),
     }
-}
-
-async fn emulator_token_requests(http: &reqwest::Client, login: &str) -> u64 {
-    let state: serde_json::Value = http
-        .get(format!("{login}/_emulator/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["token_requests"].as_u64().unwrap_or(0)
 }

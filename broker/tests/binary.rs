@@ -291,14 +291,7 @@ async fn sighup_reloads_the_file_and_logs_carry_no_secret() {
             "not JSON: {line}"
         );
     }
-    let mut secrets: Vec<String> = http
-        .get(format!("{}/_emulator/secrets", emu.urls().login))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut secrets = common::Control::new(&emu).secrets().await;
     secrets.retain(|s| s.len() >= 8);
     secrets.extend([
         CLIENT_SECRET.to_owned(),

@@ -55,7 +55,7 @@ async fn two_hundred_rotating_addresses_in_one_ipv6_64_are_limited() {
         c
     })
     .await;
-    let before = h.token_requests_upstream().await;
+    let before = h.control.count("token_requests").await;
     let mut limited = 0;
     for i in 0..200u32 {
         let address = format!("2001:db8:17:42:{:x}:{:x}::1", i >> 4, (i * 7919) & 0xffff);
@@ -68,7 +68,7 @@ async fn two_hundred_rotating_addresses_in_one_ipv6_64_are_limited() {
     }
     // The burst, plus at most a few refills while the loop ran.
     assert!(limited >= 185, "only {limited} of 200 limited");
-    let forwarded = h.token_requests_upstream().await - before;
+    let forwarded = h.control.count("token_requests").await - before;
     assert!(forwarded <= 15, "{forwarded} junk grants reached upstream");
 
     // Another /64 (and an IPv4 client) have buckets of their own.
@@ -129,7 +129,7 @@ async fn the_upstream_budget_holds_and_junk_cannot_spend_the_refreshes() {
     .await;
     // One honest sign-in spends one of the three code grants.
     let envelope = h.sign_in().await.refresh_token();
-    let before = h.token_requests_upstream().await;
+    let before = h.control.count("token_requests").await;
     let mut limited = 0;
     for i in 0..20 {
         // Every junk grant from its own address: the per-IP limit (off here) is not what holds.
@@ -143,12 +143,12 @@ async fn the_upstream_budget_holds_and_junk_cannot_spend_the_refreshes() {
         }
     }
     assert_eq!(limited, 18);
-    assert_eq!(h.token_requests_upstream().await - before, 2);
+    assert_eq!(h.control.count("token_requests").await - before, 2);
     // Refreshes have a budget of their own.
     let r = h.refresh(&envelope).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // A malformed verifier never spends budget or reaches upstream.
-    let before = h.token_requests_upstream().await;
+    let before = h.control.count("token_requests").await;
     let r = h
         .post(&[
             ("grant_type", "authorization_code"),
@@ -160,7 +160,7 @@ async fn the_upstream_budget_holds_and_junk_cannot_spend_the_refreshes() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error(), "invalid_request");
-    assert_eq!(h.token_requests_upstream().await, before);
+    assert_eq!(h.control.count("token_requests").await, before);
 }
 
 /// Reads HTTP/2 frames until the server hangs up; the frame types seen, and when it hung up.

@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
+use agent_shell_test_kit::FaultKind;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use common::*;
-use serde_json::json;
 
 #[tokio::test]
 async fn no_secret_in_any_response_or_log_line() {
@@ -27,11 +27,11 @@ async fn no_secret_in_any_response_or_log_line() {
     let r = h.refresh(&envelopes[0]).await;
     envelopes.push(r.refresh_token());
     access.push(r.access_token());
-    h.fault(json_fault("server_error")).await;
+    h.control.fault(FaultKind::ServerError).await;
     h.refresh(&envelopes[1]).await;
-    h.fault(json!({ "kind": "hang", "hang_secs": 30 })).await;
+    h.control.fault(FaultKind::Hang.secs(30)).await;
     h.refresh(&envelopes[1]).await;
-    h.fault(json_fault("invalid_grant")).await;
+    h.control.fault(FaultKind::InvalidGrant).await;
     h.refresh(&envelopes[1]).await;
     h.refresh(&envelopes[0]).await; // replay: upstream invalid_grant
     let p = pkce();

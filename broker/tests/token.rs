@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use agent_shell_broker::{seal, unseal, RateLimit, SealingKey, SealingKeys};
+use agent_shell_test_kit::FaultKind;
 use common::*;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -33,8 +34,7 @@ async fn sign_in_and_refresh_through_the_broker() {
     assert!(signed_in.body["expires_in"].as_u64().unwrap() > 0);
 
     // The desktop holds an envelope, never the token Genesys issued.
-    let issued: Vec<String> =
-        serde_json::from_value(h.emulator_json("issued-tokens").await).unwrap();
+    let issued: Vec<String> = h.control.issued_tokens().await;
     assert!(!issued.contains(&envelope));
     let opened = unseal(&SealingKeys::new(key), &envelope, CLIENT_ID).unwrap();
     assert!(issued.contains(&opened.refresh_token.expose_secret().to_owned()));
@@ -101,7 +101,7 @@ async fn twenty_refreshes_rotate_with_zero_reuse() {
             "Genesys refresh token repeated at {i}"
         );
     }
-    let state = h.emulator_json("state").await;
+    let state = h.control.state().await;
     assert_eq!(state["refreshes_served"], 20);
     assert_eq!(state["refresh_reuse_detected"], 0);
 
@@ -116,25 +116,25 @@ async fn upstream_5xx_and_429_stay_retryable_with_retry_after() {
     let h = Harness::start().await;
     let envelope = h.sign_in().await.refresh_token();
 
-    h.fault(json_fault("server_error")).await;
+    h.control.fault(FaultKind::ServerError).await;
     let r = h.refresh(&envelope).await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(r.error(), "server_error");
 
-    h.fault(json!({ "kind": "service_unavailable", "retry_after_secs": 7 }))
+    h.control
+        .fault(FaultKind::ServiceUnavailable.retry_after(7))
         .await;
     let r = h.refresh(&envelope).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.retry_after(), Some(7));
 
-    h.fault(json!({ "kind": "rate_limited", "retry_after_secs": 3 }))
-        .await;
+    h.control.fault(FaultKind::RateLimited.retry_after(3)).await;
     let r = h.refresh(&envelope).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.retry_after(), Some(3));
 
     // A 200 cut off mid-body is Genesys's problem, not the agent's: retryable 502.
-    h.fault(json_fault("malformed")).await;
+    h.control.fault(FaultKind::Malformed).await;
     let r = h.refresh(&envelope).await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY);
     assert_eq!(r.error(), "server_error");
@@ -153,7 +153,7 @@ async fn upstream_hang_or_down_gives_503_with_retry_after() {
     })
     .await;
     let envelope = h.sign_in().await.refresh_token();
-    h.fault(json!({ "kind": "hang", "hang_secs": 30 })).await;
+    h.control.fault(FaultKind::Hang.secs(30)).await;
     let started = Instant::now();
     let r = h.refresh(&envelope).await;
     assert!(
@@ -188,21 +188,14 @@ async fn upstream_hang_or_down_gives_503_with_retry_after() {
 async fn invalid_grant_from_upstream_stays_final() {
     let h = Harness::start().await;
     let envelope = h.sign_in().await.refresh_token();
-    h.fault(json_fault("invalid_grant")).await;
+    h.control.fault(FaultKind::InvalidGrant).await;
     let r = h.refresh(&envelope).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error(), "invalid_grant");
     assert_eq!(r.retry_after(), None);
 
     // Revoked at Genesys: the envelope opens, Genesys says no, the shell hears invalid_grant.
-    let res = h
-        .http
-        .post(format!("{}/_emulator/revoke", h.login()))
-        .json(&json!({ "all": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    h.control.revoke_all().await;
     let r = h.refresh(&envelope).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error(), "invalid_grant");
@@ -218,7 +211,7 @@ async fn invalid_grant_from_upstream_stays_final() {
 #[tokio::test]
 async fn allow_lists_and_malformed_requests_never_reach_upstream() {
     let h = Harness::start().await;
-    let before = h.token_requests_upstream().await;
+    let before = h.control.count("token_requests").await;
     let p = pkce();
 
     let r = h
@@ -298,7 +291,7 @@ async fn allow_lists_and_malformed_requests_never_reach_upstream() {
     let res = h.http.get(h.broker.token_url()).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
 
-    assert_eq!(h.token_requests_upstream().await, before);
+    assert_eq!(h.control.count("token_requests").await, before);
 }
 
 #[tokio::test]
@@ -343,7 +336,7 @@ async fn oversize_bodies_get_an_oauth_shaped_413() {
 #[tokio::test]
 async fn tampered_foreign_and_raw_refresh_tokens_are_invalid_grant() {
     let h = Harness::start().await;
-    let before = h.token_requests_upstream().await;
+    let before = h.control.count("token_requests").await;
 
     let foreign_keys = SealingKeys::new(SealingKey::generate());
     let foreign = seal(
@@ -358,13 +351,13 @@ async fn tampered_foreign_and_raw_refresh_tokens_are_invalid_grant() {
     assert_eq!(r.error(), "invalid_grant");
 
     assert_eq!(
-        h.token_requests_upstream().await,
+        h.control.count("token_requests").await,
         before,
         "foreign envelope forwarded"
     );
 
     let envelope = h.sign_in().await.refresh_token();
-    let after_sign_in = h.token_requests_upstream().await;
+    let after_sign_in = h.control.count("token_requests").await;
     let mut tampered: Vec<char> = envelope.chars().collect();
     let i = tampered.len() - 3;
     tampered[i] = if tampered[i] == 'x' { 'y' } else { 'x' };
@@ -377,7 +370,7 @@ async fn tampered_foreign_and_raw_refresh_tokens_are_invalid_grant() {
     let r = h.refresh("a-raw-genesys-refresh-token").await;
     assert_eq!(r.error(), "invalid_grant");
     assert_eq!(
-        h.token_requests_upstream().await,
+        h.control.count("token_requests").await,
         after_sign_in,
         "forwarded"
     );

@@ -1,5 +1,6 @@
 //! Helpers shared by the broker's integration tests: the real emulator with a confidential
-//! client, a broker in front of it, PKCE sign-ins through the broker, and a log capture.
+//! client, a broker in front of it (and the test kit's client of the emulator's control API),
+//! PKCE sign-ins through the broker, and a log capture.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -12,7 +13,9 @@ use base64::Engine as _;
 use genesys_emulator::{ClientRegistration, EmulatorConfig, RunningEmulator};
 use reqwest::header::LOCATION;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+pub use agent_shell_test_kit::Control;
 
 pub const CLIENT_ID: &str = "broker-client";
 /// Long and distinctive, so a scan of logs and responses cannot miss it.
@@ -115,6 +118,8 @@ impl Reply {
 
 pub struct Harness {
     pub emu: RunningEmulator,
+    /// The emulator's control API (faults, counters, secrets).
+    pub control: Control,
     pub broker: RunningBroker,
     pub http: reqwest::Client,
     pub seen: Seen,
@@ -130,6 +135,7 @@ impl Harness {
         let config = tweak(broker_config(&emu, SealingKey::generate()));
         let broker = agent_shell_broker::start(config).await.unwrap();
         Self {
+            control: Control::new(&emu),
             emu,
             broker,
             http: http(),
@@ -219,44 +225,10 @@ impl Harness {
         .await
     }
 
-    pub async fn fault(&self, fault: Value) {
-        let res = self
-            .http
-            .post(format!("{}/_emulator/faults", self.login()))
-            .json(&fault)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            res.status(),
-            StatusCode::OK,
-            "{}",
-            res.text().await.unwrap()
-        );
-    }
-
-    pub async fn emulator_json(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}/_emulator/{path}", self.login()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    pub async fn token_requests_upstream(&self) -> u64 {
-        self.emulator_json("state").await["token_requests"]
-            .as_u64()
-            .unwrap()
-    }
-
     /// Every secret the emulator handed out or saw (tokens, codes, verifiers) plus the client
     /// secret.
     pub async fn secrets(&self) -> Vec<String> {
-        let mut all: Vec<String> =
-            serde_json::from_value(self.emulator_json("secrets").await).unwrap();
+        let mut all: Vec<String> = self.control.secrets().await;
         all.push(CLIENT_SECRET.to_owned());
         all.retain(|s| s.len() >= 8 && s != "st");
         all
@@ -271,10 +243,6 @@ impl Harness {
             .unwrap()
             .status()
     }
-}
-
-pub fn json_fault(kind: &str) -> Value {
-    json!({ "kind": kind })
 }
 
 /// A tracing subscriber writing JSON log lines into memory.
