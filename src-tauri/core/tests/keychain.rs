@@ -80,7 +80,10 @@ fn the_real_keychain_forgets_earlier_accounts_and_everything_at_sign_out() {
         "r-current".repeat(300),
         "its own chunked sign-in is kept"
     );
-    assert_eq!(KeyringStore::indexed_accounts().unwrap(), vec![current_name]);
+    assert_eq!(
+        KeyringStore::indexed_accounts().unwrap(),
+        vec![current_name]
+    );
 
     earlier.save(&RefreshToken::new("r-earlier")).unwrap();
     current.delete_all().unwrap();
