@@ -110,7 +110,7 @@ async fn users_me_and_tokens_me_need_a_live_bearer_token() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
-    let state = emu.state().await;
+    let state = emu.control.state().await;
     assert_eq!(state["families_revoked"], 1);
     assert_eq!(state["users_me_ok"], 1);
     assert_eq!(state["users_me_unauthorized"], 5);

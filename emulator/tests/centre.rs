@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use agent_shell_test_kit::Ring;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use genesys_emulator::{EmulatorConfig, REQUIRED_SCOPES};
@@ -79,15 +80,13 @@ impl Agent<'_> {
         v["status"].as_str().unwrap().to_owned()
     }
 
-    async fn ring(&self, extra: Value) -> String {
-        let mut body = json!({"ani": "+15551230000", "callerName": "Pat Caller"});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        let res = self.emu.control_post("calls", body).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let v: Value = res.json().await.unwrap();
-        v["conversationId"].as_str().unwrap().to_owned()
+    /// Rings an inbound call from Pat Caller with `attributes`; its conversation id.
+    async fn ring(&self, attributes: &[(&str, &str)]) -> String {
+        let call = attributes.iter().fold(
+            Ring::from("+15551230000").caller("Pat Caller"),
+            |call, (name, value)| call.attribute(name, value),
+        );
+        self.emu.control.ring(&call).await
     }
 
     async fn call(&self, id: &str) -> Value {
@@ -113,12 +112,7 @@ impl Agent<'_> {
     }
 
     async fn record(&self, id: &str) -> Value {
-        self.emu
-            .get(&format!("{}/_emulator/calls/{id}", self.emu.login()))
-            .await
-            .json()
-            .await
-            .unwrap()
+        self.emu.control.call_record(id).await
     }
 }
 
@@ -296,8 +290,8 @@ async fn inbound_call_lifecycle_with_events() {
     let a = agent(&emu).await;
     let (_channel, mut ws) = channel(&a).await;
     // Not on queue: ringing is refused unless forced.
-    let res = emu.control_post("calls", json!({"ani": "+15550000"})).await;
-    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let refused = emu.control.try_ring(&Ring::from("+15550000")).await;
+    assert!(refused.unwrap_err().starts_with("409"));
 
     a.set_presence("On Queue").await;
     let ev = next_event(&mut ws).await;
@@ -313,7 +307,7 @@ async fn inbound_call_lifecycle_with_events() {
     assert_eq!(ev["topicName"], format!("v2.users.{}.routingStatus", a.id));
     assert_eq!(ev["eventBody"]["routingStatus"]["status"], "IDLE");
 
-    let id = a.ring(json!({"attributes": {"account": "42"}})).await;
+    let id = a.ring(&[("account", "42")]).await;
     let ev = next_event(&mut ws).await;
     assert_eq!(
         ev["topicName"],
@@ -449,7 +443,7 @@ async fn decline_hangup_transfer_and_outbound() {
     let a = agent(&emu).await;
     a.set_presence("On Queue").await;
 
-    let id = a.ring(json!({})).await;
+    let id = a.ring(&[]).await;
     let (pid, _) = a.agent_participant(&id).await;
     assert_eq!(
         a.patch(&id, &pid, json!({"state": "disconnected"})).await,
@@ -458,19 +452,19 @@ async fn decline_hangup_transfer_and_outbound() {
     assert_eq!(a.record(&id).await["declined"], true);
     assert_eq!(a.routing().await, "IDLE");
 
-    let id = a.ring(json!({})).await;
-    let hangup = format!("{}/_emulator/calls/{id}/hangup", emu.login());
+    let id = a.ring(&[]).await;
+    let hangup = format!("calls/{id}/hangup");
     let (pid, _) = a.agent_participant(&id).await;
     assert_eq!(
         a.patch(&id, &pid, json!({"state": "connected"})).await,
         StatusCode::ACCEPTED
     );
     assert_eq!(
-        emu.http.post(&hangup).send().await.unwrap().status(),
+        emu.control.send(Method::POST, &hangup, None).await.status(),
         StatusCode::OK
     );
     assert_eq!(
-        emu.http.post(&hangup).send().await.unwrap().status(),
+        emu.control.send(Method::POST, &hangup, None).await.status(),
         StatusCode::CONFLICT
     );
     let (_, p) = a.agent_participant(&id).await;
@@ -487,7 +481,7 @@ async fn decline_hangup_transfer_and_outbound() {
         StatusCode::ACCEPTED
     );
 
-    let id = a.ring(json!({})).await;
+    let id = a.ring(&[]).await;
     let (pid, _) = a.agent_participant(&id).await;
     assert_eq!(
         a.patch(&id, &pid, json!({"state": "connected"})).await,
@@ -583,13 +577,7 @@ async fn websocket_ping_heartbeat_and_revocation() {
         StatusCode::BAD_REQUEST
     );
     // Revoked: the socket closes.
-    let res = emu
-        .http
-        .delete(format!("{}/_emulator/channels/{id}", emu.login()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    emu.control.revoke_channel(&id).await;
     let closed = tokio::time::timeout(Duration::from_secs(3), async {
         while let Some(Ok(msg)) = ws.next().await {
             if msg.is_close() {

@@ -5,15 +5,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use agent_shell_test_kit::FaultKind;
 use common::*;
 use genesys_emulator::{EmulatorConfig, DEMO_CLIENT_ID};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-async fn queue_fault(emu: &Emu, body: Value) {
-    let res = emu.control_post("faults", body).await;
-    assert_eq!(res.status(), StatusCode::OK);
-}
 
 /// A refresh with an unknown token: 400 invalid_grant normally, so any other answer is the fault.
 async fn probe_token(emu: &Emu, base: &str) -> reqwest::Response {
@@ -34,7 +30,7 @@ async fn each_token_fault_kind() {
     let login = emu.login().to_owned();
     let api_alias = format!("{}/api/v2", emu.api());
 
-    queue_fault(&emu, json!({"kind": "server_error"})).await;
+    emu.control.fault(FaultKind::ServerError).await;
     let res = probe_token(&emu, &login).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body: Value = res.json().await.unwrap();
@@ -47,25 +43,23 @@ async fn each_token_fault_kind() {
     )
     .await;
 
-    queue_fault(
-        &emu,
-        json!({"kind": "service_unavailable", "retry_after_secs": 7}),
-    )
-    .await;
+    emu.control
+        .fault(FaultKind::ServiceUnavailable.retry_after(7))
+        .await;
     let res = probe_token(&emu, &api_alias).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers()["retry-after"], "7");
 
-    queue_fault(&emu, json!({"kind": "rate_limited", "count": 2})).await;
-    assert_eq!(emu.state().await["faults_pending"], 2);
+    emu.control.fault(FaultKind::RateLimited.times(2)).await;
+    assert_eq!(emu.control.state().await["faults_pending"], 2);
     for base in [&login, &api_alias] {
         let res = probe_token(&emu, base).await;
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(res.headers()["retry-after"], "2");
     }
-    assert_eq!(emu.state().await["faults_pending"], 0);
+    assert_eq!(emu.control.state().await["faults_pending"], 0);
 
-    queue_fault(&emu, json!({"kind": "malformed"})).await;
+    emu.control.fault(FaultKind::Malformed).await;
     let res = probe_token(&emu, &login).await;
     assert_eq!(res.status(), StatusCode::OK);
     let text = res.text().await.unwrap();
@@ -76,7 +70,7 @@ async fn each_token_fault_kind() {
     let code = emu
         .code_for(&AuthRequest::demo(&p.challenge), "agent@example.com")
         .await;
-    queue_fault(&emu, json!({"kind": "invalid_grant"})).await;
+    emu.control.fault(FaultKind::InvalidGrant).await;
     let res = emu
         .exchange(DEMO_CLIENT_ID, &code, REDIRECT, &p.verifier)
         .await;
@@ -86,13 +80,13 @@ async fn each_token_fault_kind() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
 
-    queue_fault(&emu, json!({"kind": "hang", "hang_secs": 1})).await;
+    emu.control.fault(FaultKind::Hang.secs(1)).await;
     let started = Instant::now();
     let res = probe_token(&emu, &login).await;
     assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
     assert!(started.elapsed() >= Duration::from_millis(950));
 
-    let state = emu.state().await;
+    let state = emu.control.state().await;
     assert_eq!(state["faults_pending"], 0);
     assert_eq!(state["token_requests"], 9);
 }
@@ -100,12 +94,10 @@ async fn each_token_fault_kind() {
 #[tokio::test]
 async fn authorize_faults_redirect_with_the_chosen_error() {
     let emu = start_default().await;
-    queue_fault(
-        &emu,
-        json!({"kind": "authorize_error", "error": "invalid_scope"}),
-    )
-    .await;
-    queue_fault(&emu, json!({"kind": "authorize_error"})).await;
+    emu.control
+        .fault(FaultKind::AuthorizeError.error("invalid_scope"))
+        .await;
+    emu.control.fault(FaultKind::AuthorizeError).await;
     // Token calls do not consume authorize faults.
     assert_oauth_error(
         probe_token(&emu, emu.login()).await,
@@ -131,7 +123,9 @@ async fn users_me_faults_reject_a_valid_token_then_pass() {
     let emu = start_default().await;
     let tokens = emu.demo_tokens().await;
     let access = tokens["access_token"].as_str().unwrap();
-    queue_fault(&emu, json!({"kind": "users_me_unauthorized", "count": 2})).await;
+    emu.control
+        .fault(FaultKind::UsersMeUnauthorized.times(2))
+        .await;
     assert_oauth_error(
         probe_token(&emu, emu.login()).await,
         StatusCode::BAD_REQUEST,
@@ -145,7 +139,7 @@ async fn users_me_faults_reject_a_valid_token_then_pass() {
         );
     }
     assert_eq!(emu.users_me(access).await.status(), StatusCode::OK);
-    let state = emu.state().await;
+    let state = emu.control.state().await;
     assert_eq!(state["faults_pending"], 0);
     assert_eq!(state["users_me_unauthorized"], 2);
 }
@@ -153,17 +147,11 @@ async fn users_me_faults_reject_a_valid_token_then_pass() {
 #[tokio::test]
 async fn faults_can_be_cleared_and_are_validated() {
     let emu = start_default().await;
-    queue_fault(&emu, json!({"kind": "server_error", "count": 5})).await;
-    queue_fault(&emu, json!({"kind": "authorize_error", "count": 2})).await;
-    assert_eq!(emu.state().await["faults_pending"], 7);
-    let res = emu
-        .http
-        .delete(format!("{}/_emulator/faults", emu.login()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(emu.state().await["faults_pending"], 0);
+    emu.control.fault(FaultKind::ServerError.times(5)).await;
+    emu.control.fault(FaultKind::AuthorizeError.times(2)).await;
+    assert_eq!(emu.control.state().await["faults_pending"], 7);
+    emu.control.clear_faults().await;
+    assert_eq!(emu.control.state().await["faults_pending"], 0);
     assert_oauth_error(
         probe_token(&emu, emu.login()).await,
         StatusCode::BAD_REQUEST,
@@ -179,7 +167,7 @@ async fn faults_can_be_cleared_and_are_validated() {
         json!({"count": 1}),
         json!({"kind": "hang", "hang_seconds": 1}),
     ] {
-        let res = emu.control_post("faults", bad.clone()).await;
+        let res = emu.control.post_raw("faults", bad.clone()).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
         let body: Value = res.json().await.unwrap();
         assert!(body["error"].is_string());
@@ -192,7 +180,7 @@ async fn faults_can_be_cleared_and_are_validated() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(emu.state().await["faults_pending"], 0);
+    assert_eq!(emu.control.state().await["faults_pending"], 0);
 }
 
 #[tokio::test]
@@ -204,7 +192,8 @@ async fn revoke_by_user_and_all() {
     let other_token = other["access_token"].as_str().unwrap();
 
     let res = emu
-        .control_post("revoke", json!({"user_id": DEFAULT_USER_ID}))
+        .control
+        .post_raw("revoke", json!({"user_id": DEFAULT_USER_ID}))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
@@ -221,7 +210,7 @@ async fn revoke_by_user_and_all() {
         .await;
     assert_oauth_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
-    let res = emu.control_post("revoke", json!({"all": true})).await;
+    let res = emu.control.post_raw("revoke", json!({"all": true})).await;
     assert_eq!(
         res.json::<Value>().await.unwrap(),
         json!({"revoked_families": 1})
@@ -230,14 +219,14 @@ async fn revoke_by_user_and_all() {
         emu.users_me(other_token).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(emu.state().await["families_revoked"], 2);
+    assert_eq!(emu.control.state().await["families_revoked"], 2);
 
     for bad in [
         json!({}),
         json!({"all": true, "user_id": "x"}),
         json!({"all": false}),
     ] {
-        let res = emu.control_post("revoke", bad).await;
+        let res = emu.control.post_raw("revoke", bad).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     }
 }
@@ -248,7 +237,8 @@ async fn settings_apply_to_later_requests_and_reset_restores_them() {
     let before = emu.demo_tokens().await;
 
     let res = emu
-        .control_post(
+        .control
+        .post_raw(
             "settings",
             json!({"token_lifetime_secs": 90, "grant_scopes": ["users:readonly"],
                    "public_refresh_tokens": false, "auto_approve": true}),
@@ -283,7 +273,8 @@ async fn settings_apply_to_later_requests_and_reset_restores_them() {
 
     // null puts grant_scopes back to "what was requested"; absent fields stay as they are.
     let res = emu
-        .control_post("settings", json!({"grant_scopes": null}))
+        .control
+        .post_raw("settings", json!({"grant_scopes": null}))
         .await;
     let current: Value = res.json().await.unwrap();
     assert_eq!(current["grant_scopes"], Value::Null);
@@ -294,14 +285,14 @@ async fn settings_apply_to_later_requests_and_reset_restores_them() {
         json!({"token_lifetime_secs": "long"}),
         json!({"auto_aprove": true}),
     ] {
-        let res = emu.control_post("settings", bad.clone()).await;
+        let res = emu.control.post_raw("settings", bad.clone()).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
 
-    queue_fault(&emu, json!({"kind": "server_error"})).await;
-    let res = emu.control_post("reset", json!({})).await;
+    emu.control.fault(FaultKind::ServerError).await;
+    let res = emu.control.post_raw("reset", json!({})).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let state = emu.state().await;
+    let state = emu.control.state().await;
     for key in [
         "authorize_requests",
         "codes_issued",
@@ -323,12 +314,7 @@ async fn settings_apply_to_later_requests_and_reset_restores_them() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
-    let settings: Value = emu
-        .get(&format!("{}/_emulator/settings", emu.login()))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let settings = emu.control.current_settings().await;
     assert_eq!(settings["auto_approve"], false);
     assert_eq!(settings["token_lifetime_secs"], 7200.0);
     let p = pkce();
@@ -339,12 +325,7 @@ async fn settings_apply_to_later_requests_and_reset_restores_them() {
         StatusCode::OK
     );
     // The log was cleared too: only requests since the reset remain.
-    let log: Vec<Value> = emu
-        .get(&format!("{}/_emulator/access-log", emu.login()))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log = emu.control.access_log().await;
     assert!(log.iter().all(|e| e["uri"] != "/oauth/login"), "{log:?}");
 }
 
@@ -376,12 +357,7 @@ async fn access_log_records_every_request_as_received() {
         .await
         .unwrap();
 
-    let log: Vec<Value> = emu
-        .get(&format!("{}/_emulator/access-log", emu.login()))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log = emu.control.access_log().await;
     let path_and_query = authorize_url.trim_start_matches(emu.login());
     assert_eq!(
         log,
@@ -403,7 +379,7 @@ async fn access_log_records_every_request_as_received() {
 #[tokio::test]
 async fn shutdown_cuts_a_hanging_request_short_and_stops_all_origins() {
     let emu = start_default().await;
-    queue_fault(&emu, json!({"kind": "hang", "hang_secs": 30})).await;
+    emu.control.fault(FaultKind::Hang.secs(30)).await;
     let http = emu.http.clone();
     let token_url = format!("{}/oauth/token", emu.login());
     let hanging = tokio::spawn(async move {
@@ -414,7 +390,7 @@ async fn shutdown_cuts_a_hanging_request_short_and_stops_all_origins() {
     });
     // Wait until the request has reached the server and taken the fault.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while emu.state().await["faults_pending"] != 0 {
+    while emu.control.state().await["faults_pending"] != 0 {
         assert!(
             Instant::now() < deadline,
             "the hanging request never arrived"
@@ -488,7 +464,7 @@ async fn browsers_on_other_origins_cannot_use_the_control_api() {
     }
     // Nothing happened: the login lives, no fault is queued, the settings are unchanged.
     assert_eq!(emu.users_me(access).await.status(), StatusCode::OK);
-    let state = emu.state().await;
+    let state = emu.control.state().await;
     assert_eq!(state["faults_pending"], 0);
     assert_eq!(state["families_revoked"], 0);
     assert_eq!(state["codes_issued"], 1);
@@ -536,12 +512,13 @@ async fn lifetimes_are_capped_so_huge_ones_cannot_crash_the_server() {
         json!({"code_lifetime_secs": 1.8e19}),
         json!({"token_lifetime_secs": 1.0e300}),
     ] {
-        let res = emu.control_post("settings", bad.clone()).await;
+        let res = emu.control.post_raw("settings", bad.clone()).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
     // The largest accepted lifetimes work end to end.
     let res = emu
-        .control_post(
+        .control
+        .post_raw(
             "settings",
             json!({"token_lifetime_secs": 1.0e9, "code_lifetime_secs": 1.0e9}),
         )

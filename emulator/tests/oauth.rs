@@ -93,7 +93,7 @@ async fn code_flow_through_the_login_form() {
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
     assert!(again.headers().get("location").is_none());
 
-    let state = emu.state().await;
+    let state = emu.control.state().await;
     assert_eq!(state["authorize_requests"], 1);
     assert_eq!(state["codes_issued"], 1);
     assert_eq!(state["codes_exchanged"], 1);
@@ -141,7 +141,7 @@ async fn auto_approve_and_the_api_origin_token_alias() {
     let me = emu.me(body["access_token"].as_str().unwrap()).await;
     assert_eq!(me["id"], DEFAULT_USER_ID);
     // Same state behind both token paths.
-    assert_eq!(emu.state().await["codes_exchanged"], 1);
+    assert_eq!(emu.control.state().await["codes_exchanged"], 1);
 }
 
 #[tokio::test]
@@ -229,7 +229,7 @@ async fn wrong_missing_and_malformed_verifier() {
         .await;
     assert_oauth_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
-    assert_eq!(emu.state().await["codes_exchanged"], 0);
+    assert_eq!(emu.control.state().await["codes_exchanged"], 0);
     // Failed proofs do not burn the code for its rightful owner.
     let res = emu
         .exchange(DEMO_CLIENT_ID, &code, REDIRECT, &p.verifier)
@@ -319,7 +319,7 @@ async fn authorize_errors_redirect_back_with_state() {
         assert!(desc.contains(mention), "{desc}");
         assert_eq!(query_param(&loc, "code"), None);
     }
-    let state = emu.state().await;
+    let state = emu.control.state().await;
     assert_eq!(state["authorize_requests"], 8);
     assert_eq!(state["codes_issued"], 0);
 }
@@ -445,7 +445,7 @@ async fn code_reuse_is_refused_and_revokes_what_the_code_produced() {
         .await;
     assert_oauth_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
-    let state = emu.state().await;
+    let state = emu.control.state().await;
     assert_eq!(state["codes_exchanged"], 1);
     assert_eq!(state["families_revoked"], 1);
     assert_eq!(state["users_me_unauthorized"], 1);
@@ -522,7 +522,7 @@ async fn refresh_tokens_rotate_and_old_ones_die() {
 
     let res = emu.refresh(DEMO_CLIENT_ID, "not-a-refresh-token").await;
     assert_oauth_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    assert_eq!(emu.state().await["refreshes_served"], 3);
+    assert_eq!(emu.control.state().await["refreshes_served"], 3);
 }
 
 #[tokio::test]
@@ -557,7 +557,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
         StatusCode::OK
     );
 
-    let state = emu.state().await;
+    let state = emu.control.state().await;
     assert_eq!(state["refresh_reuse_detected"], 1);
     assert_eq!(state["families_revoked"], 1);
     assert_eq!(state["refreshes_served"], 1);
@@ -880,7 +880,7 @@ async fn token_endpoint_rejects_malformed_requests() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
-    assert_eq!(emu.state().await["token_requests"], 10);
+    assert_eq!(emu.control.state().await["token_requests"], 10);
 }
 
 #[tokio::test]

@@ -235,6 +235,11 @@ impl Control {
             .unwrap_or_else(|e| panic!("{method} /_emulator/{path}: {e}"))
     }
 
+    /// [`send`](Self::send) a POST with a JSON `body`.
+    pub async fn post_raw(&self, path: &str, body: Value) -> reqwest::Response {
+        self.send(Method::POST, path, Some(&body)).await
+    }
+
     /// [`send`](Self::send), then the JSON answer, or `Err("STATUS: BODY")` when refused.
     pub async fn try_call(
         &self,

@@ -1,7 +1,9 @@
-//! Helpers shared by the integration tests: a real emulator on loopback and a reqwest client
-//! that does not follow redirects (so every 302 and its Location can be asserted).
+//! Helpers shared by the integration tests: a real emulator on loopback, a reqwest client
+//! that does not follow redirects (so every 302 and its Location can be asserted), and the test
+//! kit's client of the control API.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub use agent_shell_test_kit::Control;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use genesys_emulator::{EmulatorConfig, RunningEmulator, DEMO_CLIENT_ID, DEMO_REDIRECT_URIS};
@@ -17,6 +19,8 @@ pub const DEFAULT_USER_ID: &str = "a1b2c3d4-0000-4000-8000-000000000001";
 pub struct Emu {
     pub running: RunningEmulator,
     pub http: reqwest::Client,
+    /// `/_emulator/*`.
+    pub control: Control,
 }
 
 pub fn http_client() -> reqwest::Client {
@@ -29,6 +33,7 @@ pub fn http_client() -> reqwest::Client {
 pub async fn start(config: EmulatorConfig) -> Emu {
     let running = genesys_emulator::start(config).await.unwrap();
     Emu {
+        control: Control::new(&running),
         running,
         http: http_client(),
     }
@@ -239,23 +244,6 @@ impl Emu {
         let res = self.users_me(token).await;
         assert_eq!(res.status(), StatusCode::OK);
         res.json().await.unwrap()
-    }
-
-    pub async fn state(&self) -> Value {
-        self.get(&format!("{}/_emulator/state", self.login()))
-            .await
-            .json()
-            .await
-            .unwrap()
-    }
-
-    pub async fn control_post(&self, path: &str, body: Value) -> Response {
-        self.http
-            .post(format!("{}/_emulator/{path}", self.login()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
     }
 }
 
