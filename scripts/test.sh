@@ -20,10 +20,10 @@ step "clippy (the shipped build, without the emulator; then with the demo featur
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --workspace --all-targets --locked --features demo -- -D warnings
 
-step "the Windows and macOS policy readers (type-checked for those targets; they cannot run here)"
+step "the Windows and macOS calls (os-calls, type-checked for those targets; they cannot run here)"
 rustup target add --toolchain "$(rustup show active-toolchain | cut -d' ' -f1)" x86_64-pc-windows-msvc aarch64-apple-darwin >/dev/null
 for target in x86_64-pc-windows-msvc aarch64-apple-darwin; do
-  cargo clippy -p agent-shell-policy-store --locked --target "$target" -- -D warnings
+  cargo clippy -p agent-shell-os-calls --locked --target "$target" -- -D warnings
 done
 
 step "the release workflow (actionlint, with shellcheck for its run: steps)"

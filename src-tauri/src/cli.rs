@@ -73,41 +73,7 @@ pub enum ConfigAction {
 }
 
 /// What the first argument says about the launch, before any option is parsed.
-#[derive(Debug, PartialEq, Eq)]
-pub enum LaunchArgs {
-    /// An ordinary command line: parse it.
-    Options,
-    /// The browser handed over a redirect URL as the one argument.
-    Redirect(String),
-    /// A redirect URL together with other arguments: refused, they are never parsed.
-    RedirectWithExtras,
-}
-
-/// A launch whose first argument is a URL is a redirect from the browser, and then nothing else
-/// may come with it: a launcher that passes an unescaped quote must not be able to add options
-/// such as `--config`. A URL is `scheme:...` with a scheme of two or more characters, so a
-/// Windows path such as `C:\x` is not one.
-pub fn classify_launch(args: &[std::ffi::OsString]) -> LaunchArgs {
-    let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
-        return LaunchArgs::Options;
-    };
-    let scheme_len = first
-        .find(':')
-        .filter(|&end| {
-            first[..end].chars().enumerate().all(|(i, c)| {
-                c.is_ascii_alphabetic() || (i > 0 && (c.is_ascii_digit() || "+.-".contains(c)))
-            })
-        })
-        .unwrap_or(0);
-    if scheme_len < 2 {
-        return LaunchArgs::Options;
-    }
-    if args.len() == 2 {
-        LaunchArgs::Redirect(first.to_string())
-    } else {
-        LaunchArgs::RedirectWithExtras
-    }
-}
+pub use agent_shell_core::platform::launch::{classify_launch, LaunchArgs};
 
 pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -174,7 +140,7 @@ pub fn main() -> ExitCode {
 fn attach_console() {
     if cfg!(all(windows, not(debug_assertions))) {
         // False without a parent console: then there is nobody to print to anyway.
-        let _ = agent_shell_policy_store::attach_parent_console();
+        let _ = agent_shell_os_calls::attach_parent_console();
     }
 }
 
@@ -458,44 +424,6 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn a_redirect_is_accepted_only_as_the_lone_first_argument() {
-        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
-        let url = "com.agentshell.desktop:/oauth/callback?code=abc&state=xyz";
-        assert_eq!(
-            classify_launch(&args(&["agent-shell", url])),
-            LaunchArgs::Redirect(url.into())
-        );
-        for extras in [
-            &["agent-shell", url, "--config", "/tmp/evil.toml"][..],
-            &["agent-shell", url, "demo"],
-            &[
-                "agent-shell",
-                "com.agentshell.desktop:/oauth/callback?code=a\"",
-                "--config=x",
-            ],
-        ] {
-            assert_eq!(
-                classify_launch(&args(extras)),
-                LaunchArgs::RedirectWithExtras,
-                "{extras:?}"
-            );
-        }
-        for options in [
-            &["agent-shell"][..],
-            &["agent-shell", "--config", "x.toml"],
-            &["agent-shell", "demo"],
-            &["agent-shell", "C:\\config.toml"],
-            &["agent-shell", "config", "check"],
-        ] {
-            assert_eq!(
-                classify_launch(&args(options)),
-                LaunchArgs::Options,
-                "{options:?}"
-            );
-        }
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
     }
     #[cfg(windows)]
     if let Ok(exe) = std::env::current_exe() {
-        let handlers = agent_shell_policy_store::scheme_handlers(&scheme);
+        let handlers = agent_shell_os_calls::scheme_handlers(&scheme);
         report.push(doctor::windows_scheme_check(&scheme, &exe, &handlers));
     }
     #[cfg(not(any(target_os = "linux", windows)))]

@@ -10,7 +10,7 @@
 //! On Linux the policy is `/etc/agent-shell/policy.toml`, with the same keys as the user file.
 //! The Windows registry (`HKLM\SOFTWARE\Policies\AgentShell`, then HKCU) and macOS forced
 //! managed preferences (domain `com.agentshell.desktop`) map onto the same keys through
-//! the one table of settings ([`table::SETTINGS`]); the `agent-shell-policy-store` crate reads
+//! the one table of settings ([`table::SETTINGS`]); the `agent-shell-os-calls` crate reads
 //! them (thin OS calls), [`values`] maps and checks what it hands over, and [`documents`]
 //! renders the ADMX/ADML templates and docs/policy-reference.md from the same table. A policy
 //! name this version does not know is ignored and reported, never an error (version skew).
@@ -170,7 +170,7 @@ impl MachinePolicy {
     pub fn of_this_machine() -> Result<Self, ConfigError> {
         Self::read(
             config::policy_path().as_deref(),
-            agent_shell_policy_store::read(&table::names()),
+            agent_shell_os_calls::read(&table::names()),
         )
     }
 
@@ -310,7 +310,7 @@ pub fn load(
     }))
 }
 
-pub use agent_shell_policy_store::{StoreError, StoreReading, StoredValue};
+pub use agent_shell_os_calls::{StoreError, StoreReading, StoredValue};
 
 #[cfg(test)]
 mod tests {

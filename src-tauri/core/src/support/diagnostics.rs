@@ -110,7 +110,7 @@ fn os_name_and_build() -> (String, String) {
         let build = plist_string(&plist, "ProductBuildVersion").unwrap_or_else(unknown);
         (format!("macOS {version}"), build)
     } else if cfg!(windows) {
-        match agent_shell_policy_store::windows_version() {
+        match agent_shell_os_calls::windows_version() {
             Some(version) => (version.name, version.build),
             None => (format!("Windows ({UNKNOWN} version)"), unknown()),
         }

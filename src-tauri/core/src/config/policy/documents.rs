@@ -344,7 +344,7 @@ mod tests {
             vec![REGISTRY_KEY; SETTINGS.len()],
             "every policy under the key the reader reads"
         );
-        assert_eq!(REGISTRY_KEY, agent_shell_policy_store::WINDOWS_POLICY_KEY);
+        assert_eq!(REGISTRY_KEY, agent_shell_os_calls::WINDOWS_POLICY_KEY);
         // Balanced, the simple way: every opened element of these kinds is closed.
         for tag in [
             "policy",

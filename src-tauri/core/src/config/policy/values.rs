@@ -1,5 +1,5 @@
 //! Maps what a policy store holds onto configuration keys through [`super::table`]: registry
-//! values and managed preferences (`(name, value)` pairs from `agent-shell-policy-store`), and
+//! values and managed preferences (`(name, value)` pairs from `agent-shell-os-calls`), and
 //! the keys of the Linux policy file.
 //!
 //! The version-skew rule, the same for every store: a name this version does not know (set
@@ -12,7 +12,7 @@ use toml::{Table, Value};
 
 use super::table::{self, Kind, Setting};
 use crate::config::ConfigError;
-use agent_shell_policy_store::StoredValue;
+use agent_shell_os_calls::StoredValue;
 
 /// Why a name in a policy store had no effect.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,10 @@
-//! Reads machine policy from the OS stores that are not files: the Windows registry and macOS
-//! managed preferences. Deliberately thin: it hands over every `(name, value)` pair a store
+//! The calls into Windows and macOS that the app makes, kept in one small crate so they can be
+//! type-checked and linted for those targets on Linux (`cargo clippy --target`), which the
+//! core's TLS stack cannot: machine policy from the OS stores that are not files (the Windows
+//! registry, macOS forced managed preferences), the registered scheme handlers, the Windows
+//! version, and attaching to the parent console.
+//!
+//! The policy readers are deliberately thin: they hand over every `(name, value)` pair a store
 //! holds (known to this version or not) and the store's name; the core maps names to settings
 //! through its one table, checks kinds and ranges, ignores and reports unknown names
 //! (`agent_shell_core::config::policy::table_from_values`), where unit tests run on every OS.
