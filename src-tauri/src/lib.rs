@@ -319,19 +319,14 @@ fn route_forwarded_args<R: Runtime>(app: &tauri::AppHandle<R>, argv: &[String]) 
     let (Some(engine), Some(auth)) = (state.engine(), state.auth.clone()) else {
         return;
     };
-    if let Some(url) = deep_link_in_args(argv, &auth.config().redirect.deep_link_scheme) {
+    if let Some(url) = agent_shell_core::platform::launch::forwarded_redirect(
+        argv,
+        &auth.config().redirect.deep_link_scheme,
+    ) {
         hand_over(
             &engine,
             agent_shell_core::session::engine::Input::DeepLink(url),
         );
-    }
-}
-
-/// The deep link in a forwarded command line: the only argument after the binary.
-pub fn deep_link_in_args(args: &[String], scheme: &str) -> Option<String> {
-    match args {
-        [_, only] if only.starts_with(&format!("{scheme}:")) => Some(only.clone()),
-        _ => None,
     }
 }
 
@@ -388,36 +383,4 @@ pub fn run_gui(state: ShellState) -> Result<(), AppError> {
         }
     });
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_only_a_lone_deep_link_argument() {
-        let scheme = "com.agentshell.desktop";
-        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            deep_link_in_args(
-                &args(&[
-                    "agent-shell",
-                    "com.agentshell.desktop:/oauth/callback?code=a&state=b"
-                ]),
-                scheme
-            )
-            .as_deref(),
-            Some("com.agentshell.desktop:/oauth/callback?code=a&state=b")
-        );
-        assert!(deep_link_in_args(&args(&["agent-shell"]), scheme).is_none());
-        assert!(deep_link_in_args(&args(&["agent-shell", "--config", "x"]), scheme).is_none());
-        assert!(
-            deep_link_in_args(&args(&["agent-shell", "evil:/oauth/callback"]), scheme).is_none()
-        );
-        assert!(deep_link_in_args(
-            &args(&["agent-shell", "com.agentshell.desktop:/x", "extra"]),
-            scheme
-        )
-        .is_none());
-    }
 }

@@ -3,6 +3,7 @@
 
 pub mod desktop;
 pub mod keychain;
+pub mod launch;
 pub mod loopback;
 pub mod net;
 pub mod process;
