@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use agent_shell_core::embed::RenewalRequest;
 use agent_shell_core::session::auth::{AuthError, SessionView};
 use agent_shell_core::session::engine::{
-    AuthErrorOutcome, EmbedCredentials, Input, SessionEngine, SignInStarted,
+    parse_client_message, AuthErrorOutcome, EmbedCredentials, SessionEngine, SignInStarted,
 };
 use tauri::State;
 
@@ -28,31 +29,29 @@ pub fn get_shell_info(state: State<'_, ShellState>) -> ShellInfo {
 
 #[tauri::command]
 pub async fn get_session(state: State<'_, ShellState>) -> Result<SessionView, IpcError> {
-    engine(&state)?.handle(Input::GetSession).await?.view()
+    Ok(engine(&state)?.session())
 }
 
 #[tauri::command]
 pub async fn start_sign_in(state: State<'_, ShellState>) -> Result<SignInStarted, IpcError> {
-    engine(&state)?
-        .handle(Input::StartSignIn)
-        .await?
-        .sign_in_started()
+    Ok(engine(&state)?.start_sign_in().await?)
 }
 
 #[tauri::command]
 pub async fn cancel_sign_in(state: State<'_, ShellState>) -> Result<(), IpcError> {
-    engine(&state)?.handle(Input::CancelSignIn).await?.done()
+    engine(&state)?.cancel_sign_in();
+    Ok(())
 }
 
 #[tauri::command]
 pub async fn sign_out(state: State<'_, ShellState>) -> Result<SessionView, IpcError> {
-    engine(&state)?.handle(Input::SignOut).await?.view()
+    Ok(engine(&state)?.sign_out().await)
 }
 
 /// Renew the access token now (the agent pressed "retry").
 #[tauri::command]
 pub async fn refresh_session(state: State<'_, ShellState>) -> Result<SessionView, IpcError> {
-    engine(&state)?.handle(Input::Renew).await?.view()
+    Ok(engine(&state)?.renew().await?)
 }
 
 /// agent-shell:token-expiring, parsed again in Rust; the engine renews when one is due.
@@ -61,10 +60,8 @@ pub async fn report_token_expiring(
     state: State<'_, ShellState>,
     event: serde_json::Value,
 ) -> Result<SessionView, IpcError> {
-    engine(&state)?
-        .handle(Input::ClientTokenExpiring(event))
-        .await?
-        .view()
+    let message = parse_client_message(event, Some(RenewalRequest::TokenExpiring))?;
+    Ok(engine(&state)?.client_token_expiring(message).await?)
 }
 
 /// agent-shell:auth-error, parsed again in Rust; the engine renews, lets a running
@@ -74,10 +71,8 @@ pub async fn report_auth_error(
     state: State<'_, ShellState>,
     event: serde_json::Value,
 ) -> Result<AuthErrorOutcome, IpcError> {
-    engine(&state)?
-        .handle(Input::ClientAuthError(event))
-        .await?
-        .auth_error()
+    let message = parse_client_message(event, Some(RenewalRequest::AuthError))?;
+    Ok(engine(&state)?.client_auth_error(message).await?)
 }
 
 /// Credentials for (re)initialising the embedded client (renewed first when due).
@@ -85,10 +80,7 @@ pub async fn report_auth_error(
 pub async fn get_embed_credentials(
     state: State<'_, ShellState>,
 ) -> Result<EmbedCredentials, IpcError> {
-    engine(&state)?
-        .handle(Input::ClientInit)
-        .await?
-        .credentials()
+    Ok(engine(&state)?.client_init().await?)
 }
 
 /// Any other client message that passed the page's origin and source checks.
@@ -97,10 +89,8 @@ pub async fn report_client_event(
     state: State<'_, ShellState>,
     event: serde_json::Value,
 ) -> Result<(), IpcError> {
-    engine(&state)?
-        .handle(Input::ClientEvent(event))
-        .await?
-        .done()
+    let event = parse_client_message(event, None)?;
+    Ok(engine(&state)?.client_event(event)?)
 }
 
 /// What "Copy diagnostics" did: the text is always returned, so the page can show it to copy

@@ -54,22 +54,13 @@ pub fn hold_exit_to_forget<R: Runtime>(app: &AppHandle<R>, code: Option<i32>) ->
     tracing::info!("forget_at_quit: signing out before quitting");
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let signed_out = tokio::time::timeout(
-            FORGET_AT_QUIT_LIMIT,
-            engine.handle(agent_shell_core::session::engine::Input::SignOut),
-        )
-        .await;
+        let signed_out = tokio::time::timeout(FORGET_AT_QUIT_LIMIT, engine.sign_out()).await;
         match signed_out {
-            Ok(Ok(reply)) => match reply.view() {
-                Ok(view) if view.notice.is_some() => tracing::warn!(
-                    code = ?view.notice.as_ref().map(|n| n.code),
-                    "forget_at_quit: signed out, with a problem"
-                ),
-                _ => tracing::info!("forget_at_quit: signed out"),
-            },
-            Ok(Err(problem)) => {
-                tracing::warn!(code = %problem.code, "forget_at_quit: sign-out refused")
-            }
+            Ok(view) if view.notice.is_some() => tracing::warn!(
+                code = ?view.notice.as_ref().map(|n| n.code),
+                "forget_at_quit: signed out, with a problem"
+            ),
+            Ok(_) => tracing::info!("forget_at_quit: signed out"),
             Err(_) => {
                 // Genesys did not answer in time: the saved sign-in still goes from this desk.
                 tracing::warn!(

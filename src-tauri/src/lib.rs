@@ -114,7 +114,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
 /// Starts the session engine with this app as its edge: silent start, the keep-alive loop, the
 /// cold-start deep link, and (macOS) open-url events.
 fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
-    use agent_shell_core::session::engine::{Input, SessionEngine};
+    use agent_shell_core::session::engine::SessionEngine;
     let state = app.state::<ShellState>();
     let Some(auth) = state.auth.clone() else {
         return;
@@ -149,22 +149,19 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
         let for_events = engine.clone();
         app.deep_link().on_open_url(move |event| {
             for url in event.urls() {
-                hand_over(&for_events, Input::DeepLink(url.to_string()));
+                deep_link(&for_events, url.to_string());
             }
         });
         if let Ok(Some(urls)) = app.deep_link().get_current() {
             for url in urls {
-                hand_over(&engine, Input::DeepLink(url.to_string()));
+                deep_link(&engine, url.to_string());
             }
         }
     }
     auth.mark_restoring();
-    hand_over(
-        &engine,
-        Input::Launch {
-            redirect: state.launch_redirect.clone(),
-        },
-    );
+    // The launch spawns its work on tokio: start it from inside the async runtime.
+    let redirect = state.launch_redirect.clone();
+    tauri::async_runtime::spawn(async move { engine.launch(redirect) });
 }
 
 /// With `[session] forget_at_quit`, a termination signal (the desktop session ending, a service
@@ -258,17 +255,13 @@ fn apply_compositing_rule(config: Option<&agent_shell_core::config::ShellConfig>
     tracing::info!(?setting, gpu, forced_by_env, disable, "webview compositing");
 }
 
-/// Hands an input to the engine from outside a command (its effects go through the edge).
-fn hand_over(
+/// Hands a deep link to the engine from outside a command (its effects go through the edge).
+fn deep_link(
     engine: &std::sync::Arc<agent_shell_core::session::engine::SessionEngine>,
-    input: agent_shell_core::session::engine::Input,
+    url: String,
 ) {
     let engine = engine.clone();
-    tauri::async_runtime::spawn(async move {
-        if let Err(problem) = engine.handle(input).await {
-            tracing::info!(code = %problem.code, "input not accepted");
-        }
-    });
+    tauri::async_runtime::spawn(async move { engine.deep_link(&url).await });
 }
 
 /// Registers the deep-link scheme for this user in a form both xdg-open and gio can run (the
@@ -323,10 +316,7 @@ fn route_forwarded_args<R: Runtime>(app: &tauri::AppHandle<R>, argv: &[String]) 
         argv,
         &auth.config().redirect.deep_link_scheme,
     ) {
-        hand_over(
-            &engine,
-            agent_shell_core::session::engine::Input::DeepLink(url),
-        );
+        deep_link(&engine, url);
     }
 }
 

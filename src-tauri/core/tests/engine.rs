@@ -10,11 +10,14 @@ use std::time::Duration;
 
 use agent_shell_core::config::parse_str;
 use agent_shell_core::embed::links::CrmHook;
+use agent_shell_core::embed::{ClientEvent, RenewalRequest};
 use agent_shell_core::oauth::TokenError;
 use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
 use agent_shell_core::secret::RefreshToken;
 use agent_shell_core::session::auth::{AuthService, Phase};
-use agent_shell_core::session::engine::{Edge, Effect, Input, SessionEngine, ATTENTION_TITLE};
+use agent_shell_core::session::engine::{
+    parse_client_message, Edge, Effect, SessionEngine, ATTENTION_TITLE,
+};
 use agent_shell_test_kit::{FakeApi, TestClock};
 use serde_json::json;
 
@@ -94,14 +97,17 @@ fn desk(extra: &str, stored: bool) -> Desk {
     }
 }
 
+fn expiring_message(message: &serde_json::Value) -> ClientEvent {
+    parse_client_message(message.clone(), Some(RenewalRequest::TokenExpiring)).unwrap()
+}
+
+fn refused_message(message: &serde_json::Value) -> ClientEvent {
+    parse_client_message(message.clone(), Some(RenewalRequest::AuthError)).unwrap()
+}
+
 /// Launches and waits (in virtual time) for the silent start to finish.
 async fn launched(desk: &Desk, redirect: Option<String>) {
-    desk.engine
-        .handle(Input::Launch { redirect })
-        .await
-        .unwrap()
-        .done()
-        .unwrap();
+    desk.engine.launch(redirect);
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
@@ -122,13 +128,7 @@ async fn a_deep_link_sign_in_opens_the_browser_then_shows_the_agent_and_brings_t
         vec![Phase::SignedOut]
     );
 
-    let started = desk
-        .engine
-        .handle(Input::StartSignIn)
-        .await
-        .unwrap()
-        .sign_in_started()
-        .unwrap();
+    let started = desk.engine.start_sign_in().await.unwrap();
     assert!(started.browser_opened);
     assert_eq!(
         started.redirect_uri,
@@ -153,17 +153,14 @@ async fn a_deep_link_sign_in_opens_the_browser_then_shows_the_agent_and_brings_t
         "com.agentshell.desktop:/oauth/callback?code=c1&state={}",
         state_of(&url)
     );
-    desk.engine
-        .handle(Input::DeepLink(redirect.clone()))
-        .await
-        .unwrap();
+    desk.engine.deep_link(&redirect).await;
     let effects = desk.edge.take();
     assert_eq!(effects[0], Effect::FocusWindow);
     assert_eq!(RecordingEdge::phases_shown(&effects), vec![Phase::SignedIn]);
     assert!(desk.store.load().unwrap().is_some());
 
     // The same redirect again: refused, nothing brought forward, still signed in.
-    desk.engine.handle(Input::DeepLink(redirect)).await.unwrap();
+    desk.engine.deep_link(&redirect).await;
     let effects = desk.edge.take();
     assert!(!effects.contains(&Effect::FocusWindow));
     assert_eq!(RecordingEdge::phases_shown(&effects), vec![Phase::SignedIn]);
@@ -173,13 +170,7 @@ async fn a_deep_link_sign_in_opens_the_browser_then_shows_the_agent_and_brings_t
 async fn a_browser_that_does_not_open_is_reported_with_the_link_to_copy() {
     let desk = desk("", false);
     desk.edge.no_browser.store(true, Ordering::SeqCst);
-    let started = desk
-        .engine
-        .handle(Input::StartSignIn)
-        .await
-        .unwrap()
-        .sign_in_started()
-        .unwrap();
+    let started = desk.engine.start_sign_in().await.unwrap();
     assert!(!started.browser_opened);
     assert_eq!(
         started.browser_error.as_deref(),
@@ -203,10 +194,10 @@ async fn a_lost_session_calls_for_attention_once_and_only_out_of_view() {
         launched(&desk, None).await;
         assert_eq!(desk.engine.auth().view().phase, Phase::SignedIn);
         desk.api.refuse_refreshes(TokenError::InvalidGrant(None));
-        let renewed = desk.engine.handle(Input::Renew).await;
+        let renewed = desk.engine.renew().await;
         assert_eq!(renewed.unwrap_err().code, "token_invalid_grant");
         // Asked again (the page's retry): no second call.
-        let _ = desk.engine.handle(Input::Renew).await;
+        let _ = desk.engine.renew().await;
         let calls: Vec<Effect> = desk
             .edge
             .take()
@@ -237,7 +228,7 @@ async fn token_expiring_renews_only_when_a_renewal_is_due_and_only_for_that_mess
     let expiring = json!({"type": "agent-shell:token-expiring", "expiresIn": 60});
     for _ in 0..5 {
         desk.engine
-            .handle(Input::ClientTokenExpiring(expiring.clone()))
+            .client_token_expiring(expiring_message(&expiring))
             .await
             .unwrap();
     }
@@ -247,25 +238,23 @@ async fn token_expiring_renews_only_when_a_renewal_is_due_and_only_for_that_mess
         "a client repeating the message causes no storm"
     );
     // Another message sent to the renewal command is refused.
-    let wrong = desk
-        .engine
-        .handle(Input::ClientTokenExpiring(
-            json!({"type": "agent-shell:ready"}),
-        ))
-        .await
-        .unwrap_err();
+    let wrong = parse_client_message(
+        json!({"type": "agent-shell:ready"}),
+        Some(RenewalRequest::TokenExpiring),
+    )
+    .unwrap_err();
     assert_eq!(wrong.code, "embed_message_invalid");
     // Just before the margin (600 s tokens, 120 s margin): still nothing to renew.
     tokio::time::sleep(Duration::from_millis(478_800)).await;
     desk.engine
-        .handle(Input::ClientTokenExpiring(expiring.clone()))
+        .client_token_expiring(expiring_message(&expiring))
         .await
         .unwrap();
     assert_eq!(desk.api.issued().len(), 1);
     // Inside it, the keep-alive loop and the client's message together renew once, not twice.
     tokio::time::sleep(Duration::from_millis(400)).await;
     desk.engine
-        .handle(Input::ClientTokenExpiring(expiring))
+        .client_token_expiring(expiring_message(&expiring))
         .await
         .unwrap();
     assert_eq!(desk.api.issued().len(), 2);
@@ -278,18 +267,14 @@ async fn an_auth_error_renews_once_then_a_repeat_is_reported() {
     let refused = json!({"type": "agent-shell:auth-error", "status": 401});
     let first = desk
         .engine
-        .handle(Input::ClientAuthError(refused.clone()))
+        .client_auth_error(refused_message(&refused))
         .await
-        .unwrap()
-        .auth_error()
         .unwrap();
     assert_eq!(serde_json::to_value(&first).unwrap()["action"], "renewed");
     let second = desk
         .engine
-        .handle(Input::ClientAuthError(refused))
+        .client_auth_error(refused_message(&refused))
         .await
-        .unwrap()
-        .auth_error()
         .unwrap();
     assert_eq!(serde_json::to_value(&second).unwrap()["action"], "report");
     assert_eq!(desk.api.issued().len(), 2, "one renewal in all");
@@ -306,8 +291,7 @@ async fn an_ended_interaction_opens_the_crm_page_once() {
     let ended = json!({"type": "agent-shell:interaction-end", "interactionId": "i-42"});
     for _ in 0..3 {
         desk.engine
-            .handle(Input::ClientEvent(ended.clone()))
-            .await
+            .client_event(parse_client_message(ended.clone(), None).unwrap())
             .unwrap();
     }
     let opened: Vec<Effect> = desk.edge.take();
@@ -318,11 +302,7 @@ async fn an_ended_interaction_opens_the_crm_page_once() {
             source: "crm"
         }]
     );
-    let junk = desk
-        .engine
-        .handle(Input::ClientEvent(json!({"type": "agent-shell:teleport"})))
-        .await
-        .unwrap_err();
+    let junk = parse_client_message(json!({"type": "agent-shell:teleport"}), None).unwrap_err();
     assert_eq!(junk.code, "embed_message_unknown");
 }
 
@@ -331,13 +311,7 @@ async fn sign_out_forgets_the_webview_data_and_shows_signed_out() {
     let desk = desk("", true);
     launched(&desk, None).await;
     desk.edge.take();
-    let view = desk
-        .engine
-        .handle(Input::SignOut)
-        .await
-        .unwrap()
-        .view()
-        .unwrap();
+    let view = desk.engine.sign_out().await;
     assert_eq!(view.phase, Phase::SignedOut);
     let effects = desk.edge.take();
     assert_eq!(effects[0], Effect::ForgetBrowsingData);
@@ -346,7 +320,7 @@ async fn sign_out_forgets_the_webview_data_and_shows_signed_out() {
         vec![Phase::SignedOut]
     );
     assert!(desk.store.load().unwrap().is_none());
-    let credentials = desk.engine.handle(Input::ClientInit).await.unwrap_err();
+    let credentials = desk.engine.client_init().await.unwrap_err();
     assert_eq!(credentials.code, "not_signed_in");
 }
 
@@ -368,13 +342,7 @@ async fn a_redirect_at_cold_start_is_refused_after_the_silent_start() {
 async fn client_init_hands_over_credentials_for_the_exact_client() {
     let desk = desk("", true);
     launched(&desk, None).await;
-    let credentials = desk
-        .engine
-        .handle(Input::ClientInit)
-        .await
-        .unwrap()
-        .credentials()
-        .unwrap();
+    let credentials = desk.engine.client_init().await.unwrap();
     let json = serde_json::to_value(&credentials).unwrap();
     assert_eq!(json["accessToken"], "access-1");
     assert_eq!(json["clientId"], "c");

@@ -29,32 +29,6 @@ use crate::session::auth::{
 /// after the machine wakes from sleep).
 pub const KEEP_ALIVE_CHECK: Duration = Duration::from_secs(15);
 
-/// Something the agent, the page or the client asks of the session.
-#[derive(Debug)]
-pub enum Input {
-    /// The app started (with a redirect URL if the browser launched it with one).
-    Launch {
-        redirect: Option<String>,
-    },
-    /// The page asks for the session as it is.
-    GetSession,
-    StartSignIn,
-    CancelSignIn,
-    SignOut,
-    /// The agent asked to renew now.
-    Renew,
-    /// A deep link reached the app (second launch, macOS open-url).
-    DeepLink(String),
-    /// The page is about to (re)initialise the embedded client.
-    ClientInit,
-    /// The client's agent-shell:token-expiring, as the page received it.
-    ClientTokenExpiring(serde_json::Value),
-    /// The client's agent-shell:auth-error.
-    ClientAuthError(serde_json::Value),
-    /// Any other client message that passed the page's origin and source checks.
-    ClientEvent(serde_json::Value),
-}
-
 /// What the edge is asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -79,60 +53,6 @@ pub trait Edge: Send + Sync {
     fn execute(&self, effect: Effect) -> Result<(), String>;
     /// True when the agent can see the window (visible, not minimised, focused).
     fn window_in_view(&self) -> bool;
-}
-
-/// The answer to an input.
-#[derive(Debug)]
-pub enum Reply {
-    View(SessionView),
-    SignInStarted(SignInStarted),
-    Credentials(EmbedCredentials),
-    AuthError(AuthErrorOutcome),
-    Done,
-}
-
-impl Reply {
-    fn mismatch(self) -> Problem {
-        Problem::new(
-            crate::error::Code::IpcFailed,
-            format!("unexpected answer from the session engine: {self:?}"),
-        )
-    }
-
-    pub fn view(self) -> Result<SessionView, Problem> {
-        match self {
-            Reply::View(view) => Ok(view),
-            other => Err(other.mismatch()),
-        }
-    }
-
-    pub fn sign_in_started(self) -> Result<SignInStarted, Problem> {
-        match self {
-            Reply::SignInStarted(started) => Ok(started),
-            other => Err(other.mismatch()),
-        }
-    }
-
-    pub fn credentials(self) -> Result<EmbedCredentials, Problem> {
-        match self {
-            Reply::Credentials(credentials) => Ok(credentials),
-            other => Err(other.mismatch()),
-        }
-    }
-
-    pub fn auth_error(self) -> Result<AuthErrorOutcome, Problem> {
-        match self {
-            Reply::AuthError(outcome) => Ok(outcome),
-            other => Err(other.mismatch()),
-        }
-    }
-
-    pub fn done(self) -> Result<(), Problem> {
-        match self {
-            Reply::Done => Ok(()),
-            other => Err(other.mismatch()),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -278,62 +198,69 @@ impl SessionEngine {
         &self.auth
     }
 
-    /// Handles one input, carrying out its effects through the edge.
-    pub async fn handle(self: &Arc<Self>, input: Input) -> Result<Reply, Problem> {
-        match input {
-            Input::Launch { redirect } => {
-                self.launch(redirect);
-                Ok(Reply::Done)
-            }
-            Input::GetSession => Ok(Reply::View(self.auth.view())),
-            Input::StartSignIn => self.start_sign_in().await.map(Reply::SignInStarted),
-            Input::CancelSignIn => {
-                self.auth.cancel_sign_in(None);
-                self.show();
-                Ok(Reply::Done)
-            }
-            Input::SignOut => {
-                self.forget_interactions();
-                let view = self.auth.sign_out().await;
-                let _ = self.edge.execute(Effect::ForgetBrowsingData);
-                self.show();
-                Ok(Reply::View(view))
-            }
-            Input::Renew => {
-                tracing::info!(trigger = "ui", "refresh requested");
-                let result = self.auth.refresh().await;
-                self.show();
-                result.map(Reply::View).map_err(|e| problem(&e))
-            }
-            Input::DeepLink(url) => {
-                self.complete_redirect(&url, RedirectTransport::DeepLink)
-                    .await;
-                Ok(Reply::Done)
-            }
-            Input::ClientInit => {
-                // A client (re)starting reports its calls afresh.
-                self.forget_interactions();
-                self.client_init().await.map(Reply::Credentials)
-            }
-            Input::ClientTokenExpiring(message) => {
-                let message = renewal_message(message, RenewalRequest::TokenExpiring)?;
-                tracing::info!(client = %crate::support::logs::ClientText::of(&message), "embedded client says its token is expiring");
-                self.renew_if_due("token-expiring").await.map(Reply::View)
-            }
-            Input::ClientAuthError(message) => {
-                let message = renewal_message(message, RenewalRequest::AuthError)?;
-                tracing::info!(client = %crate::support::logs::ClientText::of(&message), "embedded client says its token was refused");
-                let result = self.auth.on_auth_error().await;
-                self.show();
-                result
-                    .map(|(action, _)| Reply::AuthError(AuthErrorOutcome { action }))
-                    .map_err(|e| problem(&e))
-            }
-            Input::ClientEvent(message) => {
-                self.client_event(message)?;
-                Ok(Reply::Done)
-            }
-        }
+    // The inputs: one typed method each, answering with its own type. Client messages arrive
+    // parsed (`parse_client_message`); effects go out through the edge.
+
+    /// The session as it is (the page asks on start and after events it missed).
+    pub fn session(&self) -> SessionView {
+        self.auth.view()
+    }
+
+    pub fn cancel_sign_in(&self) {
+        self.auth.cancel_sign_in(None);
+        self.show();
+    }
+
+    pub async fn sign_out(&self) -> SessionView {
+        self.forget_interactions();
+        let view = self.auth.sign_out().await;
+        let _ = self.edge.execute(Effect::ForgetBrowsingData);
+        self.show();
+        view
+    }
+
+    /// The agent asked to renew now.
+    pub async fn renew(&self) -> Result<SessionView, Problem> {
+        tracing::info!(trigger = "ui", "refresh requested");
+        let result = self.auth.refresh().await;
+        self.show();
+        result.map_err(|e| problem(&e))
+    }
+
+    /// A deep link reached the app (second launch, macOS open-url).
+    pub async fn deep_link(&self, url: &str) {
+        self.complete_redirect(url, RedirectTransport::DeepLink)
+            .await;
+    }
+
+    /// The page is about to (re)initialise the client: the credentials it posts.
+    pub async fn client_init(&self) -> Result<EmbedCredentials, Problem> {
+        // A client (re)starting reports its calls afresh.
+        self.forget_interactions();
+        self.client_credentials().await
+    }
+
+    /// The client's agent-shell:token-expiring (parsed with [`RenewalRequest::TokenExpiring`]).
+    pub async fn client_token_expiring(
+        &self,
+        message: ClientEvent,
+    ) -> Result<SessionView, Problem> {
+        tracing::info!(client = %crate::support::logs::ClientText::of(&message), "embedded client says its token is expiring");
+        self.renew_if_due("token-expiring").await
+    }
+
+    /// The client's agent-shell:auth-error (parsed with [`RenewalRequest::AuthError`]): renew,
+    /// let a running renewal answer, or report.
+    pub async fn client_auth_error(
+        &self,
+        message: ClientEvent,
+    ) -> Result<AuthErrorOutcome, Problem> {
+        tracing::info!(client = %crate::support::logs::ClientText::of(&message), "embedded client says its token was refused");
+        let result = self.auth.on_auth_error().await;
+        self.show();
+        result
+            .map(|(action, _)| AuthErrorOutcome { action })
+            .map_err(|e| problem(&e))
     }
 
     /// Shows the session, and calls for attention when a new sign-in has just become necessary
@@ -364,7 +291,7 @@ impl SessionEngine {
 
     /// Silent start, then the keep-alive loop; a redirect the launch carried is handled (and,
     /// with no sign-in pending in a fresh process, refused with a clear notice) afterwards.
-    fn launch(self: &Arc<Self>, redirect: Option<String>) {
+    pub fn launch(self: &Arc<Self>, redirect: Option<String>) {
         let engine = self.clone();
         tokio::spawn(async move {
             engine.auth.silent_start().await;
@@ -396,7 +323,7 @@ impl SessionEngine {
         self.show();
     }
 
-    async fn start_sign_in(self: &Arc<Self>) -> Result<SignInStarted, Problem> {
+    pub async fn start_sign_in(self: &Arc<Self>) -> Result<SignInStarted, Problem> {
         let (mode, redirect_note) = self.auth.sign_in_route().await;
         let request = match mode {
             RedirectMode::Loopback => {
@@ -492,7 +419,7 @@ impl SessionEngine {
 
     /// Credentials for (re)initialising the client. A token about to expire is renewed first:
     /// the client's bootstrap takes seconds and must not start with a dying token.
-    async fn client_init(&self) -> Result<EmbedCredentials, Problem> {
+    async fn client_credentials(&self) -> Result<EmbedCredentials, Problem> {
         self.renew_if_due("before-client-init").await?;
         let token = self
             .auth
@@ -523,11 +450,7 @@ impl SessionEngine {
 
     /// Any other client event; interaction-end opens the configured CRM page, once per
     /// interaction.
-    fn client_event(&self, message: serde_json::Value) -> Result<(), Problem> {
-        let event = ClientEvent::parse(message).map_err(|error| {
-            tracing::warn!(%error, "embedded client message dropped");
-            problem(&error)
-        })?;
+    pub fn client_event(&self, event: ClientEvent) -> Result<(), Problem> {
         tracing::info!(client = %crate::support::logs::ClientText::of(&event), "embedded client event");
         let ended = self.track_interaction(&event);
         let (Some(facts), Some(crm)) = (ended, &self.crm) else {
@@ -559,12 +482,18 @@ impl SessionEngine {
     }
 }
 
-/// Parses a renewal message from the client, logging (never echoing) what was refused.
-fn renewal_message(
+/// Parses a client message at the boundary (the page forwards it as JSON): a renewal message
+/// of the `expected` kind, or with `None` any other event. What is refused is logged, never
+/// echoed.
+pub fn parse_client_message(
     message: serde_json::Value,
-    expected: RenewalRequest,
+    expected: Option<RenewalRequest>,
 ) -> Result<ClientEvent, Problem> {
-    ClientEvent::parse_renewal(message, expected).map_err(|error| {
+    let parsed = match expected {
+        Some(kind) => ClientEvent::parse_renewal(message, kind),
+        None => ClientEvent::parse(message),
+    };
+    parsed.map_err(|error| {
         tracing::warn!(%error, "embedded client message dropped");
         problem(&error)
     })
