@@ -13,50 +13,28 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use genesys_emulator::RunningEmulator;
-use serde_json::{json, Value};
+use serde_json::Value;
 use support::{
     agent_config_text, browser_home, emulator, enter_client_frame, free_port, launch,
-    wait_for_open, wait_until, E2eApp,
+    wait_for_open, wait_until, Control, E2eApp, FaultKind, Ring,
 };
 
 const CRM: &str = "https://crm.example.com/case?interaction=";
 
-async fn http() -> reqwest::Client {
-    reqwest::Client::new()
-}
-
-/// `POST /_emulator/calls`: rings an inbound ACD call; its conversation id. Retried while the
-/// agent is not On Queue yet (409).
-async fn ring(emulator: &RunningEmulator, body: Value) -> String {
-    let url = format!("{}/_emulator/calls", emulator.urls().login);
-    let client = http().await;
+/// Rings an inbound ACD call; its conversation id. Retried while the agent is not On Queue
+/// yet (409).
+async fn ring(emulator: &RunningEmulator, call: Ring) -> String {
+    let control = Control::new(emulator);
     wait_until(
         Duration::from_secs(15),
         "the emulator to ring the agent",
-        async || {
-            let response = client.post(&url).json(&body).send().await.unwrap();
-            let status = response.status();
-            let answer: Value = response.json().await.unwrap_or(Value::Null);
-            match answer["conversationId"].as_str() {
-                Some(id) if status.is_success() => Ok(id.to_string()),
-                _ => Err(format!("{status}: {answer}")),
-            }
-        },
+        async || control.try_ring(&call).await,
     )
     .await
 }
 
 async fn call_record(emulator: &RunningEmulator, id: &str) -> Value {
-    let url = format!("{}/_emulator/calls/{id}", emulator.urls().login);
-    http()
-        .await
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    Control::new(emulator).call_record(id).await
 }
 
 /// Runs `script` inside the client frame and returns its value (back in the app page after).
@@ -197,7 +175,9 @@ async fn an_agent_takes_an_inbound_call_from_on_queue_to_wrap_up() {
     // An inbound ACD call alerts; the agent answers.
     let conversation = ring(
         &emulator,
-        json!({"ani": "+15551234567", "callerName": "Pat Caller", "attributes": {"account": "42"}}),
+        Ring::from("+15551234567")
+            .caller("Pat Caller")
+            .attribute("account", "42"),
     )
     .await;
     let incoming = client_text(&app, "#incoming").await;
@@ -291,22 +271,19 @@ async fn a_refused_token_mid_call_recovers_through_the_shell() {
     client_text(&app, "#agent-name").await;
     click(&app, "#on-queue").await;
     until_pressed(&app, "#on-queue", "true").await;
-    let conversation = ring(&emulator, json!({"ani": "+15550100"})).await;
+    let conversation = ring(&emulator, Ring::from("+15550100")).await;
     click(&app, "#answer").await;
     client_text(&app, "#active-call").await;
-    let issued_before = support::emulator_state(&emulator).await["token_requests"].clone();
+    let issued_before = Control::new(&emulator).state().await["token_requests"].clone();
 
-    support::control(
-        &emulator,
-        "faults",
-        json!({"kind": "api_unauthorized", "count": 1}),
-    )
-    .await;
+    support::Control::new(&emulator)
+        .fault(FaultKind::ApiUnauthorized.times(1))
+        .await;
     click(&app, "#hold").await;
     until_pressed(&app, "#hold", "true").await;
     let record = call_record(&emulator, &conversation).await;
     assert!(record.to_string().contains("connected"), "{record}");
-    let state = support::emulator_state(&emulator).await;
+    let state = Control::new(&emulator).state().await;
     assert!(
         state["token_requests"].as_u64() > issued_before.as_u64(),
         "the shell renewed: {state}"

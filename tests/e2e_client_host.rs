@@ -183,8 +183,7 @@ async fn client_frame_cannot_reach_ipc_navigate_or_spoof_and_links_go_through_ru
 
     // The navigation lock: the frame of a non-client origin was never even requested, while
     // the same-origin spoofing frame (the control) was.
-    let log_url = format!("{}/_emulator/access-log", urls.login);
-    let log: Vec<Value> = reqwest::get(log_url).await.unwrap().json().await.unwrap();
+    let log = support::Control::at(&urls.login).access_log().await;
     let requested = |uri: &str| log.iter().any(|e| e["uri"] == uri);
     assert!(requested("/embedded-client/probe/spoof.html?from=client"));
     assert!(

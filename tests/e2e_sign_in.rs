@@ -8,9 +8,8 @@ use genesys_emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 use support::{
     any_file_contains, assert_no_secret_in_home, browser_home, browser_opens, click_in_client,
-    config_text, control, emulator, emulator_state, emulator_with, free_port, launch,
-    stored_refresh_token, wait_for_emulator_state, wait_for_open, wait_for_tray, TRAY_GREEN,
-    TRAY_RED,
+    config_text, emulator, emulator_with, free_port, launch, stored_refresh_token, wait_for_open,
+    wait_for_tray, Control, FaultKind, Settings, TRAY_GREEN, TRAY_RED,
 };
 
 /// Nothing of the embedded client stays once the session ends: its frame is blank and the
@@ -26,12 +25,9 @@ async fn assert_client_removed(app: &support::E2eApp) {
 /// browser: the start of every test of the session engine. Returns the config text as well.
 async fn signed_in_with_short_tokens() -> (RunningEmulator, String, support::E2eApp) {
     let emulator = emulator(free_port()).await;
-    control(
-        &emulator,
-        "settings",
-        serde_json::json!({"token_lifetime_secs": 3}),
-    )
-    .await;
+    Control::new(&emulator)
+        .settings(Settings::token_lifetime(3.0))
+        .await;
     let config = config_text(&emulator, "");
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
@@ -56,7 +52,7 @@ async fn forget_at_quit_signs_out_when_the_app_quits() {
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
     assert!(stored_refresh_token(&config).is_some(), "not stored");
-    assert_eq!(emulator_state(&emulator).await["families_revoked"], 0);
+    assert_eq!(Control::new(&emulator).state().await["families_revoked"], 0);
 
     // Quit as tray Quit does outside an interaction (confirm_exit is the same app.exit).
     app.client
@@ -80,7 +76,7 @@ async fn forget_at_quit_signs_out_when_the_app_quits() {
         stored_refresh_token(&config).is_none(),
         "the saved sign-in outlived the quit"
     );
-    let state = emulator_state(&emulator).await;
+    let state = Control::new(&emulator).state().await;
     assert!(
         state["families_revoked"].as_u64().unwrap() >= 1,
         "not revoked: {state}"
@@ -121,7 +117,7 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
         any_file_contains(app.home.path(), stored.expose()).is_none(),
         "refresh token found in a file"
     );
-    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    assert_eq!(Control::new(&emulator).state().await["codes_exchanged"], 1);
     assert_eq!(browser_opens(app.home.path()).len(), 1);
 
     // The redirect came back the desktop's way: the browser handed it to xdg-open, which ran
@@ -155,7 +151,7 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
         app.visible_text("#status-session").await,
         "Signed in as Alex Agent"
     );
-    let state = emulator_state(&emulator).await;
+    let state = Control::new(&emulator).state().await;
     assert_eq!(
         state["codes_exchanged"], 1,
         "the replayed code was never sent: {state}"
@@ -172,7 +168,7 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
         1,
         "no browser at silent start"
     );
-    assert_eq!(emulator_state(&emulator).await["refreshes_served"], 1);
+    assert_eq!(Control::new(&emulator).state().await["refreshes_served"], 1);
 
     // "Copy diagnostics" while signed in: the report reaches the clipboard, names the checks,
     // and carries no secret the emulator issued and no e-mail address.
@@ -186,7 +182,7 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
         assert!(diagnostics.contains(expected), "{expected}: {diagnostics}");
     }
     assert!(!diagnostics.contains("agent@example.com"), "{diagnostics}");
-    let secrets = support::emulator_secrets(&emulator).await;
+    let secrets = support::Control::new(&emulator).secrets().await;
     assert!(
         !secrets.iter().any(|s| diagnostics.contains(s.as_str())),
         "a secret is in the diagnostics"
@@ -199,7 +195,7 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
     assert_client_removed(&app).await;
     assert!(stored_refresh_token(&config).is_none());
     assert!(
-        emulator_state(&emulator).await["families_revoked"]
+        Control::new(&emulator).state().await["families_revoked"]
             .as_u64()
             .unwrap()
             >= 1
@@ -226,7 +222,7 @@ async fn loopback_sign_in_answers_the_browser_and_signs_in() {
         .await;
     let page = std::fs::read_to_string(app.home.path().join("loopback-page.html")).unwrap();
     assert!(page.contains("You can close this tab"), "{page}");
-    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    assert_eq!(Control::new(&emulator).state().await["codes_exchanged"], 1);
     app.quit().await;
 }
 
@@ -235,7 +231,16 @@ async fn loopback_sign_in_answers_the_browser_and_signs_in() {
 async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
     let emulator = emulator(free_port()).await;
 
-    control(&emulator, "settings", serde_json::json!({"grant_scopes": ["users:readonly", "presence", "routing", "notifications", "stations:readonly", "organization:readonly"]})).await;
+    Control::new(&emulator)
+        .settings(Settings::grant_scopes(Some(&[
+            "users:readonly",
+            "presence",
+            "routing",
+            "notifications",
+            "stations:readonly",
+            "organization:readonly",
+        ])))
+        .await;
     let config = config_text(&emulator, "");
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
@@ -248,18 +253,12 @@ async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
     assert!(stored_refresh_token(&config).is_none());
 
     // IdP refusal next, then a successful sign-in: the app recovered from both.
-    control(
-        &emulator,
-        "settings",
-        serde_json::json!({"grant_scopes": null}),
-    )
-    .await;
-    control(
-        &emulator,
-        "faults",
-        serde_json::json!({"kind": "authorize_error", "error": "access_denied"}),
-    )
-    .await;
+    Control::new(&emulator)
+        .settings(Settings::grant_scopes(None))
+        .await;
+    Control::new(&emulator)
+        .fault(FaultKind::AuthorizeError.error("access_denied"))
+        .await;
     app.click("#sign-in-button").await;
     app.wait_for_text("#notice-code", "sign_in_refused").await;
     app.click("#sign-in-button").await;
@@ -316,7 +315,7 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
     let (emulator, config, app) = signed_in_with_short_tokens().await;
 
     tokio::time::sleep(std::time::Duration::from_secs(7)).await;
-    let state = emulator_state(&emulator).await;
+    let state = Control::new(&emulator).state().await;
     assert!(state["refreshes_served"].as_u64().unwrap() >= 2, "{state}");
     assert_eq!(state["refresh_reuse_detected"], 0);
     assert!(app
@@ -326,7 +325,7 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
 
     wait_for_tray("Signed in as Alex Agent", TRAY_GREEN).await;
 
-    control(&emulator, "revoke", serde_json::json!({"all": true})).await;
+    Control::new(&emulator).revoke_all().await;
     app.wait_for_text("#status-session", "Sign-in needed").await;
     // The tray says it too, in red, for an agent whose window is behind others.
     wait_for_tray("Sign-in needed", TRAY_RED).await;
@@ -340,12 +339,12 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
     );
     app.screenshot("relogin-required").await;
     assert_client_removed(&app).await;
-    let requests = emulator_state(&emulator).await["token_requests"]
+    let requests = Control::new(&emulator).state().await["token_requests"]
         .as_u64()
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(
-        emulator_state(&emulator).await["token_requests"]
+        Control::new(&emulator).state().await["token_requests"]
             .as_u64()
             .unwrap(),
         requests,
@@ -385,12 +384,9 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
         },
     )
     .await;
-    control(
-        &emulator,
-        "settings",
-        serde_json::json!({"token_lifetime_secs": 3}),
-    )
-    .await;
+    Control::new(&emulator)
+        .settings(Settings::token_lifetime(3.0))
+        .await;
     let config = config_text(
         &emulator,
         "[crm]\ninteraction_url = \"https://crm.example.com/case?interaction={interactionId}\"\n",
@@ -445,7 +441,7 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
     tokio::time::sleep(std::time::Duration::from_secs(shift_secs)).await;
-    let state = emulator_state(&emulator).await;
+    let state = Control::new(&emulator).state().await;
     let refreshes = state["refreshes_served"].as_u64().unwrap();
     assert!(
         refreshes >= shift_secs / 3,
@@ -471,10 +467,8 @@ async fn embedded_client_gets_credentials_by_message_and_stays_authorised() {
 
     // No credential ever appeared in a URL the emulator received: none of the tokens it
     // issued (in any form or parameter) and no token-looking parameter.
-    let url = format!("{}/_emulator/access-log", emulator.urls().login);
-    let log: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
-    let url = format!("{}/_emulator/issued-tokens", emulator.urls().login);
-    let issued: Vec<String> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let log = Control::new(&emulator).access_log().await;
+    let issued = Control::new(&emulator).issued_tokens().await;
     assert!(issued.len() >= 4, "renewals issued tokens: {issued:?}");
     assert!(
         log.iter().any(|entry| entry["uri"] == "/embedded-client/"),
@@ -521,33 +515,29 @@ async fn a_refused_client_token_is_renewed_once_then_reported_with_a_reload() {
     app.wait_for_text("#status-agent", "Alex Agent").await;
     let refreshes = |state: &Value| state["refreshes_served"].as_u64().unwrap();
     let users_me_ok = |state: &Value| state["users_me_ok"].as_u64().unwrap();
-    let before = emulator_state(&emulator).await;
+    let before = Control::new(&emulator).state().await;
 
     // One refusal: one renewal, and the client's checks succeed again with the new token.
-    control(
-        &emulator,
-        "faults",
-        serde_json::json!({"kind": "users_me_unauthorized"}),
-    )
-    .await;
-    let renewed = wait_for_emulator_state(&emulator, "renewed once", |state| {
-        refreshes(state) == refreshes(&before) + 1
-    })
-    .await;
-    wait_for_emulator_state(&emulator, "the client checking again", |state| {
-        users_me_ok(state) >= users_me_ok(&renewed) + 3
-    })
-    .await;
+    Control::new(&emulator)
+        .fault(FaultKind::UsersMeUnauthorized)
+        .await;
+    let renewed = Control::new(&emulator)
+        .wait_for_state("renewed once", |state| {
+            refreshes(state) == refreshes(&before) + 1
+        })
+        .await;
+    Control::new(&emulator)
+        .wait_for_state("the client checking again", |state| {
+            users_me_ok(state) >= users_me_ok(&renewed) + 3
+        })
+        .await;
     assert!(!app.is_displayed("#status-client-problem-item").await);
     assert_eq!(app.visible_text("#status-agent").await, "Alex Agent");
 
     // Refused again straight after: reported, not renewed.
-    control(
-        &emulator,
-        "faults",
-        serde_json::json!({"kind": "users_me_unauthorized"}),
-    )
-    .await;
+    Control::new(&emulator)
+        .fault(FaultKind::UsersMeUnauthorized)
+        .await;
     app.wait_for_text("#status-client-problem", "Genesys Cloud needs attention")
         .await;
     let reason = app
@@ -565,16 +555,17 @@ async fn a_refused_client_token_is_renewed_once_then_reported_with_a_reload() {
     );
     app.screenshot("client-needs-attention").await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let reported = emulator_state(&emulator).await;
+    let reported = Control::new(&emulator).state().await;
     assert_eq!(refreshes(&reported), refreshes(&before) + 1, "{reported}");
     assert_eq!(reported["faults_pending"], 0);
 
     // Reload: a fresh client, a fresh handshake, and the problem is gone.
     app.click("#status-client-reload").await;
-    wait_for_emulator_state(&emulator, "the reloaded client checking", |state| {
-        users_me_ok(state) >= users_me_ok(&reported) + 3
-    })
-    .await;
+    Control::new(&emulator)
+        .wait_for_state("the reloaded client checking", |state| {
+            users_me_ok(state) >= users_me_ok(&reported) + 3
+        })
+        .await;
     app.wait_for_text("#status-agent", "Alex Agent").await;
     assert!(!app.is_displayed("#status-client-problem-item").await);
     app.quit().await;
@@ -591,7 +582,7 @@ async fn relogin_needed_while_the_window_is_out_of_view_sends_one_notification()
     let notifications = support::NotificationServer::start();
 
     // In view: the screen says it, no notification.
-    control(&emulator, "revoke", serde_json::json!({"all": true})).await;
+    Control::new(&emulator).revoke_all().await;
     app.wait_for_text("#status-session", "Sign-in needed").await;
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert!(
@@ -605,7 +596,7 @@ async fn relogin_needed_while_the_window_is_out_of_view_sends_one_notification()
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
     app.client.minimize_window().await.unwrap();
-    control(&emulator, "revoke", serde_json::json!({"all": true})).await;
+    Control::new(&emulator).revoke_all().await;
     let notification = notifications.first().await;
     assert_eq!(notification.summary, "Agent Shell: please sign in again");
     assert!(
@@ -674,13 +665,13 @@ async fn a_wrong_state_deep_link_while_signing_in_leaves_the_real_sign_in_pendin
         app.is_displayed("#sign-in-waiting").await,
         "still waiting for the real redirect"
     );
-    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 0);
+    assert_eq!(Control::new(&emulator).state().await["codes_exchanged"], 0);
 
     // The real one then signs in.
     xdg_open(app.home.path(), &real);
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
-    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    assert_eq!(Control::new(&emulator).state().await["codes_exchanged"], 1);
     app.quit().await;
 }
 
@@ -742,7 +733,7 @@ async fn forged_loopback_requests_neither_end_the_listener_nor_the_sign_in() {
     // Replayed: the listener is gone, the code is not exchanged again.
     let replay = reqwest::get(&real).await;
     assert!(replay.is_err(), "the port is closed once signed in");
-    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    assert_eq!(Control::new(&emulator).state().await["codes_exchanged"], 1);
     app.quit().await;
 }
 
@@ -756,7 +747,7 @@ async fn cancel_frees_the_loopback_port_for_the_next_sign_in() {
     app.click("#sign-in-button").await;
     app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
         .await;
-    assert_eq!(emulator_state(&emulator).await["codes_exchanged"], 1);
+    assert_eq!(Control::new(&emulator).state().await["codes_exchanged"], 1);
     app.quit().await;
 }
 
@@ -864,12 +855,9 @@ async fn through_the_token_broker_a_confidential_org_stays_signed_in_and_restart
     })
     .await
     .unwrap();
-    control(
-        &emulator,
-        "settings",
-        serde_json::json!({"token_lifetime_secs": 3}),
-    )
-    .await;
+    Control::new(&emulator)
+        .settings(Settings::token_lifetime(3.0))
+        .await;
     let broker = agent_shell_broker::start(
         agent_shell_broker::BrokerConfig::new(
             &format!("{}/oauth/token", emulator.urls().login),
@@ -903,15 +891,19 @@ async fn through_the_token_broker_a_confidential_org_stays_signed_in_and_restart
     );
 
     // The keep-alive renews through the broker, again and again, and the agent stays in.
-    wait_for_emulator_state(&emulator, "three renewals through the broker", |state| {
-        state["refreshes_served"].as_u64().unwrap_or(0) >= 3
-    })
-    .await;
+    Control::new(&emulator)
+        .wait_for_state("three renewals through the broker", |state| {
+            state["refreshes_served"].as_u64().unwrap_or(0) >= 3
+        })
+        .await;
     assert_eq!(
         app.visible_text("#status-session").await,
         "Signed in as Alex Agent"
     );
-    assert_eq!(emulator_state(&emulator).await["refresh_reuse_detected"], 0);
+    assert_eq!(
+        Control::new(&emulator).state().await["refresh_reuse_detected"],
+        0
+    );
 
     // A restart is silent: the envelope goes back through the broker.
     let (_, home) = app.quit_keeping_home().await;
@@ -946,12 +938,9 @@ async fn a_compressed_shift_with_faults_keeps_the_client_authorised_and_the_agen
         },
     )
     .await;
-    control(
-        &emulator,
-        "settings",
-        serde_json::json!({"token_lifetime_secs": 3}),
-    )
-    .await;
+    Control::new(&emulator)
+        .settings(Settings::token_lifetime(3.0))
+        .await;
     let config = config_text(&emulator, "");
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
@@ -959,19 +948,21 @@ async fn a_compressed_shift_with_faults_keeps_the_client_authorised_and_the_agen
     app.wait_for_text("#status-agent", "Alex Agent").await;
 
     let faults = [
-        serde_json::json!({"kind": "server_error", "count": 1}),
-        serde_json::json!({"kind": "service_unavailable", "count": 1, "retry_after_secs": 1}),
-        serde_json::json!({"kind": "rate_limited", "count": 1, "retry_after_secs": 1}),
+        FaultKind::ServerError.times(1),
+        FaultKind::ServiceUnavailable.times(1).retry_after(1),
+        FaultKind::RateLimited.times(1).retry_after(1),
     ];
     let started = std::time::Instant::now();
     let mut injected = 0usize;
     let mut next_fault_at = 3u64;
     let mut dropped = 0u32;
     while started.elapsed() < std::time::Duration::from_secs(shift_secs) {
-        let state = emulator_state(&emulator).await;
+        let state = Control::new(&emulator).state().await;
         let served = state["refreshes_served"].as_u64().unwrap_or(0);
         if served >= next_fault_at {
-            control(&emulator, "faults", faults[injected % faults.len()].clone()).await;
+            Control::new(&emulator)
+                .fault(faults[injected % faults.len()].clone())
+                .await;
             injected += 1;
             next_fault_at = served + 3;
         }
@@ -983,7 +974,7 @@ async fn a_compressed_shift_with_faults_keeps_the_client_authorised_and_the_agen
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    let state = emulator_state(&emulator).await;
+    let state = Control::new(&emulator).state().await;
     let refreshes = state["refreshes_served"].as_u64().unwrap();
     let client_401s = state["users_me_unauthorized"].as_u64().unwrap();
     eprintln!(

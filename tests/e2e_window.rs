@@ -44,8 +44,7 @@ async fn set_network(app: &E2eApp, online: bool) {
 }
 
 async fn access_log(emulator: &RunningEmulator) -> Vec<Value> {
-    let url = format!("{}/_emulator/access-log", emulator.urls().login);
-    reqwest::get(url).await.unwrap().json().await.unwrap()
+    support::Control::new(emulator).access_log().await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -382,13 +381,12 @@ async fn demo_runs_against_the_bundled_emulator() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no emulator line in the log:\n{log}"))
         .to_string();
-    let response = reqwest::Client::new()
-        .post(format!("{login}/_emulator/settings"))
-        .json(&json!({"auto_approve": true}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
+    support::Control::at(&login)
+        .settings(support::Settings {
+            auto_approve: Some(true),
+            ..support::Settings::default()
+        })
+        .await;
 
     // Done when: a signed-in agent with a live (emulated) client.
     app.click("#sign-in-button").await;

@@ -225,14 +225,18 @@ impl Control {
         path: &str,
         body: Option<&Value>,
     ) -> reqwest::Response {
-        let mut request = self.http.request(method.clone(), self.url(path));
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        request
+        self.request(method.clone(), path, body)
             .send()
             .await
             .unwrap_or_else(|e| panic!("{method} /_emulator/{path}: {e}"))
+    }
+
+    fn request(&self, method: Method, path: &str, body: Option<&Value>) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, self.url(path));
+        match body {
+            Some(body) => request.json(body),
+            None => request,
+        }
     }
 
     /// [`send`](Self::send) a POST with a JSON `body`.
@@ -240,14 +244,19 @@ impl Control {
         self.send(Method::POST, path, Some(&body)).await
     }
 
-    /// [`send`](Self::send), then the JSON answer, or `Err("STATUS: BODY")` when refused.
+    /// The JSON answer, or `Err("STATUS: BODY")` when refused, or the error when the emulator
+    /// cannot be reached (a test that stopped it may still ask).
     pub async fn try_call(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, String> {
-        let response = self.send(method, path, body).await;
+        let response = self
+            .request(method, path, body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         let answer = serde_json::from_str(&text).unwrap_or(Value::String(text));
