@@ -385,3 +385,94 @@ fn doctor_bundle_writes_the_report_and_recent_logs_scrubbed() {
     assert!(!text.contains("agent@example.com"), "{text}");
     assert!(text.contains("code=[redacted] for [email]"), "{text}");
 }
+
+/// `agent-shell cleanup`: a dry run lists and keeps; the real run removes every saved sign-in
+/// (the configuration's and an earlier one's, from the real Secret Service), the start-at-login
+/// entry, the scheme handler and only its association, the logs and the webview data, and keeps
+/// the configuration file; a second run finds nothing.
+#[test]
+#[ignore = "needs a Secret Service: run through scripts/test.sh"]
+fn cleanup_removes_this_users_leftovers_and_keeps_the_configuration() {
+    use agent_shell_core::platform::keychain::{KeyringStore, SecretStore};
+    use agent_shell_core::secret::RefreshToken;
+
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let unique = format!("{}-{}", std::process::id(), h.display().to_string().len());
+    let config_path = h.join("agent-shell.toml");
+    std::fs::write(
+        &config_path,
+        format!("environment = \"mypurecloud.ie\"\nclient_id = \"cleanup-{unique}\"\n"),
+    )
+    .unwrap();
+    let config =
+        agent_shell_core::config::parse_str(&std::fs::read_to_string(&config_path).unwrap())
+            .unwrap();
+    let current = KeyringStore::for_account(&config.keychain_account());
+    let earlier = KeyringStore::for_account(&format!("mypurecloud.de/earlier-{unique}"));
+    current.save(&RefreshToken::new("r-current")).unwrap();
+    earlier.save(&RefreshToken::new("r-earlier")).unwrap();
+
+    let files = [
+        h.join(".config/autostart/Agent Shell.desktop"),
+        h.join("data/applications/agent-shell-handler.desktop"),
+        h.join("state/agent-shell/logs/agent-shell.log"),
+        h.join("data/com.agentshell.desktop/WebKitCache/x"),
+        h.join("cache/com.agentshell.desktop/x"),
+    ];
+    for file in &files {
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, "x\n").unwrap();
+    }
+    let mimeapps = h.join(".config/mimeapps.list");
+    std::fs::write(
+        &mimeapps,
+        "[Default Applications]\nx-scheme-handler/com.agentshell.desktop=agent-shell-handler.desktop\nx-scheme-handler/https=firefox.desktop\n",
+    )
+    .unwrap();
+    let cleanup = |extra: &[&str]| {
+        let mut args = vec!["cleanup", "--config", config_path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_agent-shell"))
+            .args(&args)
+            .env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join(".config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env("XDG_STATE_HOME", h.join("state"))
+            .env("XDG_CACHE_HOME", h.join("cache"))
+            .env_remove("AGENT_SHELL_CONFIG")
+            .output()
+            .unwrap()
+    };
+
+    let dry = cleanup(&["--dry-run"]);
+    let listed = text(&dry.stdout);
+    assert_eq!(dry.status.code(), Some(0), "{listed}{}", text(&dry.stderr));
+    assert!(listed.contains("dry run: nothing was removed"), "{listed}");
+    assert!(listed.contains(&format!("earlier-{unique}")), "{listed}");
+    assert!(
+        files.iter().all(|f| f.exists()),
+        "a dry run keeps everything"
+    );
+    assert!(current.load().unwrap().is_some());
+
+    let run = cleanup(&[]);
+    let out = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{out}{}", text(&run.stderr));
+    for file in &files {
+        assert!(!file.exists(), "{} is left: {out}", file.display());
+    }
+    assert!(current.load().unwrap().is_none(), "{out}");
+    assert!(earlier.load().unwrap().is_none(), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&mimeapps).unwrap(),
+        "[Default Applications]\nx-scheme-handler/https=firefox.desktop\n",
+        "only our association goes"
+    );
+    assert!(config_path.exists(), "the configuration file is kept");
+
+    let again = cleanup(&[]);
+    let out = text(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{out}");
+    assert!(!out.contains("removed"), "nothing left to remove: {out}");
+}

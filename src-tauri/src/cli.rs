@@ -57,6 +57,14 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         bundle: Option<PathBuf>,
     },
+    /// Remove what Agent Shell keeps for this user: saved sign-ins, the start-at-login entry,
+    /// the scheme handler (Linux), logs and webview data. For uninstall scripts and shared
+    /// desks; the configuration file is kept. Exits 1 when something could not be removed.
+    Cleanup {
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Inspect the configuration (for IT).
     Config {
         #[command(subcommand)]
@@ -113,6 +121,10 @@ pub fn main() -> ExitCode {
     if cli.command.is_some() {
         attach_console();
     }
+    if let Some(Command::Cleanup { dry_run }) = cli.command {
+        // Before logging starts: the log directory is one of the leftovers.
+        return ExitCode::from(crate::cleanup::run(cli.config.as_deref(), dry_run));
+    }
     let handover_attempt = crate::handover::take_attempt();
     let log_level = crate::logging::init();
     match cli.command {
@@ -121,6 +133,7 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor { json, bundle }) => {
             ExitCode::from(doctor_command(cli.config, json, bundle))
         }
+        Some(Command::Cleanup { .. }) => ExitCode::from(EXIT_OK),
         None if cli.redirect_url.is_some() => {
             // Only `classify_launch` accepts a redirect (alone); here options came first.
             eprintln!("agent-shell: a sign-in redirect must be the only argument, without options");

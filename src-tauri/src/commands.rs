@@ -34,7 +34,7 @@ pub async fn get_session(state: State<'_, ShellState>) -> Result<SessionView, Ip
 
 #[tauri::command]
 pub async fn start_sign_in(state: State<'_, ShellState>) -> Result<SignInStarted, IpcError> {
-    Ok(engine(&state)?.start_sign_in().await?)
+    engine(&state)?.start_sign_in().await
 }
 
 #[tauri::command]
@@ -51,7 +51,7 @@ pub async fn sign_out(state: State<'_, ShellState>) -> Result<SessionView, IpcEr
 /// Renew the access token now (the agent pressed "retry").
 #[tauri::command]
 pub async fn refresh_session(state: State<'_, ShellState>) -> Result<SessionView, IpcError> {
-    Ok(engine(&state)?.renew().await?)
+    engine(&state)?.renew().await
 }
 
 /// agent-shell:token-expiring, parsed again in Rust; the engine renews when one is due.
@@ -61,7 +61,7 @@ pub async fn report_token_expiring(
     event: serde_json::Value,
 ) -> Result<SessionView, IpcError> {
     let message = parse_client_message(event, Some(RenewalRequest::TokenExpiring))?;
-    Ok(engine(&state)?.client_token_expiring(message).await?)
+    engine(&state)?.client_token_expiring(message).await
 }
 
 /// agent-shell:auth-error, parsed again in Rust; the engine renews, lets a running
@@ -72,7 +72,7 @@ pub async fn report_auth_error(
     event: serde_json::Value,
 ) -> Result<AuthErrorOutcome, IpcError> {
     let message = parse_client_message(event, Some(RenewalRequest::AuthError))?;
-    Ok(engine(&state)?.client_auth_error(message).await?)
+    engine(&state)?.client_auth_error(message).await
 }
 
 /// Credentials for (re)initialising the embedded client (renewed first when due).
@@ -80,7 +80,7 @@ pub async fn report_auth_error(
 pub async fn get_embed_credentials(
     state: State<'_, ShellState>,
 ) -> Result<EmbedCredentials, IpcError> {
-    Ok(engine(&state)?.client_init().await?)
+    engine(&state)?.client_init().await
 }
 
 /// Any other client message that passed the page's origin and source checks.
@@ -90,7 +90,7 @@ pub async fn report_client_event(
     event: serde_json::Value,
 ) -> Result<(), IpcError> {
     let event = parse_client_message(event, None)?;
-    Ok(engine(&state)?.client_event(event)?)
+    engine(&state)?.client_event(event)
 }
 
 /// What "Copy diagnostics" did: the text is always returned, so the page can show it to copy

@@ -3,6 +3,7 @@
 
 mod agent_client;
 mod browser;
+mod cleanup;
 pub mod cli;
 mod commands;
 #[cfg(feature = "demo")]
@@ -215,7 +216,7 @@ fn sync_autostart<R: Runtime>(app: &tauri::AppHandle<R>, wanted: bool) {
 
 /// The OS's start-at-login entry for this program (XDG autostart file, HKCU Run value, or a
 /// macOS launch agent), with the program path quoted as each needs.
-fn autostart_launcher(name: &str) -> Result<auto_launch::AutoLaunch, String> {
+pub(crate) fn autostart_launcher(name: &str) -> Result<auto_launch::AutoLaunch, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let exe = exe.display().to_string();
     let program = if cfg!(target_os = "macos") {

@@ -60,6 +60,14 @@ async fn a_healthy_setup_passes_every_check() {
         "{authorize:?}"
     );
     assert!(check(&checks, "clock.skew").evidence.contains(" s "));
+    // The websocket's host is probed over HTTP(S) on its own port.
+    let streaming = check(&checks, "network.streaming_host");
+    assert!(
+        streaming
+            .evidence
+            .contains(emulator.urls().api.trim_end_matches('/')),
+        "{streaming:?}"
+    );
 }
 
 #[tokio::test]

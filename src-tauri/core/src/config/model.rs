@@ -238,3 +238,26 @@ impl ShellConfig {
 
 // ---------------------------------------------------------------------------------------------
 // Validation
+
+impl ShellConfig {
+    /// The keychain account of this configuration's saved sign-in: one per environment and
+    /// OAuth client, so two orgs never collide. When the token endpoint is not the
+    /// environment's own login host (a broker or proxy named by machine policy), its origin is
+    /// part of the name: a refresh token is only ever read back for the endpoint that issued
+    /// it, and a changed endpoint means a fresh sign-in.
+    pub fn keychain_account(&self) -> String {
+        let environment = match self.target {
+            Target::Genesys(env) => env.name().to_string(),
+            // The whole origin: two emulators on one machine differ only by port.
+            Target::LocalEmulator => {
+                format!("local-emulator@{}", origin_of(&self.endpoints.login))
+            }
+        };
+        let token_origin = origin_of(&self.endpoints.token);
+        if token_origin == origin_of(&self.endpoints.login) {
+            format!("{environment}/{}", self.client_id)
+        } else {
+            format!("{environment}/{}@{token_origin}", self.client_id)
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::{ShellConfig, Target};
+use crate::config::ShellConfig;
 use crate::error::{Code, ErrorCode};
 use crate::secret::RefreshToken;
 
@@ -98,25 +98,9 @@ pub async fn probe(store: Arc<dyn SecretStore>) -> Result<(), KeychainError> {
     deleted
 }
 
-/// Account name: one entry per environment and OAuth client, so two orgs never collide. When
-/// the token endpoint is not the environment's own login host (a broker or proxy named by
-/// machine policy), its origin is part of the name: a refresh token is only ever read back for
-/// the endpoint that issued it, and a changed endpoint means a fresh sign-in.
+/// The account of `config`'s saved sign-in ([`ShellConfig::keychain_account`]).
 pub fn account_for(config: &ShellConfig) -> String {
-    let environment = match config.target {
-        Target::Genesys(env) => env.name().to_string(),
-        // The whole origin: two emulators on one machine differ only by port.
-        Target::LocalEmulator => format!(
-            "local-emulator@{}",
-            crate::config::origin_of(&config.endpoints.login)
-        ),
-    };
-    let token_origin = crate::config::origin_of(&config.endpoints.token);
-    if token_origin == crate::config::origin_of(&config.endpoints.login) {
-        format!("{environment}/{}", config.client_id)
-    } else {
-        format!("{environment}/{}@{token_origin}", config.client_id)
-    }
+    config.keychain_account()
 }
 
 /// Splits a secret into the stored records: `v1;N;chunk0`, then chunks 1..N under `#i`.
@@ -346,6 +330,42 @@ fn map_keyring(error: keyring::Error) -> KeychainError {
         keyring::Error::BadEncoding(_) | keyring::Error::Ambiguous(_) => KeychainError::Corrupt,
         other => KeychainError::Failed(other.to_string()),
     }
+}
+
+/// The accounts holding a saved sign-in of the app: those on the list and `current` (the
+/// configuration's own, which may predate the list), each checked for an entry.
+pub fn saved_sign_in_accounts(current: Option<&str>) -> Result<Vec<String>, KeychainError> {
+    let mut accounts = KeyringStore::indexed_accounts()?;
+    if let Some(current) = current {
+        if !accounts.iter().any(|a| a == current) {
+            accounts.push(current.to_string());
+        }
+    }
+    let mut holding = Vec::new();
+    for account in accounts {
+        let store = KeyringStore {
+            account: account.clone(),
+            indexed: false,
+        };
+        if store.get(0)?.is_some() {
+            holding.push(account);
+        }
+    }
+    Ok(holding)
+}
+
+/// Deletes every saved sign-in of the app ([`saved_sign_in_accounts`]), then the list itself;
+/// returns the accounts whose sign-in was deleted (`agent-shell cleanup` reports them).
+pub fn delete_every_saved_sign_in(current: Option<&str>) -> Result<Vec<String>, KeychainError> {
+    let accounts = saved_sign_in_accounts(current)?;
+    for account in &accounts {
+        delete_records(&KeyringStore {
+            account: account.clone(),
+            indexed: false,
+        })?;
+    }
+    KeyringStore::write_index(&[])?;
+    Ok(accounts)
 }
 
 impl RecordStore for KeyringStore {

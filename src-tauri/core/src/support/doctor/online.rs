@@ -65,7 +65,18 @@ pub async fn online_checks(
 ) -> Vec<Check> {
     let (login, date) = host_check("network.login_host", &config.endpoints.login, http).await;
     let (api, _) = host_check("network.api_host", &config.endpoints.api, http).await;
-    let mut checks = vec![login, api];
+    // The notification websocket's host, reached over HTTPS: TLS, the proxy and reachability
+    // are the same for the upgrade that follows.
+    let streaming = match websocket_as_http(&config.endpoints.streaming) {
+        Some(url) => host_check("network.streaming_host", &url, http).await.0,
+        None => Check {
+            id: "network.streaming_host",
+            status: Status::Warn,
+            evidence: format!("{} is not a websocket URL", config.endpoints.streaming),
+            fix: None,
+        },
+    };
+    let mut checks = vec![login, api, streaming];
     checks.push(clock_check(date, SystemTime::now()));
     checks.push(authorize_check(config, http).await);
     checks.push(preflight_check(config, http).await);
@@ -76,6 +87,21 @@ pub async fn online_checks(
         checks.push(broker_check(broker, &config.endpoints.token, &config.client_id, http).await);
     }
     checks
+}
+
+/// `wss://host` as `https://host/` (`ws://` as `http://`), for probing the host.
+fn websocket_as_http(url: &Url) -> Option<Url> {
+    let scheme = match url.scheme() {
+        "wss" => "https",
+        "ws" => "http",
+        _ => return None,
+    };
+    Url::parse(&format!("{scheme}://{}/", url.host_str()?))
+        .ok()
+        .map(|mut probe| {
+            let _ = probe.set_port(url.port());
+            probe
+        })
 }
 
 /// The token broker policy names: `/readyz` answers 200, and its token endpoint answers a
