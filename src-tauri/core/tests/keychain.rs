@@ -80,18 +80,19 @@ fn the_real_keychain_forgets_earlier_accounts_and_everything_at_sign_out() {
         "r-current".repeat(300),
         "its own chunked sign-in is kept"
     );
-    assert_eq!(
-        KeyringStore::indexed_accounts().unwrap(),
-        vec![current_name]
-    );
+    // (Other test binaries' local-emulator accounts may be listed too: they are left alone.)
+    let listed = KeyringStore::indexed_accounts().unwrap();
+    assert!(listed.contains(&current_name), "{listed:?}");
+    assert!(!listed.iter().any(|a| a.contains("/earlier-")), "{listed:?}");
 
     earlier.save(&RefreshToken::new("r-earlier")).unwrap();
     current.delete_all().unwrap();
     assert!(earlier.load().unwrap().is_none());
     assert!(current.load().unwrap().is_none());
+    let listed = KeyringStore::indexed_accounts().unwrap();
     assert!(
-        KeyringStore::indexed_accounts().unwrap().is_empty(),
-        "the list itself is gone"
+        !listed.iter().any(|a| a.starts_with("test.invalid/")),
+        "neither is listed any more: {listed:?}"
     );
     // Idempotent: nothing left to delete is success.
     current.delete_all().unwrap();

@@ -239,6 +239,9 @@ impl ShellConfig {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
+/// How a local emulator's keychain account begins (`local-emulator@ORIGIN/CLIENT_ID`).
+pub const LOCAL_EMULATOR_ACCOUNT_PREFIX: &str = "local-emulator@";
+
 impl ShellConfig {
     /// The keychain account of this configuration's saved sign-in: one per environment and
     /// OAuth client, so two orgs never collide. When the token endpoint is not the
@@ -249,9 +252,10 @@ impl ShellConfig {
         let environment = match self.target {
             Target::Genesys(env) => env.name().to_string(),
             // The whole origin: two emulators on one machine differ only by port.
-            Target::LocalEmulator => {
-                format!("local-emulator@{}", origin_of(&self.endpoints.login))
-            }
+            Target::LocalEmulator => format!(
+                "{LOCAL_EMULATOR_ACCOUNT_PREFIX}{}",
+                origin_of(&self.endpoints.login)
+            ),
         };
         let token_origin = origin_of(&self.endpoints.token);
         if token_origin == origin_of(&self.endpoints.login) {

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::ShellConfig;
+use crate::config::{ShellConfig, LOCAL_EMULATOR_ACCOUNT_PREFIX};
 use crate::error::{Code, ErrorCode};
 use crate::secret::RefreshToken;
 
@@ -332,6 +332,19 @@ fn map_keyring(error: keyring::Error) -> KeychainError {
     }
 }
 
+/// Which of the listed accounts a store of `own` may remove as "another configuration's":
+/// those of real environments, when `own` is one. A local emulator's account (developers,
+/// tests: several emulators on one machine, each on its own port, run side by side) never
+/// removes another account and is never removed by one; `agent-shell cleanup` removes all.
+fn related_accounts(own: &str, mut listed: Vec<String>) -> Vec<String> {
+    let emulator = |account: &str| account.starts_with(LOCAL_EMULATOR_ACCOUNT_PREFIX);
+    if emulator(own) {
+        return Vec::new();
+    }
+    listed.retain(|a| a != own && !emulator(a));
+    listed
+}
+
 /// The accounts holding a saved sign-in of the app: those on the list and `current` (the
 /// configuration's own, which may predate the list), each checked for an entry.
 pub fn saved_sign_in_accounts(current: Option<&str>) -> Result<Vec<String>, KeychainError> {
@@ -392,9 +405,8 @@ impl RecordStore for KeyringStore {
         if !self.indexed {
             return Ok(Vec::new());
         }
-        let mut accounts = Self::indexed_accounts()?;
-        accounts.retain(|a| a != &self.account);
-        Ok(accounts)
+        let accounts = Self::indexed_accounts()?;
+        Ok(related_accounts(&self.account, accounts))
     }
 
     fn remove_account(&self, account: &str) -> Result<(), KeychainError> {
@@ -555,6 +567,22 @@ mod tests {
             .unwrap();
         let loaded = run_with_timeout(store, |s| s.load()).await.unwrap();
         assert_eq!(loaded.unwrap().expose(), "abc");
+    }
+
+    #[test]
+    fn emulator_accounts_and_real_ones_never_clean_up_each_other() {
+        let listed = || {
+            vec![
+                "mypurecloud.ie/a".to_string(),
+                "mypurecloud.de/b".to_string(),
+                "local-emulator@http://127.0.0.1:9000/c".to_string(),
+            ]
+        };
+        assert_eq!(
+            related_accounts("mypurecloud.ie/a", listed()),
+            vec!["mypurecloud.de/b".to_string()]
+        );
+        assert!(related_accounts("local-emulator@http://127.0.0.1:9001/c", listed()).is_empty());
     }
 
     #[test]
