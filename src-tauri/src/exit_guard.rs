@@ -82,7 +82,7 @@ async fn delete_saved_sign_in<R: Runtime>(app: &AppHandle<R>) {
     let Some(config) = state.config().filter(|_| !state.demo) else {
         return;
     };
-    let store = KeyringStore::for_config(config);
+    let store = KeyringStore::for_account(&config.keychain_account());
     let deleted = tokio::time::timeout(
         FORGET_AT_QUIT_LIMIT,
         tauri::async_runtime::spawn_blocking(move || store.delete_all()),

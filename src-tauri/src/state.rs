@@ -186,7 +186,7 @@ impl ShellState {
                 let store: Arc<dyn SecretStore> = if demo {
                     Arc::new(MemoryStore::default())
                 } else {
-                    Arc::new(KeyringStore::for_config(loaded))
+                    Arc::new(KeyringStore::for_account(&loaded.keychain_account()))
                 };
                 match AuthService::new((**loaded).clone(), store) {
                     Ok(auth) => Some(Arc::new(auth)),

@@ -9,7 +9,11 @@ use agent_shell_core::secret::RefreshToken;
 /// test in seconds instead of blocking it (the reading thread is left behind).
 pub fn stored_refresh_token(config: &str) -> Option<RefreshToken> {
     use agent_shell_core::platform::keychain::{KeyringStore, SecretStore};
-    let store = KeyringStore::for_config(&agent_shell_core::config::parse_str(config).unwrap());
+    let store = KeyringStore::for_account(
+        &agent_shell_core::config::parse_str(config)
+            .unwrap()
+            .keychain_account(),
+    );
     let (answer, answered) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = answer.send(store.load());

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::{ShellConfig, LOCAL_EMULATOR_ACCOUNT_PREFIX};
+use crate::config::LOCAL_EMULATOR_ACCOUNT_PREFIX;
 use crate::error::{Code, ErrorCode};
 use crate::secret::RefreshToken;
 
@@ -96,11 +96,6 @@ pub async fn probe(store: Arc<dyn SecretStore>) -> Result<(), KeychainError> {
         }
     }
     deleted
-}
-
-/// The account of `config`'s saved sign-in ([`ShellConfig::keychain_account`]).
-pub fn account_for(config: &ShellConfig) -> String {
-    config.keychain_account()
 }
 
 /// Splits a secret into the stored records: `v1;N;chunk0`, then chunks 1..N under `#i`.
@@ -247,11 +242,7 @@ pub struct KeyringStore {
 }
 
 impl KeyringStore {
-    pub fn for_config(config: &ShellConfig) -> Self {
-        Self::for_account(&account_for(config))
-    }
-
-    /// The store of one account, as [`account_for`] names it.
+    /// The store of one account, as [`crate::config::ShellConfig::keychain_account`] names it.
     pub fn for_account(account: &str) -> Self {
         Self {
             account: account.to_string(),
@@ -591,8 +582,8 @@ mod tests {
             .unwrap();
         let b = crate::config::parse_str("environment = \"mypurecloud.de\"\nclient_id = \"one\"\n")
             .unwrap();
-        assert_eq!(account_for(&a), "mypurecloud.ie/one");
-        assert_ne!(account_for(&a), account_for(&b));
+        assert_eq!(a.keychain_account(), "mypurecloud.ie/one");
+        assert_ne!(a.keychain_account(), b.keychain_account());
         // A token endpoint named by policy (a broker) has its own entry: the token it issued is
         // never sent to the environment's endpoint, nor the reverse.
         let brokered = crate::config::parse_str(
@@ -600,7 +591,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            account_for(&brokered),
+            brokered.keychain_account(),
             "mypurecloud.ie/one@https://broker.example.com"
         );
         let local = |port: u16| {
@@ -610,9 +601,12 @@ mod tests {
             .unwrap()
         };
         assert_eq!(
-            account_for(&local(9000)),
+            local(9000).keychain_account(),
             "local-emulator@http://127.0.0.1:9000/one"
         );
-        assert_ne!(account_for(&local(9000)), account_for(&local(9001)));
+        assert_ne!(
+            local(9000).keychain_account(),
+            local(9001).keychain_account()
+        );
     }
 }
