@@ -83,7 +83,10 @@ fn the_real_keychain_forgets_earlier_accounts_and_everything_at_sign_out() {
     // (Other test binaries' local-emulator accounts may be listed too: they are left alone.)
     let listed = KeyringStore::indexed_accounts().unwrap();
     assert!(listed.contains(&current_name), "{listed:?}");
-    assert!(!listed.iter().any(|a| a.contains("/earlier-")), "{listed:?}");
+    assert!(
+        !listed.iter().any(|a| a.contains("/earlier-")),
+        "{listed:?}"
+    );
 
     earlier.save(&RefreshToken::new("r-earlier")).unwrap();
     current.delete_all().unwrap();
