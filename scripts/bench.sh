@@ -4,6 +4,8 @@
 # with a real keyring, prints the table and rewrites docs/benchmarks.md (the table, then the
 # notes in bench/notes.md). Takes about 15 minutes with the defaults.
 #   BENCH_ROUNDS (3)  BENCH_IDLE_SECS (60)  BENCH_REFRESH_CYCLES (1000)
+#   BENCH_JSON (target/bench/latest.json): every figure of the run, to compare a later run with
+#   BENCH_COMPARE (unset): an earlier run's JSON; a table of medians and ratios is printed
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,6 +22,8 @@ ui/node_modules/.bin/tauri build --bundles deb --ci -- --locked
 cargo build --release --locked -p agent-shell-bench
 deb=$(ls -t target/release/bundle/deb/*.deb | head -n1)
 
+json="${BENCH_JSON:-$root/target/bench/latest.json}"
+mkdir -p "$(dirname "$json")"
 generated=$(mktemp)
 home=$(mktemp -d)
 trap 'rm -rf "$home" "$generated"' EXIT
@@ -27,6 +31,7 @@ HOME="$home" xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- \
   bash scripts/with-test-keyring.sh target/release/agent-shell-bench \
     --app target/release/agent-shell --chromium "$(command -v chromium)" --deb "$deb" \
     --rounds "${BENCH_ROUNDS:-3}" --idle-secs "${BENCH_IDLE_SECS:-60}" \
-    --refresh-cycles "${BENCH_REFRESH_CYCLES:-1000}" --out "$generated"
+    --refresh-cycles "${BENCH_REFRESH_CYCLES:-1000}" --out "$generated" \
+    --json "$json" ${BENCH_COMPARE:+--compare "$BENCH_COMPARE"}
 cat "$generated" bench/notes.md > docs/benchmarks.md
-echo "bench: docs/benchmarks.md rewritten"
+echo "bench: docs/benchmarks.md rewritten; the figures are in $json"

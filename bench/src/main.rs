@@ -39,6 +39,14 @@ pub struct Args {
     /// Write the report here (markdown) as well as printing it.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write every figure of this run here as JSON (machine, settings, samples, rows), to
+    /// compare a later run with.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Compare this run with an earlier one's JSON: a table of medians and ratios, printed
+    /// after the report.
+    #[arg(long, value_name = "FILE")]
+    compare: Option<PathBuf>,
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -46,13 +54,46 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 fn main() -> Result<(), BoxError> {
     let args = Args::parse();
     let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(run(&args))?;
+    // Read first: a bad file is reported before a run of many minutes, not after it.
+    let earlier = match &args.compare {
+        Some(path) => Some(read_run(path)?),
+        None => None,
+    };
+    let (report, samples, rows) = runtime.block_on(run(&args))?;
     println!("{report}");
     if let Some(out) = &args.out {
         std::fs::write(out, &report)?;
         eprintln!("bench: wrote {}", out.display());
     }
+    if let Some(path) = &args.json {
+        let figures = serde_json::json!({
+            "format": 1,
+            "machine": machine(),
+            "rounds": args.rounds,
+            "idle_secs": args.idle_secs,
+            "refresh_cycles": args.refresh_cycles,
+            "samples": samples.to_json(),
+            "rows": rows.iter().map(|r| serde_json::json!({
+                "what": r.what, "value": r.value, "target": r.target, "verdict": r.verdict,
+            })).collect::<Vec<_>>(),
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&figures)?)?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    if let Some((path, earlier)) = args.compare.as_ref().zip(earlier) {
+        println!("\n## Compared with {}\n\n{}", path.display(), samples.compare(&earlier));
+    }
     Ok(())
+}
+
+/// The samples of an earlier run's `--json` file.
+fn read_run(path: &Path) -> Result<Samples, BoxError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Samples::from_json(&value["samples"])
+        .map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
 fn machine() -> String {
@@ -88,7 +129,7 @@ fn machine() -> String {
     )
 }
 
-async fn run(args: &Args) -> Result<String, BoxError> {
+async fn run(args: &Args) -> Result<(String, Samples, Vec<stats::Row>), BoxError> {
     let mut rows = Vec::new();
     let mut samples = Samples::default();
     eprintln!("bench: the refresh engine");
@@ -111,5 +152,5 @@ async fn run(args: &Args) -> Result<String, BoxError> {
             row.what, row.value, row.target, row.verdict
         ));
     }
-    Ok(out)
+    Ok((out, samples, rows))
 }

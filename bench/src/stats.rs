@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Default)]
-pub struct Samples(BTreeMap<&'static str, Vec<f64>>);
+pub struct Samples(BTreeMap<String, Vec<f64>>);
 
 impl Samples {
     pub fn add(&mut self, name: &'static str, value: f64) {
-        self.0.entry(name).or_default().push(value);
+        self.0.entry(name.to_string()).or_default().push(value);
     }
 
     pub fn median(&self, name: &str) -> Option<f64> {
@@ -35,6 +35,68 @@ impl Samples {
             fmt(max),
             values.len()
         )
+    }
+}
+
+impl Samples {
+    /// Every sample by name, for the JSON beside the table.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!(self.0)
+    }
+
+    /// The samples a JSON file of an earlier run holds (`samples` of [`Samples::to_json`]).
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        let map = value
+            .as_object()
+            .ok_or("the samples are not an object of name -> [numbers]")?;
+        let mut samples = BTreeMap::new();
+        for (name, values) in map {
+            let values: Vec<f64> = values
+                .as_array()
+                .ok_or_else(|| format!("{name}: not a list"))?
+                .iter()
+                .map(|v| v.as_f64().ok_or_else(|| format!("{name}: not a number")))
+                .collect::<Result<_, _>>()?;
+            samples.insert(name.clone(), values);
+        }
+        Ok(Self(samples))
+    }
+
+    /// A markdown table of every figure both runs have: the earlier median, this one, and
+    /// this / earlier (above 1 costs more; the machines are noisy, so read ratios near 1 as
+    /// the same).
+    pub fn compare(&self, earlier: &Samples) -> String {
+        let mut out = String::from(
+            "| figure | earlier (median) | now (median) | now / earlier |\n|---|---|---|---|\n",
+        );
+        for name in self.0.keys() {
+            let (Some(now), Some(before)) = (self.median(name), earlier.median(name)) else {
+                continue;
+            };
+            let ratio = if before > 0.0 {
+                format!("{:.2}", now / before)
+            } else {
+                "-".into()
+            };
+            out.push_str(&format!(
+                "| {name} | {} | {} | {ratio} |\n",
+                fmt(before),
+                fmt(now)
+            ));
+        }
+        let only: Vec<&str> = earlier
+            .0
+            .keys()
+            .filter(|name| !self.0.contains_key(*name))
+            .map(String::as_str)
+            .collect();
+        if !only.is_empty() {
+            out.push_str(&format!(
+                "\nOnly in the earlier run: {}\n",
+                only.join(", ")
+            ));
+        }
+        out
     }
 }
 
@@ -142,4 +204,29 @@ pub fn self_rss_mib() -> f64 {
                 .and_then(|v| v.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_run_round_trips_through_json_and_compares_by_median() {
+        let mut earlier = Samples::default();
+        for v in [100.0, 300.0, 200.0] {
+            earlier.add("start_silent", v);
+        }
+        earlier.add("gone", 1.0);
+        let text = serde_json::to_string(&earlier.to_json()).unwrap();
+        let earlier = Samples::from_json(&serde_json::from_str(&text).unwrap()).unwrap();
+        let mut now = Samples::default();
+        now.add("start_silent", 300.0);
+        now.add("new", 5.0);
+        let table = now.compare(&earlier);
+        assert!(table.contains("| start_silent | 200 | 300 | 1.50 |"), "{table}");
+        assert!(!table.contains("| new |"), "{table}");
+        assert!(table.contains("Only in the earlier run: gone"), "{table}");
+        assert!(Samples::from_json(&serde_json::json!({"x": ["a"]})).is_err());
+    }
 }
