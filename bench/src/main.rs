@@ -81,19 +81,21 @@ fn main() -> Result<(), BoxError> {
         eprintln!("bench: wrote {}", path.display());
     }
     if let Some((path, earlier)) = args.compare.as_ref().zip(earlier) {
-        println!("\n## Compared with {}\n\n{}", path.display(), samples.compare(&earlier));
+        println!(
+            "\n## Compared with {}\n\n{}",
+            path.display(),
+            samples.compare(&earlier)
+        );
     }
     Ok(())
 }
 
 /// The samples of an earlier run's `--json` file.
 fn read_run(path: &Path) -> Result<Samples, BoxError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Samples::from_json(&value["samples"])
-        .map_err(|e| format!("{}: {e}", path.display()).into())
+    Samples::from_json(&value["samples"]).map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
 fn machine() -> String {

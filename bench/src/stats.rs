@@ -91,10 +91,7 @@ impl Samples {
             .map(String::as_str)
             .collect();
         if !only.is_empty() {
-            out.push_str(&format!(
-                "\nOnly in the earlier run: {}\n",
-                only.join(", ")
-            ));
+            out.push_str(&format!("\nOnly in the earlier run: {}\n", only.join(", ")));
         }
         out
     }
@@ -224,7 +221,10 @@ mod tests {
         now.add("start_silent", 300.0);
         now.add("new", 5.0);
         let table = now.compare(&earlier);
-        assert!(table.contains("| start_silent | 200 | 300 | 1.50 |"), "{table}");
+        assert!(
+            table.contains("| start_silent | 200 | 300 | 1.50 |"),
+            "{table}"
+        );
         assert!(!table.contains("| new |"), "{table}");
         assert!(table.contains("Only in the earlier run: gone"), "{table}");
         assert!(Samples::from_json(&serde_json::json!({"x": ["a"]})).is_err());
