@@ -1,5 +1,5 @@
 // The only module that calls into Rust. Types mirror src-tauri/src/{state,session}.rs and
-// src-tauri/core/src/auth.rs; a change there must be made here too. ui/test/ipcShapes.test.ts
+// src-tauri/core/src/session/auth.rs; a change there must be made here too. ui/test/ipcShapes.test.ts
 // checks them against samples the Rust types produce (src-tauri/fixtures/ipc-shapes.json).
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
@@ -152,7 +152,7 @@ export interface SessionView {
   notice: Notice | null;
 }
 
-/** What the engine did about an auth-error (src-tauri/core/src/auth.rs, AuthErrorAction). */
+/** What the engine did about an auth-error (src-tauri/core/src/session/auth.rs, AuthErrorAction). */
 export const AUTH_ERROR_ACTIONS = ["renewed", "renewal-running", "report"] as const;
 export type AuthErrorAction = (typeof AUTH_ERROR_ACTIONS)[number];
 

@@ -1,6 +1,6 @@
 // The embedded client's messages and the acceptance rule, with no IPC and no DOM access, so
 // ui/test/protocol.test.ts can run it under Node. Mirrors `ClientEvent` in
-// src-tauri/core/src/embed.rs; both are checked against src-tauri/core/fixtures/client-messages.json.
+// src-tauri/core/src/embed/messages.rs; both are checked against src-tauri/core/fixtures/client-messages.json.
 
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 const MAX_QUEUE = 100_000;

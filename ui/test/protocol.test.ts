@@ -1,5 +1,5 @@
 // The host's message gate, checked under Node against the fixtures the Rust parser
-// (src-tauri/core/src/embed.rs) is checked against too.
+// (src-tauri/core/src/embed/messages.rs) is checked against too.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fixtures from "../../src-tauri/core/fixtures/client-messages.json";

@@ -527,7 +527,7 @@ mod tests {
             .collect()
     }
 
-    /// Every leaf key of the configuration file's shape (config.rs's Raw structs).
+    /// Every leaf key of the configuration file's shape (config/raw.rs's Raw structs).
     fn file_keys() -> Vec<String> {
         let mut keys = Vec::new();
         for top in fields_at(&[]) {

@@ -31,7 +31,7 @@ pub fn page_origin() -> &'static str {
     }
 }
 
-/// The HTTP client for probes, built like every client of the shell (net.rs: OS trust store,
+/// The HTTP client for probes, built like every client of the shell (platform/net.rs: OS trust store,
 /// the configured or system proxy); no redirects followed (the answers are the evidence).
 pub fn probe_client(config: &ShellConfig) -> Result<Http, NetError> {
     Http::build(
