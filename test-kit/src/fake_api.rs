@@ -224,3 +224,39 @@ impl GenesysApi for FakeApi {
         })
     }
 }
+
+/// A session service with a refresh token already in its (in-memory) keychain, on the fake API
+/// and the test clock: what a test of renewal, keep-alive or sign-out starts from. It is not
+/// started: call `silent_start` (or race it).
+pub struct StoredSession {
+    pub auth: Arc<agent_shell_core::session::auth::AuthService>,
+    pub api: Arc<FakeApi>,
+    pub store: Arc<agent_shell_core::platform::keychain::MemoryStore>,
+    pub clock: Arc<TestClock>,
+}
+
+impl StoredSession {
+    /// `config` is the configuration file's text; tokens live `lifetime`.
+    pub fn new(config: &str, lifetime: Duration) -> Self {
+        use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
+        let clock = TestClock::new();
+        let api = FakeApi::new(clock.clone(), lifetime, true);
+        let store = Arc::new(MemoryStore::default());
+        store
+            .save(&RefreshToken::new("stored"))
+            .expect("the in-memory keychain saves");
+        let config = agent_shell_core::config::parse_str(config).expect("a valid test config");
+        let auth = Arc::new(
+            agent_shell_core::session::auth::AuthService::new(config, store.clone())
+                .expect("a session service for the test config")
+                .with_api(api.clone())
+                .with_clock(clock.clone()),
+        );
+        Self {
+            auth,
+            api,
+            store,
+            clock,
+        }
+    }
+}

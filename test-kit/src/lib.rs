@@ -18,5 +18,5 @@ pub mod wait;
 
 pub use control::{Control, Fault, FaultKind, Ring, Settings};
 #[cfg(feature = "core")]
-pub use fake_api::{FakeApi, TestClock};
+pub use fake_api::{FakeApi, StoredSession, TestClock};
 pub use wait::wait_until;

@@ -8,15 +8,13 @@
 //! interleaving is decided by the generated start times and delays, not by the machine.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use agent_shell_core::config::{parse_str, RedirectMode};
+use agent_shell_core::config::RedirectMode;
 use agent_shell_core::oauth::TokenError;
-use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
-use agent_shell_core::secret::RefreshToken;
+use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::session::auth::{AuthService, Phase, RedirectTransport};
-use agent_shell_test_kit::{FakeApi, TestClock};
+use agent_shell_test_kit::StoredSession;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy)]
@@ -90,16 +88,11 @@ async fn sign_in(auth: &AuthService) {
 }
 
 async fn run(case: Case) -> Result<(), String> {
-    let clock = TestClock::new();
-    let api = FakeApi::new(clock.clone(), Duration::from_secs(case.lifetime_secs), true);
-    let store = Arc::new(MemoryStore::default());
-    store.save(&RefreshToken::new("stored")).unwrap();
-    let config = parse_str("environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n").unwrap();
-    let auth = Arc::new(
-        AuthService::new(config, store.clone())
-            .unwrap()
-            .with_api(api.clone())
-            .with_clock(clock.clone()),
+    let StoredSession {
+        auth, api, store, ..
+    } = StoredSession::new(
+        "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n",
+        Duration::from_secs(case.lifetime_secs),
     );
     auth.silent_start().await;
     api.slow_revocations(Duration::from_millis(case.revoke_delay_ms));

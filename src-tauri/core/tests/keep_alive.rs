@@ -11,9 +11,8 @@ use std::time::Duration;
 use agent_shell_core::config::{parse_str, RedirectMode};
 use agent_shell_core::oauth::TokenError;
 use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
-use agent_shell_core::secret::RefreshToken;
 use agent_shell_core::session::auth::{AuthService, Phase, RedirectTransport};
-use agent_shell_test_kit::{FakeApi, TestClock};
+use agent_shell_test_kit::{FakeApi, StoredSession, TestClock};
 
 const CHECK_EVERY: Duration = Duration::from_secs(15);
 
@@ -22,19 +21,13 @@ async fn running(
     lifetime: Duration,
     margin_secs: u64,
 ) -> (Arc<AuthService>, Arc<FakeApi>, Arc<TestClock>) {
-    let clock = TestClock::new();
-    let api = FakeApi::new(clock.clone(), lifetime, true);
-    let store = Arc::new(MemoryStore::default());
-    store.save(&RefreshToken::new("stored")).unwrap();
-    let config = parse_str(&format!(
-        "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n[session]\nrefresh_margin_secs = {margin_secs}\n"
-    ))
-    .unwrap();
-    let auth = Arc::new(
-        AuthService::new(config, store)
-            .unwrap()
-            .with_api(api.clone())
-            .with_clock(clock.clone()),
+    let StoredSession {
+        auth, api, clock, ..
+    } = StoredSession::new(
+        &format!(
+            "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n[session]\nrefresh_margin_secs = {margin_secs}\n"
+        ),
+        lifetime,
     );
     assert_eq!(auth.silent_start().await.phase, Phase::SignedIn);
     let keeper = auth.clone();
@@ -143,16 +136,11 @@ async fn an_unrenewable_session_is_warned_inside_the_margin_then_ended() {
 #[tokio::test(start_paused = true)]
 async fn a_renewal_started_while_sign_out_revokes_commits_nothing() {
     for refuse in [false, true] {
-        let clock = TestClock::new();
-        let api = FakeApi::new(clock.clone(), Duration::from_secs(3600), true);
-        let store = Arc::new(MemoryStore::default());
-        store.save(&RefreshToken::new("stored")).unwrap();
-        let config = parse_str("environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n").unwrap();
-        let auth = Arc::new(
-            AuthService::new(config, store.clone())
-                .unwrap()
-                .with_api(api.clone())
-                .with_clock(clock.clone()),
+        let StoredSession {
+            auth, api, store, ..
+        } = StoredSession::new(
+            "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n",
+            Duration::from_secs(3600),
         );
         assert_eq!(auth.silent_start().await.phase, Phase::SignedIn);
         api.slow_revocations(Duration::from_secs(2));
