@@ -27,7 +27,7 @@ pub enum ConfigError {
         second: &'static str,
         reason: &'static str,
     },
-    #[error("config key `environment`: unknown environment \"{value}\" (known: {})", KNOWN_ENVIRONMENTS.join(", "))]
+    #[error("config key `environment`: unknown environment \"{value}\" (known: {}; machine policy can define a newer region with `custom_environment`)", KNOWN_ENVIRONMENTS.join(", "))]
     UnknownEnvironment { value: String },
     #[error("config key `{key}`: \"{value}\" contains a wildcard; Genesys origins must be exact hostnames")]
     WildcardOrigin { key: String, value: String },

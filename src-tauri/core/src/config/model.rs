@@ -63,7 +63,7 @@ pub struct LinkSettings {
     pub crm_interaction_url: Option<CrmTemplate>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Genesys(GenesysEnvironment),
     /// Explicit local-emulator mode: loopback http endpoints are allowed, and their origins
@@ -220,7 +220,7 @@ impl Endpoints {
 impl ShellConfig {
     /// What the status bar shows as "environment".
     pub fn environment_label(&self) -> String {
-        match self.target {
+        match &self.target {
             Target::Genesys(env) => env.name().to_string(),
             Target::LocalEmulator => {
                 format!(
@@ -249,7 +249,7 @@ impl ShellConfig {
     /// part of the name: a refresh token is only ever read back for the endpoint that issued
     /// it, and a changed endpoint means a fresh sign-in.
     pub fn keychain_account(&self) -> String {
-        let environment = match self.target {
+        let environment = match &self.target {
             Target::Genesys(env) => env.name().to_string(),
             // The whole origin: two emulators on one machine differ only by port.
             Target::LocalEmulator => format!(

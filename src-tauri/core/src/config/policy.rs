@@ -32,7 +32,7 @@ pub use values::{table_from_values, IgnoredName, IgnoredReason};
 pub const LINUX_POLICY_PATH: &str = "/etc/agent-shell/policy.toml";
 
 /// Keys (and tables) only machine policy may set: every one decides where a token is sent.
-pub const POLICY_ONLY_KEYS: [&str; 2] = ["endpoints", "token_broker"];
+pub const POLICY_ONLY_KEYS: [&str; 3] = ["endpoints", "token_broker", "custom_environment"];
 
 /// Which layer an effective value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,6 +383,42 @@ mod tests {
             "https://broker.example.com/oauth/token"
         );
         assert_eq!(layered.locked(), vec!["endpoints.token"]);
+    }
+
+    #[test]
+    fn only_machine_policy_defines_a_region() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = dir.path().join("no-policy.toml");
+        let user = write(
+            dir.path(),
+            "user.toml",
+            "custom_environment = \"evil.example\"\nclient_id = \"c\"\n",
+        );
+        let refused = load_files(
+            Some(&none),
+            Some((&user, config::ConfigOrigin::UserConfigDir)),
+        )
+        .unwrap_err();
+        assert_eq!(refused.code(), "config_policy_only");
+        assert!(
+            refused.to_string().contains("custom_environment"),
+            "{refused}"
+        );
+
+        let policy = write(
+            dir.path(),
+            "policy.toml",
+            "custom_environment = \"euc3.pure.cloud\"\n",
+        );
+        let user = write(dir.path(), "user2.toml", "client_id = \"c\"\n");
+        let layered = load_files(
+            Some(&policy),
+            Some((&user, config::ConfigOrigin::UserConfigDir)),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(layered.config.environment_label(), "euc3.pure.cloud");
+        assert_eq!(layered.locked(), vec!["custom_environment"]);
     }
 
     #[test]

@@ -10,6 +10,8 @@ use super::values::*;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub environment: Option<String>,
+    /// A Genesys region this build does not list (its domain): machine policy only.
+    pub custom_environment: Option<String>,
     pub client_id: Option<String>,
     /// A token broker (docs/broker.md): machine policy only.
     pub token_broker: Option<String>,
@@ -187,6 +189,8 @@ pub struct RawEndpoints {
     pub login: Option<String>,
     pub api: Option<String>,
     pub media: Option<String>,
+    /// The notification websocket's base (`wss://host`).
+    pub streaming: Option<String>,
     pub authorize: Option<String>,
     pub token: Option<String>,
 }

@@ -122,6 +122,92 @@ fn unknown_environment_names_the_key_and_the_known_list() {
 }
 
 #[test]
+fn a_custom_environment_is_a_region_with_the_same_derived_hosts() {
+    let config =
+        parse_str("custom_environment = \"EUC3.pure.cloud\"\nclient_id = \"c\"\n").unwrap();
+    let Target::Genesys(env) = &config.target else {
+        panic!("not a Genesys target: {:?}", config.target);
+    };
+    assert_eq!(env.name(), "euc3.pure.cloud");
+    assert!(!env.is_listed());
+    let endpoints = &config.endpoints;
+    assert_eq!(
+        endpoints.authorize.as_str(),
+        "https://login.euc3.pure.cloud/oauth/authorize"
+    );
+    assert_eq!(
+        endpoints.token.as_str(),
+        "https://login.euc3.pure.cloud/oauth/token"
+    );
+    assert_eq!(endpoints.api.as_str(), "https://api.euc3.pure.cloud/");
+    assert_eq!(
+        endpoints.streaming.as_str(),
+        "wss://streaming.euc3.pure.cloud/"
+    );
+    assert_eq!(config.environment_label(), "euc3.pure.cloud");
+    assert!(config.keychain_account().contains("euc3.pure.cloud"));
+    // The agent client's CSP names the region's hosts, exactly.
+    let csp = crate::embed::csp::agent_client_policy(&config.endpoints)
+        .unwrap()
+        .to_string();
+    for host in [
+        "https://api.euc3.pure.cloud",
+        "wss://streaming.euc3.pure.cloud",
+    ] {
+        assert!(csp.contains(host), "{host} missing from {csp}");
+    }
+
+    // `environment` may name the same region, in any case; another region is a conflict.
+    let same = parse_str("custom_environment = \"euc3.pure.cloud\"\nenvironment = \"Euc3.Pure.Cloud\"\nclient_id = \"c\"\n").unwrap();
+    assert_eq!(same.target, config.target);
+    let other = err("custom_environment = \"euc3.pure.cloud\"\nenvironment = \"mypurecloud.ie\"\nclient_id = \"c\"\n");
+    assert_eq!(other.code(), "config_conflict");
+    assert!(other.to_string().contains("different regions"), "{other}");
+    // Without the definition, the name is unknown, and the message says how to define it.
+    let unknown = err("environment = \"euc3.pure.cloud\"\nclient_id = \"c\"\n");
+    assert_eq!(unknown.code(), "config_unknown_environment");
+    assert!(
+        unknown.to_string().contains("custom_environment"),
+        "{unknown}"
+    );
+    // Single hosts can still be overridden, the websocket included.
+    let proxied = parse_str("custom_environment = \"euc3.pure.cloud\"\nclient_id = \"c\"\n[endpoints]\nstreaming = \"wss://ws.proxy.example\"\n").unwrap();
+    assert_eq!(
+        proxied.endpoints.streaming.as_str(),
+        "wss://ws.proxy.example/"
+    );
+}
+
+#[test]
+fn a_bad_custom_environment_is_refused_with_the_key_and_the_reason() {
+    for (text, code, says) in [
+        ("custom_environment = \"*.pure.cloud\"", "config_invalid_value", "each label"),
+        ("custom_environment = \"10.1.2.3\"", "config_invalid_value", "IP address"),
+        ("custom_environment = \"cloud\"", "config_invalid_value", "two labels"),
+        ("custom_environment = \"https://x.pure.cloud\"", "config_invalid_value", "each label"),
+        (
+            "custom_environment = \"x.pure.cloud\"\n[local_emulator]\nlogin = \"http://127.0.0.1:1\"\napi = \"http://127.0.0.1:1\"\nmedia = \"http://127.0.0.1:1\"",
+            "config_conflict",
+            "local emulator",
+        ),
+        (
+            "environment = \"mypurecloud.ie\"\n[endpoints]\nstreaming = \"ws://streaming.example\"",
+            "config_invalid_url",
+            "wss://",
+        ),
+    ] {
+        let e = err(&format!("client_id = \"c\"\n{text}\n"));
+        assert_eq!(e.code(), code, "{text}: {e}");
+        assert!(e.to_string().contains(says), "{text}: {e}");
+        assert!(
+            e.key() == Some("custom_environment") || e.key() == Some("endpoints.streaming"),
+            "{text}: {:?}",
+            e.key()
+        );
+    }
+}
+
+#[test]
 fn wildcard_origins_are_refused() {
     let e = err(&format!(
         "{MINIMAL}[endpoints]\napi = \"https://*.mypurecloud.ie\""

@@ -85,9 +85,58 @@ fn websocket_base(base: &Url) -> Result<Url, ConfigError> {
     streaming_url("local_emulator.api", &text, true)
 }
 
+/// The Genesys environment `environment` names, or the region `custom_environment` defines
+/// (`environment` may then be left out, or name the same region). `None`: neither is set.
+fn genesys_environment(raw: &RawConfig) -> Result<Option<GenesysEnvironment>, ConfigError> {
+    let custom = match &raw.custom_environment {
+        Some(domain) => Some(
+            GenesysEnvironment::defined_by_policy(domain).map_err(|why| {
+                ConfigError::InvalidValue {
+                    key: "custom_environment".into(),
+                    value: domain.clone(),
+                    reason: why.to_string(),
+                }
+            })?,
+        ),
+        None => None,
+    };
+    let Some(name) = &raw.environment else {
+        return Ok(custom);
+    };
+    let named = match (GenesysEnvironment::parse(name), &custom) {
+        (Some(listed), _) => listed,
+        (None, Some(custom))
+            if GenesysEnvironment::defined_by_policy(name).ok().as_ref() == Some(custom) =>
+        {
+            custom.clone()
+        }
+        (None, _) => {
+            return Err(ConfigError::UnknownEnvironment {
+                value: name.clone(),
+            })
+        }
+    };
+    match custom {
+        Some(custom) if custom != named => Err(ConfigError::Conflict {
+            first: "custom_environment",
+            second: "environment",
+            reason: "they name different regions; leave `environment` unset, or set it to the custom region",
+        }),
+        _ => Ok(Some(named)),
+    }
+}
+
 pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
     let local = raw.local_emulator.is_some();
-    let (target, bases) = match (&raw.environment, &raw.local_emulator) {
+    if raw.custom_environment.is_some() && local {
+        return Err(ConfigError::Conflict {
+            first: "custom_environment",
+            second: "local_emulator",
+            reason: "use a Genesys Cloud environment or the local emulator, not both",
+        });
+    }
+    let environment = genesys_environment(&raw)?;
+    let (target, bases) = match (environment, &raw.local_emulator) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::Conflict {
                 first: "environment",
@@ -101,12 +150,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
                 hint: "set a Genesys Cloud environment such as \"mypurecloud.com\" (or a [local_emulator] section for development)",
             })
         }
-        (Some(name), None) => {
-            let env = GenesysEnvironment::parse(name).ok_or_else(|| {
-                ConfigError::UnknownEnvironment {
-                    value: name.clone(),
-                }
-            })?;
+        (Some(env), None) => {
             let pick = |key: &str, over: &Option<String>, default: String| match over {
                 Some(value) => base_url(&format!("endpoints.{key}"), value, false),
                 None => base_url(key, &default, false),
@@ -122,6 +166,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
             if raw.endpoints.login.is_some()
                 || raw.endpoints.api.is_some()
                 || raw.endpoints.media.is_some()
+                || raw.endpoints.streaming.is_some()
             {
                 return Err(ConfigError::Conflict {
                     first: "endpoints",
@@ -145,6 +190,10 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
             .and_then(|e| e.streaming.as_ref()),
     ) {
         (_, Some(value)) => streaming_url("local_emulator.streaming", value, true)?,
+        (Target::Genesys(_), None) if raw.endpoints.streaming.is_some() => {
+            let value = raw.endpoints.streaming.as_deref().unwrap_or_default();
+            streaming_url("endpoints.streaming", value, false)?
+        }
         (Target::Genesys(env), None) => streaming_url("streaming", &env.streaming_base(), false)?,
         (Target::LocalEmulator, None) => websocket_base(&api)?,
     };

@@ -432,7 +432,7 @@ impl SessionEngine {
             init: EmbedInit {
                 // The environment's name (the WebRTC SDK derives Genesys's hosts from it);
                 // the emulator's host in local-emulator mode.
-                environment: match config.target {
+                environment: match &config.target {
                     crate::config::Target::Genesys(env) => env.name().to_string(),
                     crate::config::Target::LocalEmulator => config
                         .endpoints

@@ -179,6 +179,15 @@ pub const SETTINGS: &[Setting] = &[
         description: "The Genesys Cloud environment (region) of the org, e.g. mypurecloud.ie.",
     },
     Setting {
+        key: "custom_environment",
+        name: "CustomEnvironment",
+        kind: TEXT,
+        default: "(none)",
+        category: Category::Genesys,
+        since: V2,
+        description: "A Genesys Cloud region this version does not list, by its domain (e.g. euc3.pure.cloud): its login, api, apps, streaming and media hosts are that domain's login., api., apps., streaming. and media. names, and enter the content security policy. Machine policy only; leave Environment unset (or set it to the same domain). The Endpoints settings override single hosts.",
+    },
+    Setting {
         key: "client_id",
         name: "ClientId",
         kind: TEXT,
@@ -292,6 +301,15 @@ pub const SETTINGS: &[Setting] = &[
         category: Category::Endpoints,
         since: V2,
         description: "The media base URL (https://host only).",
+    },
+    Setting {
+        key: "endpoints.streaming",
+        name: "StreamingEndpoint",
+        kind: TEXT,
+        default: "(wss://streaming.{environment})",
+        category: Category::Endpoints,
+        since: V2,
+        description: "The notification websocket base URL (wss://host only).",
     },
     Setting {
         key: "endpoints.authorize",

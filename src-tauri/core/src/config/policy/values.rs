@@ -340,6 +340,13 @@ mod tests {
             Kind::Text { .. } if setting.key == "embed.client_url" => {
                 StoredValue::Text("https://api.mypurecloud.ie/page/".into())
             }
+            // A listed region is also a valid definition (and agrees with Environment).
+            Kind::Text { .. } if setting.key == "custom_environment" => {
+                StoredValue::Text("mypurecloud.ie".into())
+            }
+            Kind::Text { .. } if setting.key == "endpoints.streaming" => {
+                StoredValue::Text("wss://proxy.example.com".into())
+            }
             Kind::Text { .. } if setting.key.starts_with("endpoints.") => {
                 StoredValue::Text("https://proxy.example.com".into())
             }
