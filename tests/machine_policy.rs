@@ -123,6 +123,8 @@ fn machine_policy_configures_locks_keys_and_alone_decides_where_tokens_go() {
         assert!(stdout.contains(POLICY), "{stdout}");
         assert!(stdout.contains("config_unknown_environment"), "{stdout}");
     }
+    // Under the lock: the other test may install its own policy as soon as ours is dropped.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     assert!(!Path::new(POLICY).exists(), "the test policy was removed");
 }
 
@@ -195,5 +197,7 @@ fn an_unknown_policy_name_is_reported_and_harmless() {
         assert!(evidence.contains("future_setting"), "{evidence}");
         assert!(evidence.contains(POLICY), "{evidence}");
     }
+    // Under the lock: the other test may install its own policy as soon as ours is dropped.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     assert!(!Path::new(POLICY).exists(), "the test policy was removed");
 }
