@@ -299,6 +299,40 @@ fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
         );
         assert!(evidence.contains(binary.to_str().unwrap()), "{evidence}");
     }
+
+    // The default browser, read through xdg-mime: Brave, with no policy on this machine
+    // (/etc/brave/policies), will ask before opening the sign-in link; doctor says how not to.
+    let browser_check = doctor_check(&report, "browser.scheme_prompt");
+    assert_eq!(
+        browser_check["status"], "pass",
+        "no browser set: {browser_check}"
+    );
+    let apps = dirs.data_home.join("applications");
+    std::fs::write(
+        apps.join("brave-browser.desktop"),
+        "[Desktop Entry]\nType=Application\nName=Brave\nExec=brave %U\nMimeType=x-scheme-handler/https;\n",
+    )
+    .unwrap();
+    let status = Command::new("xdg-mime")
+        .args(["default", "brave-browser.desktop", "x-scheme-handler/https"])
+        .env("XDG_DATA_HOME", &dirs.data_home)
+        .env("XDG_CONFIG_HOME", &dirs.config_home)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report = doctor_json(&doctor(true));
+    let browser_check = doctor_check(&report, "browser.scheme_prompt");
+    assert_eq!(browser_check["status"], "warn", "{browser_check}");
+    let evidence = browser_check["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("Brave (brave-browser.desktop) will ask"),
+        "{evidence}"
+    );
+    let fix = browser_check["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("AutoLaunchProtocolsFromOrigins") && fix.contains("com.agentshell.desktop"),
+        "{fix}"
+    );
 }
 
 #[test]

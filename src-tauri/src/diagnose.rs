@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use agent_shell_core::config;
 use agent_shell_core::platform::keychain::SecretStore;
-use agent_shell_core::support::doctor::{self, Check, Report, Status};
+use agent_shell_core::support::doctor::{self, browser, Check, Report, Status};
 use agent_shell_core::support::{diagnostics, logs};
 
 use crate::state::{ConfigState, ShellState};
@@ -14,7 +14,8 @@ use crate::state::{ConfigState, ShellState};
 const BUNDLE_LOG_LINES: usize = 200;
 
 /// Every check, in the order an admin reads them: the configuration, the page origin, the
-/// network, OAuth client, CORS, CSP and keychain checks (when configured), the Linux scheme.
+/// network, OAuth client, CORS, CSP and keychain checks (when configured), the scheme, and
+/// whether the default browser will ask before handing the sign-in back.
 pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Report {
     let mut report = Report {
         system: Some(diagnostics::SystemInfo::of_this_machine(webview_version())),
@@ -104,7 +105,57 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
     }
     #[cfg(not(any(target_os = "linux", windows)))]
     let _ = scheme;
+    if let ConfigState::Loaded { config, .. } = &state.config {
+        report.push(browser::scheme_prompt_check(&browser_prompt_facts(config)));
+    }
     report
+}
+
+/// What doctor can read of the default browser and its prompt policy on this OS (macOS: not
+/// read, the check says so).
+fn browser_prompt_facts(config: &config::ShellConfig) -> browser::PromptFacts {
+    let default_handler: Option<String> = {
+        #[cfg(target_os = "linux")]
+        {
+            agent_shell_core::platform::desktop::XdgDirs::from_env()
+                .and_then(|dirs| agent_shell_core::platform::desktop::default_browser(&dirs))
+        }
+        #[cfg(windows)]
+        {
+            agent_shell_os_calls::default_browser_progid()
+        }
+        #[cfg(not(any(target_os = "linux", windows)))]
+        {
+            None
+        }
+    };
+    let policies = match default_handler
+        .as_deref()
+        .and_then(browser::Browser::from_handler)
+    {
+        #[cfg(target_os = "linux")]
+        Some(found) => browser::linux_policy_values(found, std::path::Path::new("/")),
+        #[cfg(windows)]
+        Some(found) => {
+            let mut values = Vec::new();
+            for &name in found.policy_names() {
+                for (at, text) in
+                    agent_shell_os_calls::policy_strings(found.windows_policy_key(), name)
+                {
+                    values.push(browser::PolicyValue::from_json_text(name, at, &text));
+                }
+            }
+            values
+        }
+        _ => Vec::new(),
+    };
+    browser::PromptFacts {
+        scheme: config.redirect.deep_link_scheme.clone(),
+        login_origin: config::origin_of(&config.endpoints.authorize),
+        loopback: config.redirect.prefer == config::RedirectMode::Loopback,
+        default_handler,
+        policies,
+    }
 }
 
 /// The webview engine's version: WebKitGTK's runtime version on Linux (what the loaded

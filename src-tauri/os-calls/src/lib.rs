@@ -109,6 +109,51 @@ pub fn windows_version() -> Option<WindowsVersion> {
     None
 }
 
+/// The ProgId of the user's default web browser on Windows (`ChromeHTML`, `MSEdgeHTM`,
+/// `FirefoxURL-...`), from the https `UserChoice`; None elsewhere or when unset.
+pub fn default_browser_progid() -> Option<String> {
+    #[cfg(windows)]
+    {
+        windows_registry::CURRENT_USER
+            .options()
+            .read()
+            .open(r"Software\Microsoft\Windows\Shell\Associations\UrlAssociations\https\UserChoice")
+            .ok()?
+            .get_string("ProgId")
+            .ok()
+            .filter(|id| !id.is_empty())
+    }
+    #[cfg(not(windows))]
+    None
+}
+
+/// A string value of a browser's policy key (`key` under HKLM, then HKCU), as (where, text):
+/// Chrome and Edge keep `AutoLaunchProtocolsFromOrigins`, Firefox `Handlers`, as JSON text
+/// (REG_SZ, or REG_MULTI_SZ lines joined, as Firefox's templates write JSON policies).
+/// Empty elsewhere, or when neither hive sets it.
+pub fn policy_strings(key: &str, name: &str) -> Vec<(String, String)> {
+    #[cfg(windows)]
+    {
+        use windows_registry::{CURRENT_USER, LOCAL_MACHINE};
+        [(LOCAL_MACHINE, "HKLM"), (CURRENT_USER, "HKCU")]
+            .into_iter()
+            .filter_map(|(hive, hive_name)| {
+                let opened = hive.options().read().open(key).ok()?;
+                let text = opened
+                    .get_string(name)
+                    .or_else(|_| opened.get_multi_string(name).map(|lines| lines.join("\n")))
+                    .ok()?;
+                Some((format!(r"{hive_name}\{key}\{name}"), text))
+            })
+            .collect()
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = (key, name);
+        Vec::new()
+    }
+}
+
 /// Attaches this process to the console of the program that started it (cmd, PowerShell), so
 /// what a command line subcommand prints reaches it: release builds use the Windows GUI
 /// subsystem and start without a console. True when attached; false when there is no parent

@@ -360,6 +360,15 @@ pub fn resolve_xdg(scheme: &str, exe: &Path, dirs: &XdgDirs) -> Resolution {
     }
 }
 
+/// The desktop entry of the default web browser (the `https` handler), as xdg-mime reports it;
+/// None when xdg-utils is missing or no browser is set.
+pub fn default_browser(dirs: &XdgDirs) -> Option<String> {
+    let mut query = Command::new("xdg-mime");
+    query.args(["query", "default", "x-scheme-handler/https"]);
+    dirs.apply(&mut query);
+    run(query).ok().filter(|name| !name.is_empty())
+}
+
 /// How GIO (GNOME, KDE, Firefox) will resolve the scheme: `gio mime x-scheme-handler/<scheme>`.
 pub fn resolve_gio(scheme: &str, exe: &Path, dirs: &XdgDirs) -> Resolution {
     let mut query = Command::new("gio");

@@ -1,6 +1,7 @@
 //! `agent-shell doctor`: checks of the known traps, each with a status, the evidence and a
 //! one-line fix, printed as a table for people or JSON for tools. No window is opened.
 
+pub mod browser;
 mod local;
 mod online;
 
