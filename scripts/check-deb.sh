@@ -46,6 +46,15 @@ grep -qx "MimeType=x-scheme-handler/$scheme;" "$entry" || fail "$entry_name: no 
 ok "$entry_name: $exec_line, MimeType x-scheme-handler/$scheme"
 
 binary="$work/root/usr/bin/$(sed -n 's/^Exec=\([^ ]*\).*/\1/p' "$entry")"
+
+# Machine-wide start at login: every user's session runs it; the program quits unless
+# startup.autostart is on.
+autostart="$work/root/etc/xdg/autostart/agent-shell.desktop"
+[ -f "$autostart" ] || fail "no machine-wide autostart entry at /etc/xdg/autostart/agent-shell.desktop"
+desktop-file-validate "$autostart" || fail "the autostart entry does not validate"
+grep -qx "Exec=$(basename "$binary") --autostart" "$autostart" \
+  || fail "the autostart entry does not run $(basename "$binary") --autostart: $(grep '^Exec=' "$autostart")"
+ok "autostart entry: $(grep '^Exec=' "$autostart")"
 [ -x "$binary" ] || fail "Exec names $(basename "$binary"), which the package does not install in /usr/bin"
 
 # What the package's postinst trigger does on a real system, then the lookup browsers make.

@@ -510,3 +510,49 @@ fn cleanup_removes_this_users_leftovers_and_keeps_the_configuration() {
     assert_eq!(again.status.code(), Some(0), "{out}");
     assert!(!out.contains("removed"), "nothing left to remove: {out}");
 }
+
+/// A start-at-login entry runs `agent-shell --autostart`. With autostart off (a machine-wide
+/// entry installed for everyone, a per-user one left behind) the app quits at once, before any
+/// window, and removes the user's own entry; with it on, it goes on to open the window.
+#[test]
+fn an_autostart_launch_quits_unless_autostart_is_on() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("c.toml");
+    let entry = home.path().join(".config/autostart/Agent Shell.desktop");
+    std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+    let launch = |config_text: &str| {
+        std::fs::write(&config, config_text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_agent-shell"))
+            .args(["--autostart", "--config", config.to_str().unwrap()])
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("XDG_DATA_HOME", home.path().join(".local/share"))
+            // No display: a launch that goes on stops at the window with exit 3.
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap()
+    };
+    let base = "environment = \"mypurecloud.ie\"\nclient_id = \"c\"\n";
+
+    std::fs::write(
+        &entry,
+        "[Desktop Entry]\nType=Application\nName=Agent Shell\nExec=agent-shell --autostart\n",
+    )
+    .unwrap();
+    let off = launch(base);
+    assert_eq!(off.status.code(), Some(0), "{}", text(&off.stderr));
+    assert!(!entry.exists(), "the left-behind user entry was removed");
+
+    let on = launch(&format!("{base}[startup]\nautostart = true\n"));
+    assert_eq!(on.status.code(), Some(3), "{}", text(&on.stderr));
+    assert!(
+        text(&on.stderr).contains("no graphical display"),
+        "{}",
+        text(&on.stderr)
+    );
+
+    // A broken configuration goes on too: the agent sees the error screen, not nothing.
+    let broken = launch("environment = 1\n");
+    assert_eq!(broken.status.code(), Some(3), "{}", text(&broken.stderr));
+}

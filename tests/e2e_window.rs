@@ -559,8 +559,9 @@ async fn autostart_follows_the_configuration_on_and_off() {
     .await;
     let binary = std::fs::canonicalize(env!("CARGO_BIN_EXE_agent-shell")).unwrap();
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("Exec=") && l.contains(binary.to_str().unwrap())),
+        text.lines().any(|l| l.starts_with("Exec=")
+            && l.contains(binary.to_str().unwrap())
+            && l.ends_with(" --autostart")),
         "{text}"
     );
     let (_, home) = app.quit_keeping_home().await;

@@ -164,6 +164,59 @@ fn the_msi_fragment_writes_known_policy_values_from_secure_remembered_properties
     assert_eq!(conf["bundle"]["windows"]["nsis"]["installMode"], "both");
 }
 
+/// Machine-wide start at login, installer side: the MSI's HKLM Run value (with AUTOSTART=1),
+/// the .deb's XDG system entry and the macOS launch agent all run the installed program with
+/// --autostart (which quits unless autostart is on), under the names the app looks for.
+#[test]
+fn machine_wide_autostart_entries_run_the_installed_program_with_the_flag() {
+    use agent_shell_core::platform::autostart::{
+        AUTOSTART_FLAG, LINUX_MACHINE_ENTRY, MACOS_MACHINE_AGENT, WINDOWS_RUN_VALUE,
+    };
+    let conf = read_json("tauri.conf.json");
+    let binary = conf["mainBinaryName"].as_str().unwrap();
+    let wix = &conf["bundle"]["windows"]["wix"];
+    assert_eq!(
+        wix["fragmentPaths"][1],
+        "installer/windows/autostart-fragment.wxs"
+    );
+    assert_eq!(wix["componentGroupRefs"][1], "AgentShellAutostart");
+    let fragment = read_text("installer/windows/autostart-fragment.wxs");
+    assert!(fragment.contains(r#"<ComponentGroup Id="AgentShellAutostart""#));
+    assert!(fragment.contains(r#"<Condition>AUTOSTART="1"</Condition>"#));
+    assert!(fragment.contains(r#"Root="HKLM" Key="SOFTWARE\Microsoft\Windows\CurrentVersion\Run""#));
+    assert_eq!(
+        attribute_values(&fragment, "RegistryValue", "Name"),
+        vec![WINDOWS_RUN_VALUE.to_string()]
+    );
+    assert!(
+        fragment.contains(&format!(
+            "&quot;[INSTALLDIR]{binary}.exe&quot; {AUTOSTART_FLAG}\""
+        )),
+        "{fragment}"
+    );
+    // The property it depends on is the policy fragment's (Secure, remembered).
+    assert!(read_text("installer/windows/policy-fragment.wxs")
+        .contains(r#"<Property Id="AUTOSTART" Secure="yes">"#));
+
+    let files = &conf["bundle"]["linux"]["deb"]["files"];
+    let source = files[format!("/{LINUX_MACHINE_ENTRY}")].as_str().unwrap();
+    let entry = read_text(source);
+    assert!(
+        entry
+            .lines()
+            .any(|l| l == format!("Exec={binary} {AUTOSTART_FLAG}")),
+        "{entry}"
+    );
+
+    let agent = read_text("installer/macos/com.agentshell.desktop.autostart.plist");
+    let installed_as = MACOS_MACHINE_AGENT.rsplit('/').next().unwrap();
+    assert_eq!(installed_as, "com.agentshell.desktop.autostart.plist");
+    assert!(agent.contains("<string>com.agentshell.desktop.autostart</string>"));
+    assert!(agent.contains(&format!("Contents/MacOS/{binary}</string>")));
+    assert!(agent.contains(&format!("<string>{AUTOSTART_FLAG}</string>")));
+    assert!(agent.contains("<key>RunAtLoad</key>\n  <true/>"));
+}
+
 #[test]
 fn the_example_mdm_profile_forces_only_known_keys_for_the_bundle_identifier() {
     let profile = read_text("installer/macos/agent-shell.mobileconfig");

@@ -10,7 +10,7 @@ use crate::state::{ConfigState, ShellState};
 
 /// The app's name and identifier as tauri.conf.json gives them (the autostart entry and the
 /// webview's directories are named after them).
-const PRODUCT_NAME: &str = "Agent Shell";
+pub(crate) const PRODUCT_NAME: &str = "Agent Shell";
 const IDENTIFIER: &str = "com.agentshell.desktop";
 
 pub fn run(cli_path: Option<&std::path::Path>, dry_run: bool) -> u8 {
@@ -29,6 +29,9 @@ pub fn run(cli_path: Option<&std::path::Path>, dry_run: bool) -> u8 {
         saved_sign_ins(account.as_deref(), dry_run),
         start_at_login(dry_run),
     ];
+    if cfg!(windows) {
+        found.push(windows_scheme_key(&scheme, dry_run));
+    }
     found.extend(cleanup::clean(
         &Places::of_this_user(&scheme, IDENTIFIER),
         dry_run,
@@ -86,6 +89,22 @@ fn names(accounts: &[String]) -> String {
         keychain::KEYCHAIN_SERVICE,
         accounts.join(", ")
     )
+}
+
+/// Windows: the per-user scheme registration (the installer's HKLM one is the installer's).
+fn windows_scheme_key(scheme: &str, dry_run: bool) -> Leftover {
+    let location = format!(r"HKCU\Software\Classes\{scheme}");
+    let state = match agent_shell_os_calls::user_scheme_key(scheme, !dry_run) {
+        Ok(None) => State::Absent,
+        Ok(Some(_)) if dry_run => State::Present,
+        Ok(Some(_)) => State::Removed,
+        Err(error) => State::Failed(error),
+    };
+    Leftover {
+        what: "scheme handler",
+        location,
+        state,
+    }
 }
 
 fn start_at_login(dry_run: bool) -> Leftover {

@@ -40,6 +40,11 @@ pub struct Cli {
     /// Sign-in redirect handed over by the browser (custom-scheme deep link).
     #[arg(value_name = "REDIRECT_URL")]
     pub redirect_url: Option<String>,
+
+    /// Started by a start-at-login entry: quits at once (exit 0) unless `[startup] autostart`
+    /// is on, so policy alone decides even where a machine-wide entry is installed.
+    #[arg(long)]
+    pub autostart: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +147,13 @@ pub fn main() -> ExitCode {
         None => {
             let state = ShellState::from_files(cli.config.as_deref());
             apply_log_level(&log_level, &state);
+            if cli.autostart && !autostart_is_on(&state) {
+                // The entry outlived the setting (a machine-wide one stays until uninstall):
+                // remove the user's own, then quit before any window.
+                crate::sync_user_autostart(crate::cleanup::PRODUCT_NAME, false);
+                tracing::info!("started at login, but autostart is off: quitting");
+                return ExitCode::from(EXIT_OK);
+            }
             ExitCode::from(run_window(state, handover_attempt))
         }
     }
@@ -165,6 +177,16 @@ fn apply_log_level(handle: &crate::logging::LogLevelHandle, state: &ShellState) 
     {
         let locked = managed.iter().any(|(key, _)| key == "logs.level");
         handle.apply(config.log_level, locked);
+    }
+}
+
+/// `[startup] autostart` of a configuration that loaded. A broken configuration counts as on:
+/// the agent then sees the error screen at login instead of nothing.
+fn autostart_is_on(state: &ShellState) -> bool {
+    match &state.config {
+        ConfigState::Loaded { config, .. } => config.autostart,
+        ConfigState::Invalid { .. } => true,
+        ConfigState::NotConfigured { .. } => false,
     }
 }
 

@@ -191,27 +191,53 @@ fn quit_on_termination<R: Runtime>(app: &tauri::AppHandle<R>) {
     });
 }
 
-/// Makes start-at-login match the configuration: on when `[startup] autostart` (policy
-/// `Autostart`) says so, off otherwise, so removing the policy removes the entry. The entry
-/// names the program quoted (a path with spaces is one program), and is rewritten at every
-/// start while wanted, so an entry an older version wrote unquoted is corrected. Off the main
-/// thread: nothing the first screen needs. The demo never touches it.
+/// Makes start-at-login match the configuration off the main thread (nothing the first screen
+/// needs). The demo never touches it.
 fn sync_autostart<R: Runtime>(app: &tauri::AppHandle<R>, wanted: bool) {
     let name = app.package_info().name.clone();
-    std::thread::spawn(move || {
-        let result = autostart_launcher(&name).and_then(|launcher| {
-            match (wanted, launcher.is_enabled().map_err(|e| e.to_string())?) {
-                (true, _) => launcher.enable().map(|()| "enabled"),
-                (false, true) => launcher.disable().map(|()| "disabled"),
-                (false, false) => Ok("unchanged"),
-            }
-            .map_err(|e| e.to_string())
-        });
-        match result {
-            Ok(outcome) => tracing::info!(wanted, outcome, "start at login"),
-            Err(error) => tracing::warn!(wanted, %error, "start at login could not be changed"),
+    std::thread::spawn(move || sync_user_autostart(&name, wanted));
+}
+
+/// The per-user start-at-login entry: on when `[startup] autostart` (policy `Autostart`) says
+/// so, off otherwise, so removing the policy removes the entry; and off while a machine-wide
+/// entry (installed by the .deb, the MSI with `AUTOSTART=1`, or an MDM's launch agent) starts
+/// the app for everyone, so it never starts twice. The entry names the program quoted (a path
+/// with spaces is one program), and is rewritten at every start while wanted, so an entry an
+/// older version wrote unquoted is corrected.
+pub(crate) fn sync_user_autostart(name: &str, wanted: bool) {
+    use agent_shell_core::platform::autostart::{user_entry, UserEntry};
+    let machine = machine_autostart_entry();
+    let result = autostart_launcher(name).and_then(|launcher| {
+        let exists = launcher.is_enabled().map_err(|e| e.to_string())?;
+        match user_entry(wanted, machine.is_some(), exists) {
+            UserEntry::Enable => launcher.enable().map(|()| "enabled"),
+            UserEntry::Disable => launcher.disable().map(|()| "disabled"),
+            UserEntry::Unchanged => Ok("unchanged"),
         }
+        .map_err(|e| e.to_string())
     });
+    let machine = machine.as_deref().unwrap_or("none");
+    match result {
+        Ok(outcome) => tracing::info!(wanted, outcome, machine, "start at login"),
+        Err(error) => {
+            tracing::warn!(wanted, %error, machine, "start at login could not be changed")
+        }
+    }
+}
+
+/// Where a machine-wide start-at-login entry for every user is, if an installer put one.
+pub(crate) fn machine_autostart_entry() -> Option<String> {
+    #[cfg(windows)]
+    {
+        agent_shell_os_calls::machine_run_entry(
+            agent_shell_core::platform::autostart::WINDOWS_RUN_VALUE,
+        )
+    }
+    #[cfg(not(windows))]
+    {
+        agent_shell_core::platform::autostart::machine_entry_file(std::path::Path::new("/"))
+            .map(|path| path.display().to_string())
+    }
 }
 
 /// The OS's start-at-login entry for this program (XDG autostart file, HKCU Run value, or a
@@ -228,6 +254,7 @@ pub(crate) fn autostart_launcher(name: &str) -> Result<auto_launch::AutoLaunch, 
     auto_launch::AutoLaunchBuilder::new()
         .set_app_name(name)
         .set_app_path(&program)
+        .set_args(&[agent_shell_core::platform::autostart::AUTOSTART_FLAG])
         .build()
         .map_err(|e| e.to_string())
 }

@@ -154,6 +154,51 @@ pub fn policy_strings(key: &str, name: &str) -> Vec<(String, String)> {
     }
 }
 
+/// The command of a machine-wide `Run` value (`HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run`),
+/// as "key: command", when the MSI wrote one; None elsewhere or when absent.
+pub fn machine_run_entry(name: &str) -> Option<String> {
+    #[cfg(windows)]
+    {
+        const RUN: &str = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run";
+        let command = windows_registry::LOCAL_MACHINE
+            .options()
+            .read()
+            .open(RUN)
+            .ok()?
+            .get_string(name)
+            .ok()?;
+        Some(format!(r"HKLM\{RUN}\{name}: {command}"))
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = name;
+        None
+    }
+}
+
+/// The per-user scheme registration the app writes when no installer did
+/// (`HKCU\Software\Classes\<scheme>`): its key name when present, and with `remove` it is
+/// deleted with everything under it. Ok(None): not present (and on other OSes).
+pub fn user_scheme_key(scheme: &str, remove: bool) -> Result<Option<String>, String> {
+    #[cfg(windows)]
+    {
+        let path = format!(r"Software\Classes\{scheme}");
+        let user = windows_registry::CURRENT_USER;
+        if user.options().read().open(&path).is_err() {
+            return Ok(None);
+        }
+        if remove {
+            user.remove_tree(&path).map_err(|e| e.message())?;
+        }
+        Ok(Some(format!(r"HKCU\{path}")))
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = (scheme, remove);
+        Ok(None)
+    }
+}
+
 /// Attaches this process to the console of the program that started it (cmd, PowerShell), so
 /// what a command line subcommand prints reaches it: release builds use the Windows GUI
 /// subsystem and start without a console. True when attached; false when there is no parent

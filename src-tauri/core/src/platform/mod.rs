@@ -1,6 +1,7 @@
 //! The operating system's parts: the keychain, desktop registration of the deep-link scheme,
 //! the loopback redirect listener, child processes, and the network stack (proxy, trust store).
 
+pub mod autostart;
 pub mod desktop;
 pub mod keychain;
 pub mod launch;
