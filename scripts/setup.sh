@@ -17,7 +17,9 @@ if [ "$purpose" = test ]; then
   # gdbus (libglib2.0-bin, above) reads the tray icon the way a desktop panel does.
   # xclip reads what "Copy diagnostics" put on the clipboard.
   # openssl makes the broker's TLS test certificates.
-  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring xclip openssl)
+  # clang and llvm's archivers stand in for the Windows and macOS C toolchains when the app is
+  # type-checked for those targets (scripts/cross-check-cc).
+  packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring xclip openssl clang-14 llvm-14)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

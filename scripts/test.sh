@@ -20,10 +20,14 @@ step "clippy (the shipped build, without the emulator; then with the demo featur
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --workspace --all-targets --locked --features demo -- -D warnings
 
-step "the Windows and macOS calls (os-calls, type-checked for those targets; they cannot run here)"
+step "the app for Windows and macOS (app, core and os-calls linted for those targets; they cannot run here)"
 rustup target add --toolchain "$(rustup show active-toolchain | cut -d' ' -f1)" x86_64-pc-windows-msvc aarch64-apple-darwin >/dev/null
+# C and Objective-C in dependencies' build scripts (ring, mac-notification-sys) need the MSVC
+# CRT or the macOS SDK; nothing is linked here, so a stand-in compiler writes empty objects.
+export CC_x86_64_pc_windows_msvc="$PWD/scripts/cross-check-cc" AR_x86_64_pc_windows_msvc=llvm-lib-14
+export CC_aarch64_apple_darwin="$PWD/scripts/cross-check-cc" AR_aarch64_apple_darwin=llvm-ar-14
 for target in x86_64-pc-windows-msvc aarch64-apple-darwin; do
-  cargo clippy -p agent-shell-os-calls --locked --target "$target" -- -D warnings
+  cargo clippy -p agent-shell -p agent-shell-core -p agent-shell-os-calls --locked --target "$target" -- -D warnings
 done
 
 step "the release workflow (actionlint, with shellcheck for its run: steps)"
