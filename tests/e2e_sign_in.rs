@@ -85,6 +85,70 @@ async fn forget_at_quit_signs_out_when_the_app_quits() {
     assert!(log.contains("forget_at_quit: signed out"), "{log}");
 }
 
+/// The desktop's screen saver as KDE, Xfce and others serve it on the session bus: what the
+/// app reads to know the session is locked.
+struct ScreenSaver {
+    active: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[zbus::interface(name = "org.freedesktop.ScreenSaver")]
+impl ScreenSaver {
+    fn get_active(&self) -> bool {
+        self.active.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Shared desks: with `[session] sign_out_on_lock`, locking the desktop signs the agent out
+/// (token revoked, keychain emptied, the signed-out screen shown); unlocked, nothing happens.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
+async fn locking_the_desktop_signs_out_when_policy_says_so() {
+    let active = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _screen_saver = zbus::connection::Builder::session()
+        .unwrap()
+        .name("org.freedesktop.ScreenSaver")
+        .unwrap()
+        .serve_at(
+            "/org/freedesktop/ScreenSaver",
+            ScreenSaver {
+                active: active.clone(),
+            },
+        )
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    let emulator = emulator(free_port()).await;
+    let config = config_text(&emulator, "[session]\nsign_out_on_lock = true\n");
+    let (home, env) = browser_home();
+    let app = launch(&config, &env, home).await;
+    app.wait_for_text("#status-session", "Signed out").await;
+    app.click("#sign-in-button").await;
+    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+        .await;
+    // Unlocked for a few polls: still signed in.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert!(
+        stored_refresh_token(&config).is_some(),
+        "signed out unlocked"
+    );
+
+    active.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.wait_for_text("#status-session", "Signed out").await;
+    assert!(
+        stored_refresh_token(&config).is_none(),
+        "the sign-in outlived the lock"
+    );
+    let state = Control::new(&emulator).state().await;
+    assert!(
+        state["families_revoked"].as_u64().unwrap() >= 1,
+        "not revoked: {state}"
+    );
+    assert_client_removed(&app).await;
+    let log = app.quit().await;
+    assert!(log.contains("desktop locked: signing out"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, D-Bus, gnome-keyring and tauri-driver: run scripts/test.sh"]
 async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent() {

@@ -14,6 +14,7 @@ mod exit_guard;
 mod handover;
 mod ipc_error;
 mod ipc_shapes;
+mod lock_watch;
 mod logging;
 pub mod state;
 mod tray;
@@ -143,6 +144,9 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     #[cfg(unix)]
     if auth.config().forget_at_quit {
         quit_on_termination(app);
+    }
+    if auth.config().sign_out_on_lock {
+        lock_watch::start(engine.clone());
     }
     #[cfg(target_os = "macos")]
     {

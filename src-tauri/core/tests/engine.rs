@@ -324,6 +324,41 @@ async fn sign_out_forgets_the_webview_data_and_shows_signed_out() {
     assert_eq!(credentials.code, "not_signed_in");
 }
 
+/// `sign_out_on_lock`: a lock during a call waits for the call to end; then the sign-out is the
+/// same as the button's (keychain emptied, signed-out shown). Nobody signed in: nothing to do.
+#[tokio::test(start_paused = true)]
+async fn a_locked_desktop_signs_out_but_never_during_a_call() {
+    use agent_shell_core::session::lock::LockOutcome;
+    let desk = desk("[session]\nsign_out_on_lock = true\n", true);
+    launched(&desk, None).await;
+    desk.edge.take();
+    let start = json!({"type": "agent-shell:interaction-start", "interactionId": "call-1"});
+    desk.engine
+        .client_event(parse_client_message(start, None).unwrap())
+        .unwrap();
+    assert_eq!(
+        desk.engine.desktop_locked().await,
+        LockOutcome::CallUnderWay
+    );
+    assert!(
+        desk.store.load().unwrap().is_some(),
+        "the call keeps its session"
+    );
+    assert!(desk.edge.take().is_empty(), "nothing changed on screen");
+
+    let end = json!({"type": "agent-shell:interaction-end", "interactionId": "call-1"});
+    desk.engine
+        .client_event(parse_client_message(end, None).unwrap())
+        .unwrap();
+    assert_eq!(desk.engine.desktop_locked().await, LockOutcome::SignedOut);
+    assert!(desk.store.load().unwrap().is_none());
+    assert_eq!(
+        RecordingEdge::phases_shown(&desk.edge.take()),
+        vec![Phase::SignedOut]
+    );
+    assert_eq!(desk.engine.desktop_locked().await, LockOutcome::NotSignedIn);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_redirect_at_cold_start_is_refused_after_the_silent_start() {
     let desk = desk("", false);

@@ -199,6 +199,91 @@ pub fn user_scheme_key(scheme: &str, remove: bool) -> Result<Option<String>, Str
     }
 }
 
+/// Whether this desktop session is locked (Windows: the WTS session flags; macOS: the
+/// CoreGraphics session's `CGSSessionScreenIsLocked`). None when it cannot be read, and on
+/// Linux, where the app asks the screen saver and logind over D-Bus.
+pub fn session_locked() -> Option<bool> {
+    #[cfg(windows)]
+    {
+        lock::windows()
+    }
+    #[cfg(target_os = "macos")]
+    {
+        lock::macos()
+    }
+    #[cfg(not(any(windows, target_os = "macos")))]
+    None
+}
+
+#[cfg(any(windows, target_os = "macos"))]
+#[allow(unsafe_code)]
+mod lock {
+    #[cfg(windows)]
+    pub fn windows() -> Option<bool> {
+        use windows_sys::Win32::System::RemoteDesktop::{
+            WTSFreeMemory, WTSQuerySessionInformationW, WTSSessionInfoEx, WTSINFOEXW,
+            WTS_CURRENT_SERVER_HANDLE, WTS_CURRENT_SESSION, WTS_SESSIONSTATE_LOCK,
+            WTS_SESSIONSTATE_UNLOCK,
+        };
+        let mut buffer: windows_sys::core::PWSTR = std::ptr::null_mut();
+        let mut bytes = 0u32;
+        // SAFETY: the out-pointers are ours and valid; on success the buffer is allocated by
+        // WTS, checked for size before it is read as WTSINFOEXW, and freed with WTSFreeMemory.
+        unsafe {
+            let ok = WTSQuerySessionInformationW(
+                WTS_CURRENT_SERVER_HANDLE,
+                WTS_CURRENT_SESSION,
+                WTSSessionInfoEx,
+                &mut buffer,
+                &mut bytes,
+            );
+            if ok == 0 || buffer.is_null() {
+                return None;
+            }
+            let flags = if bytes as usize >= std::mem::size_of::<WTSINFOEXW>() {
+                let info = &*(buffer as *const WTSINFOEXW);
+                (info.Level == 1).then_some(info.Data.WTSInfoExLevel1.SessionFlags as u32)
+            } else {
+                None
+            };
+            WTSFreeMemory(buffer.cast());
+            match flags {
+                Some(WTS_SESSIONSTATE_LOCK) => Some(true),
+                Some(WTS_SESSIONSTATE_UNLOCK) => Some(false),
+                _ => None,
+            }
+        }
+    }
+
+    #[cfg(target_os = "macos")]
+    pub fn macos() -> Option<bool> {
+        use core_foundation::base::TCFType;
+        use core_foundation::boolean::CFBoolean;
+        use core_foundation::dictionary::{CFDictionary, CFDictionaryRef};
+        use core_foundation::string::CFString;
+        #[link(name = "CoreGraphics", kind = "framework")]
+        extern "C" {
+            fn CGSessionCopyCurrentDictionary() -> CFDictionaryRef;
+        }
+        // SAFETY: a Copy function: we own the returned dictionary (or get null, without a
+        // window server session), and wrap_under_create_rule releases it.
+        let session: CFDictionary = unsafe {
+            let raw = CGSessionCopyCurrentDictionary();
+            if raw.is_null() {
+                return None;
+            }
+            CFDictionary::wrap_under_create_rule(raw)
+        };
+        let key = CFString::from_static_string("CGSSessionScreenIsLocked");
+        let locked = session
+            .find(key.as_concrete_TypeRef().cast())
+            // SAFETY: the value of this key is a CFBoolean; it is retained for the wrapper.
+            .map(|value| unsafe { CFBoolean::wrap_under_get_rule((*value).cast()) })
+            .is_some_and(bool::from);
+        Some(locked)
+    }
+}
+
 /// Attaches this process to the console of the program that started it (cmd, PowerShell), so
 /// what a command line subcommand prints reaches it: release builds use the Windows GUI
 /// subsystem and start without a console. True when attached; false when there is no parent

@@ -49,6 +49,8 @@ pub struct ShellConfig {
     /// `[session] forget_at_quit`: quitting signs out (revokes the token, deletes the keychain
     /// entry), for desks several agents share under one OS account (off unless set).
     pub forget_at_quit: bool,
+    /// `[session] sign_out_on_lock`: locking the desktop signs out (never during a call).
+    pub sign_out_on_lock: bool,
     /// Local emulator only: WebKit's fake capture devices stand in for a microphone.
     pub mock_media_devices: bool,
     /// `[network] proxy`: the proxy every outgoing request of the core uses (system unless set).

@@ -153,6 +153,7 @@ pub struct RawSession {
     pub first_retry_delay_ms: Option<u64>,
     pub max_retry_after_secs: Option<u64>,
     pub forget_at_quit: Option<bool>,
+    pub sign_out_on_lock: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

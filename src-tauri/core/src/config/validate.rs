@@ -286,6 +286,7 @@ pub fn validate(raw: RawConfig) -> Result<ShellConfig, ConfigError> {
         autostart: raw.startup.autostart.unwrap_or(false),
         close_to_tray: raw.startup.close_to_tray.unwrap_or(false),
         forget_at_quit: raw.session.forget_at_quit.unwrap_or(false),
+        sign_out_on_lock: raw.session.sign_out_on_lock.unwrap_or(false),
         compositing: raw.webview.compositing.unwrap_or_default(),
         proxy: match raw.network.proxy.as_deref() {
             None => ProxySetting::System,

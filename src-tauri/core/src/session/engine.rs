@@ -219,6 +219,24 @@ impl SessionEngine {
         view
     }
 
+    /// The desktop session is locked and policy signs out on lock: signs out, unless a call
+    /// is under way (then nothing is done, and the caller asks again while it stays locked).
+    pub async fn desktop_locked(&self) -> super::lock::LockOutcome {
+        use super::auth::Phase;
+        use super::lock::LockOutcome;
+        if self.interaction_active() {
+            tracing::info!("desktop locked during a call: sign-out waits for the call to end");
+            return LockOutcome::CallUnderWay;
+        }
+        let view = self.auth.view();
+        if view.phase == Phase::SignedOut && !view.persisted {
+            return LockOutcome::NotSignedIn;
+        }
+        tracing::info!("desktop locked: signing out (sign_out_on_lock)");
+        self.sign_out().await;
+        LockOutcome::SignedOut
+    }
+
     /// The agent asked to renew now.
     pub async fn renew(&self) -> Result<SessionView, Problem> {
         tracing::info!(trigger = "ui", "refresh requested");

@@ -450,6 +450,15 @@ pub const SETTINGS: &[Setting] = &[
         description: "Sign out when Agent Shell quits (the token is revoked and the saved sign-in deleted), for desks several agents share under one OS account.",
     },
     Setting {
+        key: "session.sign_out_on_lock",
+        name: "SignOutOnLock",
+        kind: Kind::Bool,
+        default: "false",
+        category: Category::Session,
+        since: V2,
+        description: "Sign out when the desktop session is locked (never during a call: then as soon as the call ends, if the desktop is still locked).",
+    },
+    Setting {
         key: "links.allowed_hosts",
         name: "AllowedLinkHosts",
         kind: Kind::TextList,
