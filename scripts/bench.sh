@@ -19,7 +19,7 @@ fi
 (cd ui && npm ci --silent --no-audit --no-fund >/dev/null && npm run --silent build)
 # The shipped build: release profile, default features (no emulator), and its .deb.
 ui/node_modules/.bin/tauri build --bundles deb --ci -- --locked
-cargo build --release --locked -p agent-shell-bench
+cargo build --release --locked -p agent-shell-bench -p agent-shell-floor
 deb=$(ls -t target/release/bundle/deb/*.deb | head -n1)
 
 json="${BENCH_JSON:-$root/target/bench/latest.json}"
@@ -29,7 +29,8 @@ home=$(mktemp -d)
 trap 'rm -rf "$home" "$generated"' EXIT
 HOME="$home" xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- \
   bash scripts/with-test-keyring.sh target/release/agent-shell-bench \
-    --app target/release/agent-shell --chromium "$(command -v chromium)" --deb "$deb" \
+    --app target/release/agent-shell --floor target/release/agent-shell-floor \
+    --chromium "$(command -v chromium)" --deb "$deb" \
     --rounds "${BENCH_ROUNDS:-3}" --idle-secs "${BENCH_IDLE_SECS:-60}" \
     --refresh-cycles "${BENCH_REFRESH_CYCLES:-1000}" --out "$generated" \
     --json "$json" ${BENCH_COMPARE:+--compare "$BENCH_COMPARE"}

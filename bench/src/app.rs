@@ -85,6 +85,26 @@ impl RunningApp {
         None
     }
 
+    /// The app's own start phases (`start phase phase="NAME"` log lines), as milliseconds since
+    /// the launch, into `phase_{run}_{NAME}`. Called once the start is over: no waiting.
+    fn add_phases(&self, samples: &mut Samples, run: &str, phases: &[&str]) {
+        let Ok(lines) = self.lines.lock() else {
+            return;
+        };
+        for phase in phases {
+            let needle = format!("phase=\"{phase}\"");
+            if let Some((at, _)) = lines
+                .iter()
+                .find(|(_, l)| l.contains("start phase") && l.contains(&needle))
+            {
+                samples.add(
+                    &format!("phase_{run}_{phase}"),
+                    (*at - self.started).as_secs_f64() * 1000.0,
+                );
+            }
+        }
+    }
+
     fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -145,6 +165,7 @@ pub async fn app_and_browser(
         let app = RunningApp::launch(&args.app, &home, &cold, &[])?;
         if let Some(at) = app.wait_for(&["page ready"], app.started, limit) {
             samples.add("start_sign_in", (at - app.started).as_secs_f64() * 1000.0);
+            app.add_phases(samples, "cold", &["config", "keychain", "setup", "window"]);
         }
         // Deep link: a second launch hands its URL to this one.
         for _ in 0..3 {
@@ -185,6 +206,23 @@ pub async fn app_and_browser(
             if variant == "default" {
                 if let Some(at) = started {
                     samples.add("start_silent", (at - app.started).as_secs_f64() * 1000.0);
+                    app.add_phases(
+                        samples,
+                        "silent",
+                        &["config", "keychain", "setup", "window"],
+                    );
+                    if let Some(at) = app.wait_for(&["page ready"], app.started, limit) {
+                        samples.add(
+                            "phase_silent_page",
+                            (at - app.started).as_secs_f64() * 1000.0,
+                        );
+                    }
+                    if let Some(at) = app.wait_for(&["signed in silently"], app.started, limit) {
+                        samples.add(
+                            "phase_silent_token",
+                            (at - app.started).as_secs_f64() * 1000.0,
+                        );
+                    }
                 }
             }
             tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
@@ -199,6 +237,19 @@ pub async fn app_and_browser(
             }
             app.stop();
             let _ = store.delete();
+        }
+
+        // The floor: the same Tauri and webview with a static page, started and idled the same.
+        if let Some(floor) = &args.floor {
+            let app = RunningApp::launch(floor, &home, &cold, &[])?;
+            if let Some(at) = app.wait_for(&["floor page ready"], app.started, limit) {
+                samples.add("floor_start", (at - app.started).as_secs_f64() * 1000.0);
+            }
+            tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+            let (pss, rss, _) = tree_memory(app.child.id());
+            samples.add("floor_pss", pss);
+            samples.add("floor_rss", rss);
+            app.stop();
         }
 
         // Chromium in --app mode showing the same client, initialised the same way.
@@ -282,6 +333,42 @@ pub async fn app_and_browser(
             verdict: String::new(),
         });
     }
+    let over_floor = |shell: &str, floor: &str| match (samples.median(shell), samples.median(floor))
+    {
+        (Some(shell), Some(floor)) if floor > 0.0 => Some(shell / floor),
+        _ => None,
+    };
+    let show_ratio =
+        |ratio: Option<f64>| ratio.map_or("not measured".into(), |r| format!("{r:.2}"));
+    rows.push(Row {
+        what: format!(
+            "Floor (same Tauri and webview, static page): launch to its script running; PSS after {} s idle",
+            args.idle_secs
+        ),
+        value: format!(
+            "{}; PSS {}; RSS {}",
+            samples.show("floor_start", "ms"),
+            samples.show("floor_pss", "MiB"),
+            samples.show("floor_rss", "MiB")
+        ),
+        target: "(the floor)".into(),
+        verdict: String::new(),
+    });
+    let start_over_floor = over_floor("start_sign_in", "floor_start");
+    rows.push(Row {
+        what: "Start ratio: Agent Shell's sign-in screen / the floor's page (medians)".into(),
+        value: show_ratio(start_over_floor),
+        target: "<= 1.30".into(),
+        verdict: verdict(start_over_floor, 1.3),
+    });
+    rows.push(Row {
+        what:
+            "Memory ratio: Agent Shell signed in with the client running / the floor (PSS medians)"
+                .into(),
+        value: show_ratio(over_floor("app_pss", "floor_pss")),
+        target: "(information)".into(),
+        verdict: String::new(),
+    });
     let sign_in_screen = samples.median("start_sign_in");
     rows.push(Row {
         what: "Start: launch to the sign-in screen's script running".into(),
@@ -303,6 +390,39 @@ pub async fn app_and_browser(
         target: "(comparison)".into(),
         verdict: String::new(),
     });
+    // Where the start's time goes, from the app's own `start phase` log lines (medians since
+    // the launch; each phase ends where its line is written).
+    for (run, title, phases) in [
+        (
+            "cold",
+            "Start phases, sign-in screen",
+            &["config", "keychain", "setup", "window"][..],
+        ),
+        (
+            "silent",
+            "Start phases, silent start",
+            &["config", "keychain", "setup", "window", "page", "token"][..],
+        ),
+    ] {
+        let value = phases
+            .iter()
+            .filter_map(|phase| {
+                let median = samples.median(&format!("phase_{run}_{phase}"))?;
+                Some(format!("{phase} {median:.0}"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        rows.push(Row {
+            what: format!("{title}: ms from launch to each phase's end"),
+            value: if value.is_empty() {
+                "not measured".into()
+            } else {
+                value
+            },
+            target: "(information)".into(),
+            verdict: String::new(),
+        });
+    }
     rows.push(Row {
         what: "Deep link: second launch to the URL received by the running app".into(),
         value: samples.show("deep_link", "ms"),

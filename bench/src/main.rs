@@ -23,6 +23,10 @@ pub struct Args {
     /// The agent-shell binary to measure (a release build without the emulator).
     #[arg(long)]
     app: PathBuf,
+    /// The floor app (bench/floor: the smallest Tauri app on the same Tauri and webview), for
+    /// the "shell / floor" rows (skipped when absent).
+    #[arg(long)]
+    floor: Option<PathBuf>,
     /// Chromium, for the side-by-side rows (skipped when absent).
     #[arg(long)]
     chromium: Option<PathBuf>,

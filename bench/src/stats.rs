@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 pub struct Samples(BTreeMap<String, Vec<f64>>);
 
 impl Samples {
-    pub fn add(&mut self, name: &'static str, value: f64) {
+    pub fn add(&mut self, name: &str, value: f64) {
         self.0.entry(name.to_string()).or_default().push(value);
     }
 

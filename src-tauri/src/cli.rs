@@ -146,6 +146,8 @@ pub fn main() -> ExitCode {
         }
         None => {
             let state = ShellState::from_files(cli.config.as_deref());
+            // The start's phases are log lines the bench times (docs/benchmarks.md).
+            tracing::info!(phase = "config", "start phase");
             apply_log_level(&log_level, &state);
             if cli.autostart && !autostart_is_on(&state) {
                 // The entry outlived the setting (a machine-wide one stays until uninstall):

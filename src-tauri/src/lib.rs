@@ -167,6 +167,7 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     // The launch spawns its work on tokio: start it from inside the async runtime.
     let redirect = state.launch_redirect.clone();
     tauri::async_runtime::spawn(async move { engine.launch(redirect) });
+    tracing::info!(phase = "setup", "start phase");
 }
 
 /// With `[session] forget_at_quit`, a termination signal (the desktop session ending, a service
@@ -386,7 +387,11 @@ pub fn run_gui(state: ShellState) -> Result<(), AppError> {
         build_app(Builder::default(), state).build(context)
     }));
     let app = match built {
-        Ok(app) => app?,
+        Ok(app) => {
+            let app = app?;
+            tracing::info!(phase = "window", "start phase");
+            app
+        }
         Err(panic) => {
             let reason = panic
                 .downcast_ref::<String>()

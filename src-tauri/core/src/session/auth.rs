@@ -431,6 +431,8 @@ impl AuthService {
                 return self.view();
             }
         };
+        // The start's phases are log lines the bench times (docs/benchmarks.md).
+        tracing::info!(phase = "keychain", found = stored.is_some(), "start phase");
         let Some(refresh_token) = stored else {
             self.set_signed_out_if(ticket, None);
             return self.view();
