@@ -165,7 +165,7 @@ pub async fn app_and_browser(
         let app = RunningApp::launch(&args.app, &home, &cold, &[])?;
         if let Some(at) = app.wait_for(&["page ready"], app.started, limit) {
             samples.add("start_sign_in", (at - app.started).as_secs_f64() * 1000.0);
-            app.add_phases(samples, "cold", &["config", "keychain", "setup", "window"]);
+            app.add_phases(samples, "cold", &["config", "built", "setup", "keychain"]);
         }
         // Deep link: a second launch hands its URL to this one.
         for _ in 0..3 {
@@ -199,18 +199,14 @@ pub async fn app_and_browser(
             drop(desk);
             let app = RunningApp::launch(&args.app, &home, &config_path, &[])?;
             let started = app.wait_for(
-                &["embedded client event", "SessionStart"],
+                &["embedded client event", "agent-shell:session-start"],
                 app.started,
                 limit,
             );
             if variant == "default" {
                 if let Some(at) = started {
                     samples.add("start_silent", (at - app.started).as_secs_f64() * 1000.0);
-                    app.add_phases(
-                        samples,
-                        "silent",
-                        &["config", "keychain", "setup", "window"],
-                    );
+                    app.add_phases(samples, "silent", &["config", "built", "setup", "keychain"]);
                     if let Some(at) = app.wait_for(&["page ready"], app.started, limit) {
                         samples.add(
                             "phase_silent_page",
@@ -396,12 +392,12 @@ pub async fn app_and_browser(
         (
             "cold",
             "Start phases, sign-in screen",
-            &["config", "keychain", "setup", "window"][..],
+            &["config", "built", "setup", "keychain"][..],
         ),
         (
             "silent",
             "Start phases, silent start",
-            &["config", "keychain", "setup", "window", "page", "token"][..],
+            &["config", "built", "setup", "keychain", "page", "token"][..],
         ),
     ] {
         let value = phases

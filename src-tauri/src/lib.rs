@@ -389,7 +389,7 @@ pub fn run_gui(state: ShellState) -> Result<(), AppError> {
     let app = match built {
         Ok(app) => {
             let app = app?;
-            tracing::info!(phase = "window", "start phase");
+            tracing::info!(phase = "built", "start phase");
             app
         }
         Err(panic) => {
