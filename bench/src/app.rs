@@ -14,7 +14,7 @@ use genesys_emulator::{EmulatorConfig, RunningEmulator};
 
 use crate::browser::{self, HostPage};
 use crate::refresh::Desk;
-use crate::stats::{fmt, tree_memory, verdict, Row, Samples};
+use crate::stats::{fmt, tree_memory, verdict, ProcessMemory, Row, Samples};
 use crate::{Args, BoxError};
 
 struct RunningApp {
@@ -149,7 +149,8 @@ pub async fn app_and_browser(
     })
     .await?;
     let limit = Duration::from_secs(30);
-    let mut by_process: BTreeMap<String, f64> = BTreeMap::new();
+    let mut by_process: BTreeMap<String, ProcessMemory> = BTreeMap::new();
+    let mut floor_by_process: BTreeMap<String, ProcessMemory> = BTreeMap::new();
     let host = HostPage::serve(page_port).await?;
 
     for round in 0..args.rounds {
@@ -242,7 +243,8 @@ pub async fn app_and_browser(
                 samples.add("floor_start", (at - app.started).as_secs_f64() * 1000.0);
             }
             tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
-            let (pss, rss, _) = tree_memory(app.child.id());
+            let (pss, rss, parts) = tree_memory(app.child.id());
+            floor_by_process = parts;
             samples.add("floor_pss", pss);
             samples.add("floor_rss", rss);
             app.stop();
@@ -317,12 +319,26 @@ pub async fn app_and_browser(
         target: "<= 0.60 (opt-in)".into(),
         verdict: verdict(ratio_auto, 0.6),
     });
-    if !by_process.is_empty() {
+    // The floor's processes beside the shell's: what the main process holds beyond the
+    // floor's is ours (the WebKit libraries it maps are shared with its web processes).
+    for (what, parts) in [
+        (
+            "Memory by process (last round, PSS; anon: heaps, not mapped files)",
+            &by_process,
+        ),
+        (
+            "Memory by process, the floor (last round, PSS; anon: heaps, not mapped files)",
+            &floor_by_process,
+        ),
+    ] {
+        if parts.is_empty() {
+            continue;
+        }
         rows.push(Row {
-            what: "Memory by process (last round, PSS)".into(),
-            value: by_process
+            what: what.into(),
+            value: parts
                 .iter()
-                .map(|(name, mib)| format!("{name} {}", fmt(*mib)))
+                .map(|(name, mib)| format!("{name} {} (anon {})", fmt(mib.pss), fmt(mib.anon)))
                 .collect::<Vec<_>>()
                 .join(", "),
             target: String::new(),

@@ -163,10 +163,18 @@ fn process_tree(root: u32) -> Vec<u32> {
     tree
 }
 
-/// (PSS, RSS) in MiB of the whole tree; and per process name, PSS.
-pub fn tree_memory(root: u32) -> (f64, f64, BTreeMap<String, f64>) {
+/// One process name's share of a tree, in MiB: its PSS, and the anonymous part of it (heaps
+/// and other private memory, as opposed to mapped files such as shared libraries).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessMemory {
+    pub pss: f64,
+    pub anon: f64,
+}
+
+/// (PSS, RSS) in MiB of the whole tree; and per process name, PSS and its anonymous part.
+pub fn tree_memory(root: u32) -> (f64, f64, BTreeMap<String, ProcessMemory>) {
     let (mut pss, mut rss) = (0u64, 0u64);
-    let mut by_name: BTreeMap<String, f64> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, ProcessMemory> = BTreeMap::new();
     for pid in process_tree(root) {
         let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
             continue;
@@ -186,7 +194,9 @@ pub fn tree_memory(root: u32) -> (f64, f64, BTreeMap<String, f64>) {
             .unwrap_or_default()
             .trim()
             .to_string();
-        *by_name.entry(name).or_default() += p as f64 / 1024.0;
+        let entry = by_name.entry(name).or_default();
+        entry.pss += p as f64 / 1024.0;
+        entry.anon += field("Pss_Anon:") as f64 / 1024.0;
     }
     (pss as f64 / 1024.0, rss as f64 / 1024.0, by_name)
 }

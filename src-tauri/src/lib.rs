@@ -163,10 +163,13 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
             }
         }
     }
-    auth.mark_restoring();
+    // Begun when the app was built (run_gui); begun here only if that did not happen.
+    let started = state
+        .take_silent_start()
+        .unwrap_or_else(|| auth.begin_silent_start(tauri::async_runtime::handle().inner()));
     // The launch spawns its work on tokio: start it from inside the async runtime.
     let redirect = state.launch_redirect.clone();
-    tauri::async_runtime::spawn(async move { engine.launch(redirect) });
+    tauri::async_runtime::spawn(async move { engine.launch(started, redirect) });
     tracing::info!(phase = "setup", "start phase");
 }
 
@@ -390,6 +393,14 @@ pub fn run_gui(state: ShellState) -> Result<(), AppError> {
         Ok(app) => {
             let app = app?;
             tracing::info!(phase = "built", "start phase");
+            // Built means this is the only instance (a second one has handed over and ended
+            // in build): the silent start may begin, overlapping the window's creation.
+            let state = app.state::<ShellState>();
+            if let Some(auth) = &state.auth {
+                state.keep_silent_start(
+                    auth.begin_silent_start(tauri::async_runtime::handle().inner()),
+                );
+            }
             app
         }
         Err(panic) => {

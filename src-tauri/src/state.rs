@@ -7,7 +7,7 @@ use agent_shell_core::config::policy;
 use agent_shell_core::config::{self, ConfigOrigin, ShellConfig};
 use agent_shell_core::embed::links::LinkPolicy;
 use agent_shell_core::platform::keychain::{KeyringStore, MemoryStore, SecretStore};
-use agent_shell_core::session::auth::AuthService;
+use agent_shell_core::session::auth::{AuthService, SilentStart};
 use agent_shell_core::session::engine::SessionEngine;
 use serde::Serialize;
 
@@ -43,6 +43,8 @@ pub struct ShellState {
     pub links: Arc<LinkPolicy>,
     /// The session engine, started with the app as its edge at setup.
     engine: std::sync::OnceLock<Arc<SessionEngine>>,
+    /// The silent start, begun when the app was built and taken by the engine at setup.
+    silent_start: std::sync::Mutex<Option<SilentStart>>,
     /// Whatever must live as long as the app (the demo's emulator servers).
     _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -214,6 +216,7 @@ impl ShellState {
             auth,
             launch_redirect: None,
             engine: std::sync::OnceLock::new(),
+            silent_start: std::sync::Mutex::new(None),
             _keep_alive: keep_alive,
         }
     }
@@ -225,6 +228,20 @@ impl ShellState {
 
     pub(crate) fn set_engine(&self, engine: Arc<SessionEngine>) {
         let _ = self.engine.set(engine);
+    }
+
+    pub(crate) fn keep_silent_start(&self, started: SilentStart) {
+        *self
+            .silent_start
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(started);
+    }
+
+    pub(crate) fn take_silent_start(&self) -> Option<SilentStart> {
+        self.silent_start
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     pub fn config(&self) -> Option<&ShellConfig> {

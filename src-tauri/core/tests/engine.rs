@@ -107,7 +107,11 @@ fn refused_message(message: &serde_json::Value) -> ClientEvent {
 
 /// Launches and waits (in virtual time) for the silent start to finish.
 async fn launched(desk: &Desk, redirect: Option<String>) {
-    desk.engine.launch(redirect);
+    let started = desk
+        .engine
+        .auth()
+        .begin_silent_start(&tokio::runtime::Handle::current());
+    desk.engine.launch(started, redirect);
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 

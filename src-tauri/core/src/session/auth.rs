@@ -56,6 +56,24 @@ enum Ticket {
     SignIn(u64),
 }
 
+/// A silent start under way (see [`AuthService::begin_silent_start`]).
+#[derive(Debug)]
+pub struct SilentStart(tokio::task::JoinHandle<SessionView>);
+
+impl SilentStart {
+    /// Waits for it to end. Should its task have died (a panic is a bug), the silent start runs
+    /// again here, so the launch still ends on a screen.
+    pub async fn finish(self, auth: &AuthService) -> SessionView {
+        match self.0.await {
+            Ok(view) => view,
+            Err(error) => {
+                tracing::error!(%error, "the silent start's task ended early; starting it again");
+                auth.silent_start().await
+            }
+        }
+    }
+}
+
 pub struct AuthService {
     config: ShellConfig,
     client: Arc<dyn GenesysApi>,
@@ -481,6 +499,17 @@ impl AuthService {
             }
         }
         self.view()
+    }
+
+    /// Begins the silent start on `runtime` and returns at once, the session already marked as
+    /// restoring. The app calls it as soon as it knows it is the only instance (a second one
+    /// must never refresh: a rotation would leave the first holding a spent token), so the
+    /// keychain read and the token refresh overlap the window's creation;
+    /// [`SessionEngine::launch`](crate::session::engine::SessionEngine::launch) takes it.
+    pub fn begin_silent_start(self: &Arc<Self>, runtime: &tokio::runtime::Handle) -> SilentStart {
+        self.mark_restoring();
+        let auth = self.clone();
+        SilentStart(runtime.spawn(async move { auth.silent_start().await }))
     }
 
     /// Stores the refresh token (before reporting success) and makes the session active - if

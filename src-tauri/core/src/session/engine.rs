@@ -23,6 +23,7 @@ use crate::error::{ErrorCode, Problem};
 use crate::platform::loopback::{self, Verdict};
 use crate::session::auth::{
     AuthError, AuthErrorAction, AuthService, Notice, Phase, RedirectTransport, SessionView,
+    SilentStart,
 };
 
 /// How often the keep-alive loop re-reads the wall clock (bounds how late a refresh can be
@@ -307,12 +308,13 @@ impl SessionEngine {
         let _ = self.edge.execute(Effect::ShowSession(view));
     }
 
-    /// Silent start, then the keep-alive loop; a redirect the launch carried is handled (and,
-    /// with no sign-in pending in a fresh process, refused with a clear notice) afterwards.
-    pub fn launch(self: &Arc<Self>, redirect: Option<String>) {
+    /// The silent start (begun early by [`AuthService::begin_silent_start`]) is shown when it
+    /// ends, then the keep-alive loop runs; a redirect the launch carried is handled (and, with
+    /// no sign-in pending in a fresh process, refused with a clear notice) afterwards.
+    pub fn launch(self: &Arc<Self>, started: SilentStart, redirect: Option<String>) {
         let engine = self.clone();
         tokio::spawn(async move {
-            engine.auth.silent_start().await;
+            started.finish(&engine.auth).await;
             engine.show();
             let keeper = engine.clone();
             tokio::spawn(async move {
