@@ -307,19 +307,13 @@ fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
         browser_check["status"], "pass",
         "no browser set: {browser_check}"
     );
-    let apps = dirs.data_home.join("applications");
-    std::fs::write(
-        apps.join("brave-browser.desktop"),
-        "[Desktop Entry]\nType=Application\nName=Brave\nExec=brave %U\nMimeType=x-scheme-handler/https;\n",
-    )
-    .unwrap();
-    let status = Command::new("xdg-mime")
-        .args(["default", "brave-browser.desktop", "x-scheme-handler/https"])
-        .env("XDG_DATA_HOME", &dirs.data_home)
-        .env("XDG_CONFIG_HOME", &dirs.config_home)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    agent_shell_test_kit::desktop::set_default_browser(
+        &dirs.data_home,
+        &dirs.config_home,
+        "brave-browser.desktop",
+        "Brave",
+        "brave",
+    );
     let report = doctor_json(&doctor(true));
     let browser_check = doctor_check(&report, "browser.scheme_prompt");
     assert_eq!(browser_check["status"], "warn", "{browser_check}");

@@ -274,20 +274,13 @@ fn the_default_browser_is_read_from_xdg_mime() {
     check_tools();
     let desk = Desk::new();
     assert_eq!(desktop::default_browser(&desk.dirs), None, "no browser set");
-    let apps = desk.dirs.data_home.join("applications");
-    std::fs::create_dir_all(&apps).unwrap();
-    std::fs::write(
-        apps.join("google-chrome.desktop"),
-        "[Desktop Entry]\nType=Application\nName=Chrome\nExec=google-chrome %U\nMimeType=x-scheme-handler/https;\n",
-    )
-    .unwrap();
-    let status = Command::new("xdg-mime")
-        .args(["default", "google-chrome.desktop", "x-scheme-handler/https"])
-        .env("XDG_DATA_HOME", &desk.dirs.data_home)
-        .env("XDG_CONFIG_HOME", &desk.dirs.config_home)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    agent_shell_test_kit::desktop::set_default_browser(
+        &desk.dirs.data_home,
+        &desk.dirs.config_home,
+        "google-chrome.desktop",
+        "Chrome",
+        "google-chrome",
+    );
     assert_eq!(
         desktop::default_browser(&desk.dirs).as_deref(),
         Some("google-chrome.desktop")
