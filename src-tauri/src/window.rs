@@ -157,18 +157,12 @@ fn media_permission<R: Runtime>(
 }
 
 /// WebKitGTK keeps media capture and WebRTC off unless asked; a ringing call must play
-/// without a click. Other platforms enable these in their webviews by default. The cache
-/// model is WebKit's for an app showing one page, not a browser's: no back/forward page cache
-/// and small memory caches (the workspace is served by the app itself, and Platform API
-/// answers are not cached anyway); docs/benchmarks.md has its figure.
+/// without a click. Other platforms enable these in their webviews by default. (WebKit's
+/// document-viewer cache model was tried for memory and saved nothing: docs/benchmarks.md.)
 #[cfg(target_os = "linux")]
 fn configure_platform_webview<R: Runtime>(window: &WebviewWindow<R>, mock_media: bool) {
     let result = window.with_webview(move |webview| {
-        use webkit2gtk::{CacheModel, SettingsExt, WebContextExt, WebViewExt};
-        match WebViewExt::context(&webview.inner()) {
-            Some(context) => context.set_cache_model(CacheModel::DocumentViewer),
-            None => tracing::warn!("webview context unavailable: WebKit keeps its browser caches"),
-        }
+        use webkit2gtk::{SettingsExt, WebViewExt};
         let Some(settings) = WebViewExt::settings(&webview.inner()) else {
             tracing::warn!("webview settings unavailable: softphone media stays off");
             return;
