@@ -78,9 +78,7 @@ async fn client_frame_cannot_reach_ipc_navigate_or_spoof_and_links_go_through_ru
     );
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
-    app.click("#sign-in-button").await;
-    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
-        .await;
+    app.sign_in_through_the_browser().await;
     // The tray, as a desktop panel reads it over D-Bus: status line and a green dot.
     wait_for_tray("Signed in as Alex Agent", TRAY_GREEN).await;
 
@@ -288,9 +286,7 @@ async fn a_client_that_never_starts_gets_a_problem_and_a_reload_button() {
     );
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
-    app.click("#sign-in-button").await;
-    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
-        .await;
+    app.sign_in_through_the_browser().await;
     app.wait_for_text("#client-loading-text", "Loading Genesys Cloud…")
         .await;
     assert!(!app.is_displayed("#client-reload-button").await);

@@ -21,13 +21,6 @@ async fn assert_client_removed(app: &support::E2eApp) {
     }
 }
 
-/// Presses Sign in and waits for the test browser's round trip to sign the agent in.
-async fn sign_in_through_the_browser(app: &support::E2eApp) {
-    app.click("#sign-in-button").await;
-    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
-        .await;
-}
-
 /// An emulator issuing 3-second tokens, and the app signed in against it through the test
 /// browser: the start of every test of the session engine. Returns the config text as well.
 async fn signed_in_with_short_tokens() -> (RunningEmulator, String, support::E2eApp) {
@@ -38,7 +31,7 @@ async fn signed_in_with_short_tokens() -> (RunningEmulator, String, support::E2e
     let config = config_text(&emulator, "");
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     (emulator, config, app)
 }
 
@@ -53,7 +46,7 @@ async fn forget_at_quit_signs_out_when_the_app_quits() {
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
     app.wait_for_text("#status-session", "Signed out").await;
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     assert!(stored_refresh_token(&config).is_some(), "not stored");
     assert_eq!(Control::new(&emulator).state().await["families_revoked"], 0);
 
@@ -126,7 +119,7 @@ async fn locking_the_desktop_signs_out_when_policy_says_so() {
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
     app.wait_for_text("#status-session", "Signed out").await;
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     // Unlocked for a few polls: still signed in.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     assert!(
@@ -159,7 +152,7 @@ async fn deep_link_sign_in_keeps_the_token_in_the_keychain_and_restart_is_silent
 
     let app = launch(&config, &env, home).await;
     app.wait_for_text("#status-session", "Signed out").await;
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     assert_eq!(
         app.visible_text("#status-session").await,
         "Signed in as Alex Agent"
@@ -280,7 +273,7 @@ async fn loopback_sign_in_answers_the_browser_and_signs_in() {
     );
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     let page = std::fs::read_to_string(app.home.path().join("loopback-page.html")).unwrap();
     assert!(page.contains("You can close this tab"), "{page}");
     assert_eq!(Control::new(&emulator).state().await["codes_exchanged"], 1);
@@ -322,7 +315,7 @@ async fn missing_scopes_and_idp_errors_are_shown_and_the_app_stays_usable() {
         .await;
     app.click("#sign-in-button").await;
     app.wait_for_text("#notice-code", "sign_in_refused").await;
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     app.quit().await;
 }
 
@@ -344,7 +337,7 @@ async fn unavailable_keychain_keeps_the_session_in_memory_and_says_so() {
         "unix:path=/nonexistent/agent-shell-test-bus".to_string(),
     ));
     let app = launch(&config, &env, home).await;
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     let notice = app.visible_text("#signed-in-notice-message").await;
     assert!(notice.contains("keychain is not available"), "{notice}");
     assert!(notice.contains("sign in again the next time"), "{notice}");
@@ -413,7 +406,7 @@ async fn background_renewal_then_revocation_asks_for_a_new_sign_in() {
         "no browser opened by itself"
     );
 
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     assert!(stored_refresh_token(&config).is_some());
     // the embedded client was re-initialised with the fresh credentials
     app.wait_for_text("#status-agent", "Alex Agent").await;
@@ -647,7 +640,7 @@ async fn relogin_needed_while_the_window_is_out_of_view_sends_one_notification()
     );
 
     // Out of view (minimised): one notification with the reason.
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     app.client.minimize_window().await.unwrap();
     Control::new(&emulator).revoke_all().await;
     let notification = notifications.first().await;
@@ -797,7 +790,7 @@ async fn cancel_frees_the_loopback_port_for_the_next_sign_in() {
     app.click("#cancel-sign-in-button").await;
     app.wait_for_text("#status-session", "Signed out").await;
     std::fs::remove_file(app.home.path().join("test-browser.hold")).unwrap();
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     assert_eq!(Control::new(&emulator).state().await["codes_exchanged"], 1);
     app.quit().await;
 }
@@ -811,7 +804,7 @@ async fn the_redirect_comes_back_through_gio_open() {
     std::fs::write(home.path().join("test-browser.opener"), "gio open").unwrap();
     let app = launch(&config, &env, home).await;
     app.wait_for_text("#status-session", "Signed out").await;
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     let log = std::fs::read_to_string(app.home.path().join("browser.log")).unwrap();
     assert!(log.contains("opener: gio open"), "{log}");
     assert!(log.contains("opener exit: 0"), "{log}");
@@ -930,7 +923,7 @@ async fn through_the_token_broker_a_confidential_org_stays_signed_in_and_restart
     );
     let (home, env) = browser_home();
     let app = launch(&config, &env, home).await;
-    sign_in_through_the_browser(&app).await;
+    app.sign_in_through_the_browser().await;
     let stored = stored_refresh_token(&config).expect("a refresh token, through the broker");
     assert!(
         stored.expose().starts_with("asb1."),

@@ -389,9 +389,7 @@ async fn demo_runs_against_the_bundled_emulator() {
         .await;
 
     // Done when: a signed-in agent with a live (emulated) client.
-    app.click("#sign-in-button").await;
-    app.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
-        .await;
+    app.sign_in_through_the_browser().await;
     app.wait_for_text("#status-agent", "Alex Agent").await;
     // The agent client: On Queue, and the demo's emulator rings an inbound call shortly after.
     support::click_in_client(&app, "#on-queue").await;

@@ -288,6 +288,13 @@ impl E2eApp {
             .unwrap();
     }
 
+    /// Presses Sign in and waits for the test browser's round trip to sign the agent in.
+    pub async fn sign_in_through_the_browser(&self) {
+        self.click("#sign-in-button").await;
+        self.wait_for_text("#signed-in-title", "Signed in as Alex Agent")
+            .await;
+    }
+
     /// Waits until `css` shows exactly `expected`.
     pub async fn wait_for_text(&self, css: &str, expected: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -415,7 +415,7 @@ impl AuthService {
     }
 
     /// Marks the session as being restored, so the UI shows progress, not a sign-in button.
-    pub fn mark_restoring(&self) {
+    fn mark_restoring(&self) {
         let mut session = lock(&self.session);
         if session.phase == Phase::SignedOut {
             session.phase = Phase::Restoring;
