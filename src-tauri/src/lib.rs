@@ -268,22 +268,17 @@ pub(crate) fn autostart_launcher(name: &str) -> Result<auto_launch::AutoLaunch, 
 }
 
 /// WebKitGTK composites in software where there is no GPU (VDI desktops, Xvfb): with
-/// `[webview] compositing = "auto"` it is turned off there, which saves about 110 MB in the
-/// web process; on a desktop with a GPU it stays on. `on` (the default) leaves WebKit alone.
+/// `[webview] compositing = "auto"` (the default) it is turned off there, which saves about
+/// 110 MB in the web process; on a desktop with a GPU it stays on. `on` leaves WebKit alone.
 /// Set before WebKit starts its processes.
 #[cfg(target_os = "linux")]
 fn apply_compositing_rule(config: Option<&agent_shell_core::config::ShellConfig>) {
     const VARIABLE: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
     let setting = config.map(|c| c.compositing).unwrap_or_default();
     let forced_by_env = std::env::var_os(VARIABLE).is_some();
-    let gpu = std::fs::read_dir("/dev/dri")
-        .map(|entries| {
-            entries.filter_map(Result::ok).any(|entry| {
-                entry.file_name().to_string_lossy().starts_with("renderD")
-                    && std::fs::File::open(entry.path()).is_ok()
-            })
-        })
-        .unwrap_or(false);
+    let gpu = agent_shell_core::platform::gpu::render_node_usable(std::path::Path::new(
+        agent_shell_core::platform::gpu::DRI_DIR,
+    ));
     let disable = setting.disable(gpu, forced_by_env);
     if disable {
         std::env::set_var(VARIABLE, "1");

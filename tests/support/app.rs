@@ -236,6 +236,21 @@ impl E2eApp {
     }
 
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        // WebKitWebDriver takes a screenshot after the page's next paint. Without compositing
+        // (the default where there is no GPU, as under Xvfb) a page that has stopped changing
+        // never paints again, and the screenshot, and every WebDriver command queued behind it,
+        // would wait for ever. A one-pixel, almost transparent mark for a moment makes that
+        // paint; it is gone again after 1.5 s.
+        let _ = self
+            .client
+            .execute(
+                "const mark = document.createElement('div');
+                 mark.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;background:rgba(0,0,0,0.01);pointer-events:none';
+                 document.documentElement.appendChild(mark);
+                 setTimeout(() => mark.remove(), 1500);",
+                vec![],
+            )
+            .await;
         // Let WebKit paint the latest state before capturing it.
         tokio::time::sleep(Duration::from_millis(400)).await;
         let path = artifacts_dir().join(format!("{name}.png"));

@@ -41,6 +41,14 @@ impl Watchdog {
             );
             for pid in &pids {
                 eprintln!("--- threads of {pid} ---\n{}", thread_stacks(*pid));
+                // A hang is as often in WebKit's web process as in the app.
+                for child in children(*pid) {
+                    eprintln!(
+                        "--- threads of {child} (child of {pid}: {}) ---\n{}",
+                        comm(child),
+                        thread_stacks(child)
+                    );
+                }
             }
             // The driver's pid is only signalled while it still names tauri-driver (never a
             // reused pid).
@@ -56,6 +64,32 @@ impl Watchdog {
         });
         Watchdog { _disarm: disarm }
     }
+}
+
+/// The processes whose parent is `pid` (WebKit's web and network processes for the app).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|child| {
+            // The parent is the 4th field of /proc/N/stat, after the ")" that ends comm.
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .is_some_and(|parent| parent == pid.to_string())
+            })
+        })
+        .collect()
+}
+
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// Backtraces of every thread of `pid` through gdb when it is installed (it is not needed

@@ -38,7 +38,7 @@ pub struct ShellConfig {
     pub links: LinkSettings,
     /// `[logs] level` (info unless set).
     pub log_level: LogLevel,
-    /// `[webview] compositing` (on unless set).
+    /// `[webview] compositing` (auto unless set).
     pub compositing: Compositing,
     /// `[startup] autostart`: open the shell when the agent logs in to the desktop (off
     /// unless set; set and locked by IT in practice).

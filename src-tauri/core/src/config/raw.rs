@@ -67,14 +67,14 @@ pub struct RawWebview {
 
 /// `[webview] compositing`: WebKitGTK's accelerated compositing. `auto` turns it off only where
 /// WebKit would composite in software anyway (no GPU render node): there it costs about
-/// 110 MB in the web process (docs/benchmarks.md). The default stays `on`, WebKit's own: with
-/// compositing off, the webview stopped answering in some of the e2e tests under Xvfb (the
-/// client iframe reloading), so `auto` is for IT to choose on VDI after a pilot, not a default.
+/// 110 MB in the web process (docs/benchmarks.md). `auto` is the default: the "freeze" that
+/// once held it back was WebKitWebDriver's screenshot waiting for a repaint that a still page
+/// never makes without compositing, not the webview (docs/benchmarks.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compositing {
-    Auto,
     #[default]
+    Auto,
     On,
     Off,
 }

@@ -547,7 +547,7 @@ fn links_and_crm_are_validated_with_the_key_named() {
 #[test]
 fn compositing_goes_off_only_without_a_gpu_unless_set() {
     use super::Compositing::*;
-    assert_eq!(super::Compositing::default(), On);
+    assert_eq!(super::Compositing::default(), Auto);
     assert!(Auto.disable(false, false));
     assert!(!Auto.disable(true, false));
     assert!(!On.disable(false, false));

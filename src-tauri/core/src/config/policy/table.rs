@@ -500,7 +500,7 @@ pub const SETTINGS: &[Setting] = &[
         kind: Kind::Text {
             allowed: &["auto", "on", "off"],
         },
-        default: "on",
+        default: "auto",
         category: Category::Desktop,
         since: V1,
         description: "WebKitGTK accelerated compositing (Linux): on, off, or auto (off where there is no GPU render node).",
