@@ -74,6 +74,13 @@ async fn window_shows_the_configured_environment_and_a_status_bar() {
         .starts_with("Agent Shell 0."));
     assert!(!app.is_displayed("#status-demo").await, "not a demo run");
     assert!(!app.is_displayed("#config-error").await);
+    // The window is built hidden and shown when its page is there, not by the fallback timer.
+    let log = app.log();
+    assert!(
+        log.contains("\"page loaded\"") || log.contains("\"page ready\""),
+        "the window was not shown by its page:\n{log}"
+    );
+    assert!(!log.contains("page did not load in time"), "{log}");
     app.screenshot("sign-in-screen").await;
     // The emulator is on loopback: the machine's network going away does not concern it.
     set_network(&app, false).await;

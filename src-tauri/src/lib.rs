@@ -107,7 +107,9 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, state: ShellState) -> Builder<
         })
         .setup(|app| {
             window::create_main_window(app.handle())?;
+            tracing::info!(phase = "window", "start phase");
             tray::install(app.handle());
+            tracing::info!(phase = "tray", "start phase");
             setup(app.handle());
             Ok(())
         })
@@ -363,6 +365,8 @@ pub(crate) fn clear_genesys_browsing_data<R: Runtime>(app: &tauri::AppHandle<R>)
 pub(crate) fn focus_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         let _ = window.unminimize();
+        // Shown here, it must not be shown again when its page becomes ready.
+        app.state::<ShellState>().first_reveal();
         let _ = window.show();
         let _ = window.set_focus();
     }

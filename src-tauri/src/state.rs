@@ -45,6 +45,8 @@ pub struct ShellState {
     engine: std::sync::OnceLock<Arc<SessionEngine>>,
     /// The silent start, begun when the app was built and taken by the engine at setup.
     silent_start: std::sync::Mutex<Option<SilentStart>>,
+    /// Whether the main window was shown once (it is built hidden: window::reveal_main_window).
+    window_revealed: std::sync::atomic::AtomicBool,
     /// Whatever must live as long as the app (the demo's emulator servers).
     _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -217,6 +219,7 @@ impl ShellState {
             launch_redirect: None,
             engine: std::sync::OnceLock::new(),
             silent_start: std::sync::Mutex::new(None),
+            window_revealed: std::sync::atomic::AtomicBool::new(false),
             _keep_alive: keep_alive,
         }
     }
@@ -228,6 +231,13 @@ impl ShellState {
 
     pub(crate) fn set_engine(&self, engine: Arc<SessionEngine>) {
         let _ = self.engine.set(engine);
+    }
+
+    /// True the first time only: the caller is the one to show the window.
+    pub(crate) fn first_reveal(&self) -> bool {
+        !self
+            .window_revealed
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn keep_silent_start(&self, started: SilentStart) {

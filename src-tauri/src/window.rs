@@ -15,6 +15,10 @@ use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewWindow, WebviewWindowBu
 use crate::state::ShellState;
 use crate::{browser, MAIN_WINDOW};
 
+/// How long the main window may stay hidden when its page never loads: it is shown then anyway,
+/// so an agent never launches an app with no window.
+const REVEAL_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Event telling the page what became of a link the client tried to open.
 pub const LINK_EVENT: &str = "shell://link";
 
@@ -60,6 +64,9 @@ pub fn create_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Webvi
         // The lock above admits the client's origins for the iframe; should the main frame
         // ever start loading one, the window goes straight back to the app page.
         .on_page_load(|webview, payload| {
+            if payload.event() == PageLoadEvent::Finished {
+                reveal_main_window(webview.app_handle(), "page loaded");
+            }
             if payload.event() != PageLoadEvent::Started || !links::main_frame_strayed(payload.url()) {
                 return;
             }
@@ -84,7 +91,30 @@ pub fn create_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Webvi
         })
         .build()?;
     configure_platform_webview(&window, mock_media);
+    let fallback = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(REVEAL_AT_THE_LATEST).await;
+        reveal_main_window(&fallback, "page did not load in time");
+    });
     Ok(window)
+}
+
+/// Shows the main window the first time its page is ready (the page's first call, or its load
+/// finished, or [`REVEAL_AT_THE_LATEST`]); later calls do nothing. The window is built hidden
+/// (tauri.conf.json): shown before its web process has painted, WebKitGTK without compositing
+/// blocks the app's main thread for up to half a second waiting for that paint, and every
+/// webview shows a blank frame meanwhile (docs/benchmarks.md).
+pub fn reveal_main_window<R: Runtime>(app: &AppHandle<R>, why: &'static str) {
+    if !app.state::<ShellState>().first_reveal() {
+        return;
+    }
+    let Some(window) = app.get_webview_window(crate::MAIN_WINDOW) else {
+        return;
+    };
+    match window.show() {
+        Ok(()) => tracing::info!(phase = "shown", why, "start phase"),
+        Err(error) => tracing::warn!(%error, "could not show the main window"),
+    }
 }
 
 /// Opens `url` in the system browser if the link policy allows it, and tells the page either
