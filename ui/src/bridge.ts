@@ -7,6 +7,7 @@
 // the client only; the refresh token never reaches this page (Rust owns refresh).
 import {
   describeError,
+  type EmbedCredentials,
   getEmbedCredentials,
   reportAuthError,
   reportClientEvent,
@@ -28,6 +29,9 @@ export class ClientBridge {
   /** The token last posted: a renewal posts only a token the client does not have yet. */
   private postedToken: string | null = null;
   private readonly listener = (event: MessageEvent): void => this.receive(event);
+  /** The credentials for the client's init, asked for while its page loads (one IPC round
+   * trip less between its ready and its init); dropped when the session changes meanwhile. */
+  private prefetched: Promise<EmbedCredentials> | null = null;
 
   constructor(
     private readonly frame: HTMLIFrameElement,
@@ -42,6 +46,14 @@ export class ClientBridge {
   start(clientUrl: string): void {
     window.addEventListener("message", this.listener);
     this.frame.src = clientUrl;
+    this.prefetched = getEmbedCredentials();
+    // A failure is reported by the init that would use it, which then asks again.
+    this.prefetched.catch(() => undefined);
+  }
+
+  /** The session changed (a renewal): credentials fetched before it are not handed over. */
+  sessionChanged(): void {
+    this.prefetched = null;
   }
 
   /** Removes the client: nothing stale stays on screen or keeps a token. The frame element is
@@ -52,6 +64,7 @@ export class ClientBridge {
     window.removeEventListener("message", this.listener);
     this.clientOrigin = null;
     this.postedToken = null;
+    this.prefetched = null;
     const blank = this.frame.cloneNode(false) as HTMLIFrameElement;
     blank.src = "about:blank";
     this.frame.replaceWith(blank);
@@ -119,8 +132,10 @@ export class ClientBridge {
   }
 
   private async sendInit(): Promise<void> {
+    const prefetched = this.prefetched;
+    this.prefetched = null;
     try {
-      const credentials = await getEmbedCredentials();
+      const credentials = await (prefetched ?? getEmbedCredentials()).catch(() => getEmbedCredentials());
       this.postedToken = credentials.accessToken;
       this.post({
         type: "agent-shell:init",

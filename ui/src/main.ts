@@ -280,8 +280,12 @@ function startClient(view: SessionView): void {
       onError: clientProblem,
     });
     bridge.start(info.clientUrl);
-  } else if (view.expiresAtMs !== lastExpiry && bridge.connected) {
-    void bridge.sendToken().catch(() => undefined);
+  } else if (view.expiresAtMs !== lastExpiry) {
+    if (bridge.connected) {
+      void bridge.sendToken().catch(() => undefined);
+    } else {
+      bridge.sessionChanged();
+    }
   }
   lastExpiry = view.expiresAtMs;
 }
@@ -473,22 +477,39 @@ function announceDiagnostics(text: string): void {
 async function start(): Promise<void> {
   wireDiagnostics();
   try {
-    const info = await getShellInfo();
-    shellInfo = info;
-    renderInfo(info);
-    if (info.status !== "configured") {
+    // The start's IPC calls go out together (each is a round trip to the app), so the client
+    // starts loading as soon as the info and the session are in.
+    const info = getShellInfo();
+    const firstSession = getSession();
+    // Not configured, there is no session to read: its error must not be left unhandled.
+    firstSession.catch(() => undefined);
+    const sessionListener = onSessionChanged((view) => {
+      if (shellInfo?.status === "configured") {
+        renderSession(view);
+      }
+    });
+    const linkListener = onLinkOutcome(showLinkOutcome);
+    shellInfo = await info;
+    renderInfo(shellInfo);
+    if (shellInfo.status !== "configured") {
       return;
     }
     wireButtons();
-    await onLinkOutcome(showLinkOutcome);
     // The emulator is on loopback: the machine's network does not matter to it.
-    if (!info.localEmulator) {
+    if (!shellInfo.localEmulator) {
       window.addEventListener("online", showNetworkState);
       window.addEventListener("offline", showNetworkState);
       showNetworkState();
     }
-    await onSessionChanged(renderSession);
-    renderSession(await getSession());
+    const first = await firstSession;
+    renderSession(first);
+    await Promise.all([sessionListener, linkListener]);
+    // A change between the first read and the listener's registration is caught by a second
+    // read; the same view is not drawn twice (a screen reader would hear it again).
+    const current = await getSession();
+    if (JSON.stringify(current) !== JSON.stringify(first)) {
+      renderSession(current);
+    }
   } catch (error) {
     showFatal(error);
   }
