@@ -6,6 +6,9 @@
 #   BENCH_ROUNDS (3)  BENCH_IDLE_SECS (60)  BENCH_REFRESH_CYCLES (1000)
 #   BENCH_JSON (target/bench/latest.json): every figure of the run, to compare a later run with
 #   BENCH_COMPARE (unset): an earlier run's JSON; a table of medians and ratios is printed
+#   BENCH_APP_LOG (info): the app's AGENT_SHELL_LOG, e.g. debug to profile a start
+#   BENCH_DUMP_SILENT (unset): a path prefix; each silent start's log lines are written to
+#   <prefix>-<variant>-<round>.txt with the ms since launch in front (where the time goes)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

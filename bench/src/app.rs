@@ -17,6 +17,12 @@ use crate::refresh::Desk;
 use crate::stats::{fmt, tree_memory, verdict, ProcessMemory, Row, Samples};
 use crate::{Args, BoxError};
 
+/// The app's `start phase` log lines, in the order they are usually written: config read,
+/// app built, keychain read, window built, tray installed, setup done, window shown.
+const START_PHASES: &[&str] = &[
+    "config", "built", "keychain", "window", "tray", "setup", "shown",
+];
+
 struct RunningApp {
     child: Child,
     started: Instant,
@@ -38,7 +44,10 @@ impl RunningApp {
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("XDG_CACHE_HOME", home.join(".cache"))
             .env("XDG_STATE_HOME", home.join(".local/state"))
-            .env("AGENT_SHELL_LOG", "info")
+            .env(
+                "AGENT_SHELL_LOG",
+                std::env::var("BENCH_APP_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env("NO_COLOR", "1")
             .env_remove("AGENT_SHELL_CONFIG")
             .stdout(Stdio::null())
@@ -166,7 +175,7 @@ pub async fn app_and_browser(
         let app = RunningApp::launch(&args.app, &home, &cold, &[])?;
         if let Some(at) = app.wait_for(&["page ready"], app.started, limit) {
             samples.add("start_sign_in", (at - app.started).as_secs_f64() * 1000.0);
-            app.add_phases(samples, "cold", &["config", "built", "setup", "keychain"]);
+            app.add_phases(samples, "cold", START_PHASES);
         }
         // Deep link: a second launch hands its URL to this one.
         for _ in 0..3 {
@@ -202,10 +211,21 @@ pub async fn app_and_browser(
                 app.started,
                 limit,
             );
+            if let Ok(path) = std::env::var("BENCH_DUMP_SILENT") {
+                if let Ok(lines) = app.lines.lock() {
+                    let text: String = lines
+                        .iter()
+                        .map(|(at, l)| {
+                            format!("{:7.1} {l}\n", (*at - app.started).as_secs_f64() * 1000.0)
+                        })
+                        .collect();
+                    let _ = std::fs::write(format!("{path}-{variant}-{round}.txt"), text);
+                }
+            }
             if variant == "default" {
                 if let Some(at) = started {
                     samples.add("start_silent", (at - app.started).as_secs_f64() * 1000.0);
-                    app.add_phases(samples, "silent", &["config", "built", "setup", "keychain"]);
+                    app.add_phases(samples, "silent", START_PHASES);
                     if let Some(at) = app.wait_for(&["page ready"], app.started, limit) {
                         samples.add(
                             "phase_silent_page",
@@ -408,18 +428,27 @@ pub async fn app_and_browser(
         target: "(comparison)".into(),
         verdict: String::new(),
     });
+    let silent_over_chromium = match (silent, samples.median("chromium_start")) {
+        (Some(shell), Some(chromium)) if chromium > 0.0 => Some(shell / chromium),
+        _ => None,
+    };
+    rows.push(Row {
+        what: "Start ratio: Agent Shell's silent start / Chromium's, to the same client (medians)"
+            .into(),
+        value: show_ratio(silent_over_chromium),
+        target: "<= 0.80".into(),
+        verdict: verdict(silent_over_chromium, 0.8),
+    });
     // Where the start's time goes, from the app's own `start phase` log lines (medians since
     // the launch; each phase ends where its line is written).
     for (run, title, phases) in [
-        (
-            "cold",
-            "Start phases, sign-in screen",
-            &["config", "built", "setup", "keychain"][..],
-        ),
+        ("cold", "Start phases, sign-in screen", START_PHASES),
         (
             "silent",
             "Start phases, silent start",
-            &["config", "built", "setup", "keychain", "page", "token"][..],
+            &[
+                "config", "built", "keychain", "window", "tray", "setup", "page", "shown", "token",
+            ][..],
         ),
     ] {
         let value = phases
