@@ -16,7 +16,7 @@ use genesys_emulator::RunningEmulator;
 use serde_json::Value;
 use support::{
     agent_config_text, browser_home, emulator, enter_client_frame, free_port, launch,
-    wait_for_open, wait_until, Control, E2eApp, FaultKind, Ring,
+    wait_for_open, wait_until, Control, E2eApp, FaultExt, FaultKind, Ring,
 };
 
 const CRM: &str = "https://crm.example.com/case?interaction=";

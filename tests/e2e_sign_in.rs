@@ -9,7 +9,7 @@ use serde_json::Value;
 use support::{
     any_file_contains, assert_no_secret_in_home, browser_home, browser_opens, click_in_client,
     config_text, emulator, emulator_with, free_port, launch, stored_refresh_token, wait_for_open,
-    wait_for_tray, Control, FaultKind, Settings, TRAY_GREEN, TRAY_RED,
+    wait_for_tray, Control, FaultExt, FaultKind, Settings, TRAY_GREEN, TRAY_RED,
 };
 
 /// Nothing of the embedded client stays once the session ends: its frame is blank and the

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use agent_shell_test_kit::FaultKind;
+use agent_shell_test_kit::{FaultExt, FaultKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use common::*;

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use agent_shell_broker::{seal, unseal, RateLimit, SealingKey, SealingKeys};
-use agent_shell_test_kit::FaultKind;
+use agent_shell_test_kit::{FaultExt, FaultKind};
 use common::*;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};

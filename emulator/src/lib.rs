@@ -55,6 +55,7 @@ pub use crate::config::{
 };
 pub use crate::error::EmulatorError;
 pub use crate::pkce::s256 as pkce_s256_challenge;
+pub use crate::store::FaultKind;
 pub use crate::users::DEFAULT_USERNAME;
 
 /// How long [`RunningEmulator::shutdown`] waits for in-flight requests before aborting them.

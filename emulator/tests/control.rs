@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use agent_shell_test_kit::FaultKind;
+use agent_shell_test_kit::{FaultExt, FaultKind};
 use common::*;
 use genesys_emulator::{EmulatorConfig, DEMO_CLIENT_ID};
 use reqwest::StatusCode;

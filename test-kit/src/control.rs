@@ -22,21 +22,9 @@ pub struct Control {
     http: reqwest::Client,
 }
 
-/// What a fault does to the next matching request(s) (`POST /_emulator/faults`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    ServerError,
-    ServiceUnavailable,
-    RateLimited,
-    Hang,
-    Slow,
-    Malformed,
-    InvalidGrant,
-    AuthorizeError,
-    UsersMeUnauthorized,
-    ApiUnauthorized,
-}
+/// What a fault does to the next matching request(s) (`POST /_emulator/faults`): the
+/// emulator's own type, so a kind the emulator does not know cannot be sent.
+pub use genesys_emulator::FaultKind;
 
 /// A fault to queue: a kind, and what the emulator defaults unless set (once, `Retry-After:
 /// 2`, 30 s of hanging, `access_denied` for an authorize error).
@@ -99,24 +87,33 @@ impl Fault {
     }
 }
 
-impl FaultKind {
+/// The [`Fault`] builders on a bare kind (`FaultKind::Hang.secs(1)`): a trait, since the kind
+/// is the emulator's type.
+pub trait FaultExt {
     /// See [`Fault::times`].
-    pub fn times(self, count: u32) -> Fault {
+    fn times(self, count: u32) -> Fault;
+    /// See [`Fault::retry_after`].
+    fn retry_after(self, secs: u64) -> Fault;
+    /// See [`Fault::secs`].
+    fn secs(self, secs: u64) -> Fault;
+    /// See [`Fault::error`].
+    fn error(self, code: &str) -> Fault;
+}
+
+impl FaultExt for FaultKind {
+    fn times(self, count: u32) -> Fault {
         Fault::from(self).times(count)
     }
 
-    /// See [`Fault::retry_after`].
-    pub fn retry_after(self, secs: u64) -> Fault {
+    fn retry_after(self, secs: u64) -> Fault {
         Fault::from(self).retry_after(secs)
     }
 
-    /// See [`Fault::secs`].
-    pub fn secs(self, secs: u64) -> Fault {
+    fn secs(self, secs: u64) -> Fault {
         Fault::from(self).secs(secs)
     }
 
-    /// See [`Fault::error`].
-    pub fn error(self, code: &str) -> Fault {
+    fn error(self, code: &str) -> Fault {
         Fault::from(self).error(code)
     }
 }

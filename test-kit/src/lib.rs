@@ -18,7 +18,7 @@ pub mod desktop;
 pub mod fake_api;
 pub mod wait;
 
-pub use control::{Control, Fault, FaultKind, Ring, Settings};
+pub use control::{Control, Fault, FaultExt, FaultKind, Ring, Settings};
 #[cfg(feature = "core")]
 pub use fake_api::{FakeApi, StoredSession, TestClock};
 pub use wait::wait_until;

@@ -16,7 +16,7 @@ mod tray;
 mod watchdog;
 mod webview;
 
-pub use agent_shell_test_kit::{wait_until, Control, FaultKind, Ring, Settings};
+pub use agent_shell_test_kit::{wait_until, Control, FaultExt, FaultKind, Ring, Settings};
 pub use app::*;
 pub use browser::*;
 pub use emulator::*;

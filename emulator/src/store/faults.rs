@@ -4,7 +4,9 @@ use oauth_wire::ErrorCode;
 
 use super::Store;
 
-/// What a queued fault does to the request that consumes it.
+/// What a queued fault does to the request that consumes it. Also the control API's `kind`
+/// (`POST /_emulator/faults`): it serialises to the name [`FaultKind::parse`] reads, so the
+/// test kit's client sends this very type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
     ServerError,
@@ -56,6 +58,21 @@ impl FaultKind {
         }
     }
 
+    /// Every kind, for the name round-trip test.
+    #[cfg(test)]
+    const ALL: [FaultKind; 10] = [
+        Self::ServerError,
+        Self::ServiceUnavailable,
+        Self::RateLimited,
+        Self::Hang,
+        Self::Slow,
+        Self::Malformed,
+        Self::InvalidGrant,
+        Self::AuthorizeError,
+        Self::UsersMeUnauthorized,
+        Self::ApiUnauthorized,
+    ];
+
     /// The endpoint this kind of fault applies to.
     pub fn target(self) -> FaultTarget {
         match self {
@@ -64,6 +81,12 @@ impl FaultKind {
             Self::ApiUnauthorized => FaultTarget::Api,
             _ => FaultTarget::Token,
         }
+    }
+}
+
+impl serde::Serialize for FaultKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -120,6 +143,15 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::store::testing::store;
+
+    #[test]
+    fn every_kind_is_sent_by_the_name_the_control_api_reads() {
+        for kind in FaultKind::ALL {
+            let sent = serde_json::to_value(kind).unwrap();
+            assert_eq!(FaultKind::parse(sent.as_str().unwrap()), Some(kind));
+        }
+        assert_eq!(FaultKind::parse("teapot"), None);
+    }
 
     #[test]
     fn faults_are_consumed_per_target() {

@@ -13,7 +13,7 @@ use agent_shell_core::config::{parse_str, RedirectMode};
 use agent_shell_core::platform::keychain::{MemoryStore, SecretStore};
 use agent_shell_core::session::auth::{AuthService, Phase, RedirectTransport};
 use agent_shell_core::ErrorCode;
-use agent_shell_test_kit::{Control, FaultKind};
+use agent_shell_test_kit::{Control, FaultExt, FaultKind};
 use genesys_emulator::{ClientRegistration, EmulatorConfig, RunningEmulator, DEMO_CLIENT_ID};
 
 const SECRET: &str = "broker-only-client-secret";

@@ -13,7 +13,7 @@ use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::secret::AccessToken;
 use agent_shell_core::session::auth::{AuthError, AuthService, Phase, RedirectTransport};
 use agent_shell_core::ErrorCode;
-use agent_shell_test_kit::FaultKind;
+use agent_shell_test_kit::{FaultExt, FaultKind};
 use common::Fixture;
 
 /// Waits until the emulator has received `count` token requests (the slow one is in flight).

@@ -17,7 +17,7 @@ use agent_shell_core::config::{RefreshPolicy, EMULATOR_MIN_LIFETIME};
 use agent_shell_core::oauth::Clock;
 use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::session::auth::{AuthService, Phase, SessionView};
-use agent_shell_test_kit::{FaultKind, Settings};
+use agent_shell_test_kit::{FaultExt, FaultKind, Settings};
 use common::Fixture;
 
 #[derive(Clone, Copy, Debug)]

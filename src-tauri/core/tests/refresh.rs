@@ -11,7 +11,7 @@ use agent_shell_core::config::RefreshPolicy;
 use agent_shell_core::platform::keychain::SecretStore;
 use agent_shell_core::session::auth::{AuthService, Phase};
 use agent_shell_core::ErrorCode;
-use agent_shell_test_kit::{FaultKind, Settings};
+use agent_shell_test_kit::{FaultExt, FaultKind, Settings};
 use common::Fixture;
 use serde_json::Value;
 

@@ -9,7 +9,7 @@ use agent_shell_core::config::RedirectMode;
 use agent_shell_core::platform::keychain::{KeychainError, SecretStore};
 use agent_shell_core::session::auth::{Phase, RedirectTransport};
 use agent_shell_core::ErrorCode;
-use agent_shell_test_kit::{FaultKind, Settings};
+use agent_shell_test_kit::{FaultExt, FaultKind, Settings};
 use common::Fixture;
 use serde_json::json;
 
