@@ -253,6 +253,7 @@ fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
             .env("XDG_CONFIG_HOME", home.path().join(".config"))
             .env("XDG_DATA_HOME", home.path().join(".local/share"))
             .env("XDG_DATA_DIRS", home.path().join("system"))
+            .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
             .output()
             .unwrap()
     };
@@ -289,6 +290,11 @@ fn doctor_shows_how_the_deep_link_scheme_resolves_and_the_fix() {
     let out = doctor(true);
     let report = doctor_json(&out);
     assert_exit_matches(&out, &report);
+    // The compositing rule as this desktop applies it (the default, auto).
+    let compositing = doctor_check(&report, "webview.compositing");
+    assert_eq!(compositing["status"], "pass", "{compositing}");
+    let evidence = compositing["evidence"].as_str().unwrap();
+    assert!(evidence.starts_with("auto: compositing "), "{evidence}");
     for id in ["deep_link.xdg_open", "deep_link.gio"] {
         let found = doctor_check(&report, id);
         assert_eq!(found["status"], "pass", "{found}");

@@ -105,6 +105,20 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
     }
     #[cfg(not(any(target_os = "linux", windows)))]
     let _ = scheme;
+    #[cfg(target_os = "linux")]
+    {
+        use agent_shell_core::platform::gpu;
+        let setting = match &state.config {
+            ConfigState::Loaded { config, .. } => config.compositing,
+            _ => Default::default(),
+        };
+        let session = std::env::var("WEBKIT_DISABLE_COMPOSITING_MODE").ok();
+        report.push(doctor::compositing_check(
+            setting,
+            gpu::render_node_usable(std::path::Path::new(gpu::DRI_DIR)),
+            session.as_deref(),
+        ));
+    }
     if let ConfigState::Loaded { config, .. } = &state.config {
         report.push(browser::scheme_prompt_check(&browser_prompt_facts(config)));
     }

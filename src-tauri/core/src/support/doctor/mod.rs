@@ -166,6 +166,45 @@ mod tests {
     }
 
     #[test]
+    fn compositing_forced_on_without_a_gpu_is_the_one_warning() {
+        use crate::config::Compositing::{Auto, Off, On};
+        let check = compositing_check(On, false, None);
+        assert_eq!(check.status, Status::Warn);
+        assert!(
+            check
+                .evidence
+                .starts_with("on: compositing on; no GPU render node"),
+            "{}",
+            check.evidence
+        );
+        assert!(check.fix.unwrap().contains("compositing = \"auto\""));
+        for (setting, gpu, evidence) in [
+            (Auto, false, "auto: compositing off; no GPU"),
+            (
+                Auto,
+                true,
+                "auto: compositing on; a GPU render node is usable",
+            ),
+            (On, true, "on: compositing on; a GPU"),
+            (Off, true, "off: compositing off; a GPU"),
+        ] {
+            let check = compositing_check(setting, gpu, None);
+            assert_eq!(check.status, Status::Pass, "{}", check.evidence);
+            assert!(check.evidence.starts_with(evidence), "{}", check.evidence);
+        }
+        // The session's own variable wins, and the check says so.
+        let check = compositing_check(On, false, Some("1"));
+        assert_eq!(check.status, Status::Pass);
+        assert!(
+            check
+                .evidence
+                .starts_with("WEBKIT_DISABLE_COMPOSITING_MODE=1 in the session decides"),
+            "{}",
+            check.evidence
+        );
+    }
+
+    #[test]
     fn the_table_shows_evidence_and_fixes_and_counts_failures() {
         let mut report = Report::default();
         report.push(page_origin_check());
