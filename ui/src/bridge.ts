@@ -135,7 +135,10 @@ export class ClientBridge {
     const prefetched = this.prefetched;
     this.prefetched = null;
     try {
-      const credentials = await (prefetched ?? getEmbedCredentials()).catch(() => getEmbedCredentials());
+      // A prefetch that failed is asked for once more; a fresh request's failure is final.
+      const credentials = await (prefetched === null
+        ? getEmbedCredentials()
+        : prefetched.catch(() => getEmbedCredentials()));
       this.postedToken = credentials.accessToken;
       this.post({
         type: "agent-shell:init",
