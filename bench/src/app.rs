@@ -256,14 +256,15 @@ pub async fn app_and_browser(
 
         // The floor: the same Tauri and webview with a static page, started and idled the same.
         if let Some(floor) = &args.floor {
-            // Under the same compositing rule as the shell as shipped.
-            let gpu = agent_shell_core::platform::gpu::render_node_usable(Path::new(
-                agent_shell_core::platform::gpu::DRI_DIR,
-            ));
-            let env: &[(&str, &str)] = if gpu {
-                &[]
-            } else {
+            // Under the same compositing rule as the shell as shipped (the default setting).
+            let off = agent_shell_core::config::Compositing::default().disable(
+                agent_shell_core::platform::gpu::this_machine_has_one(),
+                false,
+            );
+            let env: &[(&str, &str)] = if off {
                 &[("WEBKIT_DISABLE_COMPOSITING_MODE", "1")]
+            } else {
+                &[]
             };
             let app = RunningApp::launch(floor, &home, &cold, env)?;
             if let Some(at) = app.wait_for(&["floor page ready"], app.started, limit) {

@@ -115,7 +115,7 @@ pub async fn report(state: &ShellState, keychain: Arc<dyn SecretStore>) -> Repor
         let session = std::env::var("WEBKIT_DISABLE_COMPOSITING_MODE").ok();
         report.push(doctor::compositing_check(
             setting,
-            gpu::render_node_usable(std::path::Path::new(gpu::DRI_DIR)),
+            gpu::this_machine_has_one(),
             session.as_deref(),
         ));
     }

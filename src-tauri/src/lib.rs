@@ -278,9 +278,7 @@ fn apply_compositing_rule(config: Option<&agent_shell_core::config::ShellConfig>
     const VARIABLE: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
     let setting = config.map(|c| c.compositing).unwrap_or_default();
     let forced_by_env = std::env::var_os(VARIABLE).is_some();
-    let gpu = agent_shell_core::platform::gpu::render_node_usable(std::path::Path::new(
-        agent_shell_core::platform::gpu::DRI_DIR,
-    ));
+    let gpu = agent_shell_core::platform::gpu::this_machine_has_one();
     let disable = setting.disable(gpu, forced_by_env);
     if disable {
         std::env::set_var(VARIABLE, "1");

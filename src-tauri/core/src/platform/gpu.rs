@@ -8,6 +8,11 @@ use std::path::Path;
 /// Where Linux puts its DRM device nodes.
 pub const DRI_DIR: &str = "/dev/dri";
 
+/// Whether this machine has a usable render node (in [`DRI_DIR`]).
+pub fn this_machine_has_one() -> bool {
+    render_node_usable(Path::new(DRI_DIR))
+}
+
 /// Whether `dri_dir` holds a render node (`renderD*`) that can be opened for reading.
 pub fn render_node_usable(dri_dir: &Path) -> bool {
     std::fs::read_dir(dri_dir)
